@@ -1,0 +1,225 @@
+"""The public jobs API: one Powertools resolver, thin routes over ``shared.jobs.service``."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.api.models import JobList, RequeueResponse, StatusChange
+from shared import errors
+from shared.access import Caller
+from shared.errors import DomainError
+from shared.jobs.cursor import CursorCodec
+from shared.jobs.models import Job, JobStatus
+from shared.jobs.repository import JobRepository
+from shared.jobs.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobService, WorkspaceDirectory
+from shared.problems import PROBLEM_CONTENT_TYPE, Problem, ValidationIssue, problem
+from shared.settings import ApiSettings
+from shared.tenants.registry import TenantRegistry
+
+OPENAPI = {
+    "title": "Gensail Jobs API",
+    "version": "1.0.0",
+    "description": "Read call-processing jobs and requeue skipped ones against the current processing filters.",
+    "security_schemes": {"apiKey": HTTPBearer(description="A Gensail API key: `Authorization: Bearer gsk_...`.")},
+    "security": [{"apiKey": []}],
+}
+JOB_ID = Annotated[str, Path(pattern=r"^[0-9]{1,20}$", description="Numeric job id.", examples=["12345"])]
+
+logger = Logger()
+metrics = Metrics()
+app = APIGatewayRestResolver(enable_validation=True)
+app.configure_openapi(**OPENAPI)  # type: ignore[arg-type]
+
+
+def _problem_responses(*statuses: int) -> dict[int, Any]:
+    described = {
+        400: "Invalid request",
+        401: "Missing, unknown or revoked API key",
+        403: "No access to the workspace",
+        404: "Job not found",
+        429: "Too many requests",
+    }
+    return {
+        status: {"description": described[status], "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
+        for status in (*statuses, 401, 429)
+    }
+
+
+@cache
+def _service() -> JobService:
+    settings = ApiSettings.from_environ()
+    registry = TenantRegistry(settings.table_name)
+
+    def workspace_path(workspace_id: str) -> Any:
+        workspace = registry.get_workspace(workspace_id)
+        return workspace.path if workspace else None
+
+    @cache
+    def cursors() -> CursorCodec:
+        # Imported on first use: only listing pages needs the signing secret.
+        from aws_lambda_powertools.utilities.parameters import get_secret
+
+        return CursorCodec(str(get_secret(settings.cursor_secret_arn, max_age=3600)).encode())
+
+    return JobService(
+        jobs=JobRepository(settings.table_name),
+        workspaces=WorkspaceDirectory(workspace_path, settings.tenant_cache_seconds),
+        cursors=cursors,
+    )
+
+
+def _caller() -> Caller:
+    """The API key the authorizer resolved for this request."""
+    context = app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
+    return Caller.model_validate(context)
+
+
+@app.patch(
+    "/api/v1/jobs/<job_id>/status",
+    summary="Requeue a skipped job",
+    description="Moves a `skipped` job back to `queued`; the worker re-validates it against the current filters.",
+    operation_id="requeueJob",
+    tags=["jobs"],
+    responses={
+        200: {"description": "Job requeued", "content": {"application/json": {"model": RequeueResponse}}},
+        **_problem_responses(400, 403, 404),
+    },
+)
+def requeue_job(job_id: JOB_ID, change: StatusChange) -> RequeueResponse:
+    result = _service().requeue(job_id, change.status, _caller())
+    metrics.add_metric(name="JobsRequeued", unit=MetricUnit.Count, value=1)
+    logger.info("job requeued", job_id=job_id, requeue_count=result.job.requeue_count)
+    return RequeueResponse(
+        job_id=result.job.job_id,
+        previous_status=result.previous_status,
+        new_status=result.job.status,
+        message=result.message,
+    )
+
+
+@app.get(
+    "/api/v1/jobs",
+    summary="List a workspace's jobs",
+    description="Newest first. Workspace keys may omit `workspace_id`; organization and partner keys must name one.",
+    operation_id="listJobs",
+    tags=["jobs"],
+    responses={
+        200: {"description": "One page of jobs", "content": {"application/json": {"model": JobList}}},
+        **_problem_responses(400, 403),
+    },
+)
+def list_jobs(
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    workspace_id: Annotated[str | None, Query(max_length=64, description="The workspace to list.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page.")] = None,
+) -> JobList:
+    listing = _service().list(_caller(), workspace_id, status, limit, cursor)
+    return JobList(jobs=listing.jobs, next_cursor=listing.next_cursor)
+
+
+@app.get(
+    "/api/v1/jobs/<job_id>",
+    summary="Get a job",
+    description="The job with its status, skip reason, requeue metadata and history.",
+    operation_id="getJob",
+    tags=["jobs"],
+    responses={
+        200: {"description": "The job", "content": {"application/json": {"model": Job}}},
+        **_problem_responses(400, 403, 404),
+    },
+)
+def get_job(job_id: JOB_ID) -> Job:
+    return _service().get(job_id, _caller())
+
+
+@app.get(
+    "/api/v1/openapi.json",
+    summary="This API's OpenAPI document",
+    operation_id="getOpenApiDocument",
+    tags=["meta"],
+    security=[],
+    responses={200: {"description": "OpenAPI 3.1 document", "content": {"application/json": {"schema": {}}}}},
+)
+def openapi_route() -> Response[str]:
+    return Response(status_code=200, content_type="application/json", body=json.dumps(openapi_document()))
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document generated from the routes above.
+
+    Powertools documents request validation failures as 422 ``HTTPValidationError``; this API answers them
+    with a 400 problem (see ``invalid_request``), so those entries are replaced by what the API really sends.
+    """
+    document: dict[str, Any] = json.loads(app.get_openapi_json_schema(**OPENAPI))  # type: ignore[arg-type]
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"].pop("422", None)
+    schemas = document["components"]["schemas"]
+    for generated in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(generated, None)
+    return document
+
+
+def _problem_response(code: str, detail: str, issues: list[ValidationIssue] | None = None) -> Response[str]:
+    body = problem(code, detail, instance=app.current_event.path, errors=issues)
+    return Response(
+        status_code=body.status, content_type=PROBLEM_CONTENT_TYPE, body=body.model_dump_json(exclude_none=True)
+    )
+
+
+_STATUS_OF: dict[type[DomainError], str] = {
+    errors.JobNotFound: "job_not_found",
+    errors.AccessDenied: "forbidden",
+    errors.InvalidStatus: "invalid_status",
+    errors.JobNotSkipped: "job_not_skipped",
+    errors.InvalidCursor: "invalid_cursor",
+    errors.WorkspaceRequired: "workspace_required",
+}
+
+
+@app.exception_handler(DomainError)
+def domain_error(error: DomainError) -> Response[str]:
+    code = _STATUS_OF.get(type(error))
+    if code is None:
+        logger.exception("unmapped domain error")
+        return _problem_response("internal_error", "The request could not be completed.")
+    return _problem_response(code, error.detail)
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response[str]:
+    issues = [
+        ValidationIssue(location=".".join(str(part) for part in issue["loc"]), message=issue["msg"])
+        for issue in error.errors()
+    ]
+    return _problem_response("validation_error", "The request is not valid; see errors.", issues)
+
+
+@app.not_found
+def route_not_found(_: NotFoundError) -> Response[str]:
+    return _problem_response("route_not_found", f"No route {app.current_event.http_method} {app.current_event.path}.")
+
+
+@app.exception_handler(Exception)
+def unexpected_error(_: Exception) -> Response[str]:
+    logger.exception("unhandled error")
+    return _problem_response("internal_error", "The request could not be completed.")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

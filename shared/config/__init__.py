@@ -1,0 +1,1 @@
+"""Hierarchical configuration: platform -> partner -> organization -> workspace, one JSON document per level."""

@@ -1,0 +1,226 @@
+"""Resolve a workspace's effective configuration from the four levels stored in SSM Parameter Store.
+
+Documents are fetched in one batched ``GetParameters`` call through Powertools' SSM provider and cached for
+``max_age`` seconds. Powertools does not cache a name that does not exist, so absent levels are remembered
+here for the same window: a workspace without a document of its own still costs one round trip per window.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from shared.access import TenantPath
+from shared.aws import client
+from shared.config.model import PLATFORM_DEFAULTS, EffectiveConfig
+from shared.errors import ConfigError
+
+
+class ConfigLevel(StrEnum):
+    PLATFORM = "platform"
+    PARTNER = "partner"
+    ORGANIZATION = "organization"
+    WORKSPACE = "workspace"
+
+
+DEFAULTS_SOURCE = "platform-default"
+_LEVEL_FOLDER = {
+    ConfigLevel.PARTNER: "partners",
+    ConfigLevel.ORGANIZATION: "organizations",
+    ConfigLevel.WORKSPACE: "workspaces",
+}
+
+
+class ConfigSource(BaseModel):
+    """Where an effective value came from: the level, and the parameter that set it (none for code defaults)."""
+
+    level: str
+    parameter: str | None = None
+
+
+class ResolvedConfig(BaseModel):
+    """A workspace's effective config and, for each value (dotted path), the level that set it."""
+
+    config: EffectiveConfig
+    sources: dict[str, ConfigSource]
+
+
+def merge_levels(documents: list[tuple[ConfigSource, dict[str, Any]]]) -> ResolvedConfig:
+    """Merge documents over the platform defaults, later ones winning, and validate the result.
+
+    A validation failure names the parameter that set the offending value.
+    """
+    merged: dict[str, Any] = json.loads(json.dumps(PLATFORM_DEFAULTS))
+    sources: dict[str, ConfigSource] = {path: ConfigSource(level=DEFAULTS_SOURCE) for path in _leaf_paths(merged)}
+    for source, document in documents:
+        _merge_into(merged, document, source, sources, prefix="")
+    try:
+        config = EffectiveConfig.model_validate(merged)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        path = ".".join(str(part) for part in problem["loc"])
+        culprit = _source_of(path, sources)
+        where = f"parameter {culprit.parameter}" if culprit.parameter else culprit.level
+        raise ConfigError(f"Invalid config in {where}: {path}: {problem['msg']}") from None
+    return ResolvedConfig(config=config, sources=sources)
+
+
+def _leaf_paths(document: dict[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in document.items():
+        path = f"{prefix}{key}"
+        paths.extend(_leaf_paths(value, f"{path}.") if isinstance(value, dict) else [path])
+    return paths
+
+
+def _merge_into(
+    target: dict[str, Any],
+    document: dict[str, Any],
+    source: ConfigSource,
+    sources: dict[str, ConfigSource],
+    prefix: str,
+) -> None:
+    for key, value in document.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_into(target[key], value, source, sources, prefix=f"{path}.")
+        else:
+            target[key] = value
+            for leaf in _leaf_paths(value, f"{path}.") if isinstance(value, dict) else [path]:
+                sources[leaf] = source
+
+
+def _source_of(path: str, sources: dict[str, ConfigSource]) -> ConfigSource:
+    # The value at fault may be a whole section; take the nearest path that a level set.
+    while path:
+        if path in sources:
+            return sources[path]
+        matches = [source for leaf, source in sources.items() if leaf.startswith(f"{path}.")]
+        if matches:
+            return matches[-1]
+        path = path.rpartition(".")[0]
+    return ConfigSource(level=DEFAULTS_SOURCE)
+
+
+def set_path(document: dict[str, Any], dotted_path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``document`` with ``dotted_path`` set to ``value`` (sections are created as needed)."""
+    updated = json.loads(json.dumps(document))
+    node = updated
+    *parents, leaf = dotted_path.split(".")
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{part!r} in {dotted_path!r} is a value, not a section.")
+        node = child
+    node[leaf] = value
+    return updated
+
+
+def unset_path(document: dict[str, Any], dotted_path: str) -> dict[str, Any]:
+    """A copy of ``document`` without ``dotted_path`` (empty sections are dropped), so the value inherits again."""
+    updated = json.loads(json.dumps(document))
+    *parents, leaf = dotted_path.split(".")
+    trail = [updated]
+    for part in parents:
+        child = trail[-1].get(part)
+        if not isinstance(child, dict):
+            return updated
+        trail.append(child)
+    trail[-1].pop(leaf, None)
+    for depth in range(len(parents), 0, -1):
+        if not trail[depth]:
+            del trail[depth - 1][parents[depth - 1]]
+    return updated
+
+
+class ConfigStore:
+    """The configuration documents under one parameter prefix."""
+
+    def __init__(self, prefix: str, max_age_seconds: int = 60, ssm: Any = None) -> None:
+        # Imported here: Powertools' parameters module is only needed by functions that read config.
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        self.prefix = prefix.rstrip("/")
+        self.max_age_seconds = max_age_seconds
+        self._ssm = ssm or client("ssm")
+        self._provider = SSMProvider(boto3_client=self._ssm)
+        self._absent: dict[str, float] = {}
+
+    def parameter_name(self, level: ConfigLevel, tenant_id: str | None = None) -> str:
+        if level is ConfigLevel.PLATFORM:
+            return f"{self.prefix}/platform"
+        if not tenant_id:
+            raise ValueError(f"a {level} document needs the {level}'s id")
+        return f"{self.prefix}/{_LEVEL_FOLDER[level]}/{tenant_id}"
+
+    def chain(self, path: TenantPath) -> list[tuple[ConfigLevel, str]]:
+        """The parameters that apply to a workspace, from the platform down."""
+        return [
+            (ConfigLevel.PLATFORM, self.parameter_name(ConfigLevel.PLATFORM)),
+            (ConfigLevel.PARTNER, self.parameter_name(ConfigLevel.PARTNER, path.partner_id)),
+            (ConfigLevel.ORGANIZATION, self.parameter_name(ConfigLevel.ORGANIZATION, path.organization_id)),
+            (ConfigLevel.WORKSPACE, self.parameter_name(ConfigLevel.WORKSPACE, path.workspace_id)),
+        ]
+
+    def resolve(self, path: TenantPath) -> ResolvedConfig:
+        """The effective config of one workspace."""
+        return self.resolve_many([path])[path.workspace_id]
+
+    def resolve_many(self, paths: Iterable[TenantPath]) -> dict[str, ResolvedConfig]:
+        """Effective configs of many workspaces, fetching every document they need in batched calls."""
+        paths = list(paths)
+        chains = {path.workspace_id: self.chain(path) for path in paths}
+        documents = self._fetch({name for chain in chains.values() for _, name in chain})
+        return {
+            workspace_id: merge_levels(
+                [
+                    (ConfigSource(level=level.value, parameter=name), documents[name])
+                    for level, name in chain
+                    if name in documents
+                ]
+            )
+            for workspace_id, chain in chains.items()
+        }
+
+    def read_document(self, level: ConfigLevel, tenant_id: str | None = None) -> dict[str, Any]:
+        """The document stored at one level, uncached (``{}`` when there is none)."""
+        name = self.parameter_name(level, tenant_id)
+        try:
+            raw = self._ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        except self._ssm.exceptions.ParameterNotFound:
+            return {}
+        return _parse_document(name, raw)
+
+    def write_document(self, level: ConfigLevel, tenant_id: str | None, document: dict[str, Any]) -> None:
+        """Store one level's document after checking that it is a valid configuration on its own."""
+        name = self.parameter_name(level, tenant_id)
+        merge_levels([(ConfigSource(level=level.value, parameter=name), document)])
+        self._ssm.put_parameter(
+            Name=name, Value=json.dumps(document, sort_keys=True), Type="String", Overwrite=True, Tier="Standard"
+        )
+        self._absent.pop(name, None)
+
+    def _fetch(self, names: set[str]) -> dict[str, dict[str, Any]]:
+        now = time.monotonic()
+        wanted = {name: {} for name in names if self._absent.get(name, 0.0) <= now}
+        if not wanted:
+            return {}
+        values = self._provider.get_parameters_by_name(wanted, max_age=self.max_age_seconds, raise_on_error=False)
+        for name in values.pop("_errors", []):
+            self._absent[name] = now + self.max_age_seconds
+        return {name: _parse_document(name, raw) for name, raw in values.items()}
+
+
+def _parse_document(name: str, raw: str) -> dict[str, Any]:
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"Invalid config in parameter {name}: not JSON ({error.msg} at position {error.pos}).") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"Invalid config in parameter {name}: the document must be a JSON object.")
+    return document

@@ -1,0 +1,51 @@
+"""The validated shape of the effective configuration, with the platform defaults.
+
+Every model forbids unknown keys: a misspelt key in a document is an error naming the parameter, not a
+setting that silently does nothing.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Filters(_Section):
+    min_duration_seconds: int = Field(default=30, ge=0, description="Calls shorter than this are skipped.")
+
+
+class Processing(_Section):
+    filters: Filters = Filters()
+
+
+class CallRailIntegration(_Section):
+    enabled: bool = False
+    account_id: str | None = None
+    company_id: str | None = None
+    api_key_parameter: str | None = Field(
+        default=None, description="Name of the SecureString parameter holding the account's CallRail API key."
+    )
+    skip_all_on_ingest: bool = Field(default=False, description="Create every ingested call as skipped.")
+    max_calls_per_workspace: int = Field(
+        default=500, ge=0, description="Calls a workspace may ingest per UTC day; the rest are skipped."
+    )
+    max_total_calls: int = Field(
+        default=5000, ge=0, description="Calls the whole partner may ingest per UTC day; the rest are skipped."
+    )
+
+
+class Integrations(_Section):
+    callrail: CallRailIntegration = CallRailIntegration()
+
+
+class EffectiveConfig(_Section):
+    """The configuration a workspace runs with once every level has been merged."""
+
+    processing: Processing = Processing()
+    integrations: Integrations = Integrations()
+
+
+PLATFORM_DEFAULTS: dict[str, object] = EffectiveConfig().model_dump(mode="json")

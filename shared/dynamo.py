@@ -1,0 +1,46 @@
+"""Plain-Python <-> DynamoDB attribute values, with numbers as int where they are whole."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _dynamo_ready(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: _dynamo_ready(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dynamo_ready(item) for item in value]
+    return value
+
+
+def serialize(value: Any) -> dict[str, Any]:
+    """One attribute value in DynamoDB's wire form."""
+    return _serializer.serialize(_dynamo_ready(value))  # type: ignore[no-any-return]
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    """A whole item in wire form; ``None`` values are left out rather than stored as NULL."""
+    return {key: serialize(value) for key, value in data.items() if value is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A whole item from wire form to plain Python."""
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}

@@ -1,0 +1,1 @@
+"""Jobs: the unit of work that carries one call through the pipeline."""

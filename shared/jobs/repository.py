@@ -1,0 +1,164 @@
+"""DynamoDB access for jobs. Every status change is one conditional ``UpdateItem``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared import schema
+from shared.access import Caller
+from shared.aws import client
+from shared.dynamo import from_item, serialize, to_item
+from shared.errors import AccessDenied, JobNotFound, JobNotSkipped
+from shared.jobs.ids import new_job_id
+from shared.jobs.models import Job, JobEvent, JobStatus
+
+_INTERNAL_ATTRIBUTES = frozenset({schema.PARTITION_KEY, schema.SORT_KEY, "entity"})
+_ID_COLLISION_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a job listing and the key to continue from (``None`` on the last page)."""
+
+    jobs: list[Job]
+    last_key: dict[str, Any] | None
+
+
+def job_from_item(item: dict[str, Any]) -> Job:
+    plain = from_item(item)
+    return Job.model_validate({k: v for k, v in plain.items() if k not in _INTERNAL_ATTRIBUTES})
+
+
+def job_item(job: Job) -> dict[str, Any]:
+    """The stored form of a job: its fields plus the table keys (indexes read the plain attributes)."""
+    return to_item(
+        {**schema.job_key(job.job_id), "entity": schema.Entity.JOB, **job.model_dump(mode="json", exclude_none=True)}
+    )
+
+
+class JobRepository:
+    """Jobs in the single table."""
+
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self._table = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def _db(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    def get(self, job_id: str) -> Job | None:
+        response = self._db.get_item(TableName=self._table, Key=to_item(schema.job_key(job_id)), ConsistentRead=True)
+        item = response.get("Item")
+        return job_from_item(item) if item else None
+
+    def create(self, job: Job) -> Job:
+        """Store a new job. A job id already taken is replaced by a fresh one, never overwritten."""
+        for _ in range(_ID_COLLISION_RETRIES):
+            try:
+                self._db.put_item(
+                    TableName=self._table,
+                    Item=job_item(job),
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": schema.PARTITION_KEY},
+                )
+                return job
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                job = job.model_copy(update={"job_id": new_job_id()})
+        raise RuntimeError("could not allocate a free job id")
+
+    def requeue(self, job_id: str, caller: Caller, now: str) -> Job:
+        """Move a skipped job back to ``queued`` in one conditional write and record the requeue metadata.
+
+        The condition holds the caller's scope and the ``skipped`` status; when it fails, the old item
+        returned by DynamoDB tells a missing job from a foreign one from one that is not skipped.
+        """
+        event = JobEvent(status=JobStatus.QUEUED, at=now, cause=f"requeued by {caller.scope} key {caller.key_id}")
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key=to_item(schema.job_key(job_id)),
+                ConditionExpression="attribute_exists(#pk) AND #status = :skipped AND #scope = :scope_id",
+                UpdateExpression=(
+                    "SET #status = :queued, updated_at = :now,"
+                    " source_metadata.requeue_count = if_not_exists(source_metadata.requeue_count, :zero) + :one,"
+                    " source_metadata.last_requeued_at = :now,"
+                    " source_metadata.last_requeued_by = :scope_kind,"
+                    " source_metadata.last_requeued_by_key = :key_id,"
+                    " source_metadata.previous_skipped_reason = if_not_exists(skipped_reason, :null),"
+                    " source_metadata.previous_skipped_at = if_not_exists(skipped_at, :null),"
+                    " history = list_append(if_not_exists(history, :empty), :event)"
+                    " REMOVE skipped_reason, skipped_at"
+                ),
+                ExpressionAttributeNames={
+                    "#pk": schema.PARTITION_KEY,
+                    "#status": "status",
+                    "#scope": caller.scope_attribute,
+                },
+                ExpressionAttributeValues={
+                    ":skipped": serialize(JobStatus.SKIPPED.value),
+                    ":queued": serialize(JobStatus.QUEUED.value),
+                    ":scope_id": serialize(caller.scope_id),
+                    ":scope_kind": serialize(caller.scope.value),
+                    ":key_id": serialize(caller.key_id),
+                    ":now": serialize(now),
+                    ":zero": serialize(0),
+                    ":one": serialize(1),
+                    ":null": {"NULL": True},
+                    ":empty": {"L": []},
+                    ":event": serialize([event.model_dump(mode="json")]),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = error.response.get("Item")
+            raise _requeue_refusal(job_id, caller, from_item(old) if old else None) from None
+        return job_from_item(response["Attributes"])
+
+    def list_jobs(
+        self,
+        workspace_id: str,
+        status: JobStatus | None,
+        limit: int,
+        start_key: dict[str, Any] | None = None,
+    ) -> JobPage:
+        """One page of a workspace's jobs, newest first: a single Query on an index."""
+        if status is None:
+            index, second_name, second_value = schema.BY_WORKSPACE, "entity", schema.Entity.JOB
+        else:
+            index, second_name, second_value = schema.BY_WORKSPACE_STATUS, "status", status.value
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index.name,
+            "KeyConditionExpression": "workspace_id = :workspace AND #second = :second",
+            "ExpressionAttributeNames": {"#second": second_name},
+            "ExpressionAttributeValues": {":workspace": serialize(workspace_id), ":second": serialize(second_value)},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_key:
+            request["ExclusiveStartKey"] = to_item(start_key)
+        response = self._db.query(**request)
+        last = response.get("LastEvaluatedKey")
+        return JobPage(
+            jobs=[job_from_item(item) for item in response.get("Items", [])],
+            last_key=from_item(last) if last else None,
+        )
+
+
+def _requeue_refusal(job_id: str, caller: Caller, old: dict[str, Any] | None) -> Exception:
+    if old is None:
+        return JobNotFound(f"Job {job_id} not found.")
+    if not caller.covers_item(old):
+        return AccessDenied(f"Your API key has no access to the workspace of job {job_id}.")
+    return JobNotSkipped(
+        f"Job {job_id} is not in 'skipped' status (current status: '{old.get('status')}'); only skipped jobs can be requeued."
+    )

@@ -1,0 +1,68 @@
+"""The catalogue of API problems (RFC 9457 problem details): each stable code with its status and title.
+
+The API's exception handlers and API Gateway's own gateway responses (401, 403, 429, 5xx raised before a
+function runs) are both built from this catalogue, so every error a client sees has the same shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://analytics-api.gensail.com/problems/"
+
+# code -> (HTTP status, title)
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "validation_error": (400, "Request validation failed"),
+    "invalid_status": (400, "Invalid status"),
+    "job_not_skipped": (400, "Job is not skipped"),
+    "invalid_cursor": (400, "Invalid cursor"),
+    "workspace_required": (400, "Workspace required"),
+    "unauthorized": (401, "Unauthorized"),
+    "forbidden": (403, "Forbidden"),
+    "job_not_found": (404, "Job not found"),
+    "route_not_found": (404, "Not found"),
+    "method_not_allowed": (405, "Method not allowed"),
+    "payload_too_large": (413, "Payload too large"),
+    "rate_limited": (429, "Too many requests"),
+    "internal_error": (500, "Internal server error"),
+    "service_unavailable": (503, "Service unavailable"),
+}
+
+
+class ValidationIssue(BaseModel):
+    """One failed check of the request, with where it failed."""
+
+    location: str = Field(description="Dotted location, e.g. 'body.status' or 'query.limit'.")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with a stable machine-readable ``code``."""
+
+    type: str = Field(description="URI identifying the problem type.")
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable machine-readable error code.")
+    instance: str | None = Field(default=None, description="The request path.")
+    errors: list[ValidationIssue] | None = Field(default=None, description="Each failed check (validation only).")
+
+
+def problem(code: str, detail: str, instance: str | None = None, errors: list[ValidationIssue] | None = None) -> Problem:
+    status, title = PROBLEMS[code]
+    return Problem(
+        type=PROBLEM_TYPE_BASE + code,
+        title=title,
+        status=status,
+        detail=detail,
+        code=code,
+        instance=instance,
+        errors=errors,
+    )
+
+
+def problem_body(code: str, detail: str, instance: str | None = None, **extra: Any) -> str:
+    return problem(code, detail, instance, **extra).model_dump_json(exclude_none=True)

@@ -1,0 +1,58 @@
+"""The single-table schema: key names, index definitions and key formats.
+
+CDK builds the table from these definitions and every repository writes keys through these helpers, so the
+schema is defined once. Indexes use multi-attribute keys over plain item attributes: a status change is then
+a plain ``SET status = :new`` and needs no read of the item to rebuild a composite key string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+STREAM_VIEW = "NEW_AND_OLD_IMAGES"
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    """A global secondary index: its partition and sort key attributes (all strings), projecting all."""
+
+    name: str
+    partition_keys: tuple[str, ...]
+    sort_keys: tuple[str, ...]
+
+
+# Jobs of one workspace in one status, newest first (only jobs carry ``status``, so tenants are not indexed).
+BY_WORKSPACE_STATUS = IndexDefinition("by_workspace_status", ("workspace_id", "status"), ("created_at",))
+# Items of one kind in one workspace, newest first: ``entity = job`` lists a workspace's jobs in any status.
+BY_WORKSPACE = IndexDefinition("by_workspace", ("workspace_id", "entity"), ("created_at",))
+# Registries by kind: tenants ordered by their path, API keys by key id. Only items with ``entity_sort``.
+BY_ENTITY = IndexDefinition("by_entity", ("entity",), ("entity_sort",))
+
+GLOBAL_INDEXES = (BY_WORKSPACE_STATUS, BY_WORKSPACE, BY_ENTITY)
+
+
+class Entity:
+    JOB = "job"
+    PARTNER = "partner"
+    ORGANIZATION = "organization"
+    WORKSPACE = "workspace"
+    API_KEY = "api_key"
+    SOURCE_CALL = "source_call"
+
+
+def job_key(job_id: str) -> dict[str, str]:
+    return {PARTITION_KEY: f"JOB#{job_id}", SORT_KEY: "JOB"}
+
+
+def tenant_key(entity: str, tenant_id: str) -> dict[str, str]:
+    return {PARTITION_KEY: f"{entity.upper()}#{tenant_id}", SORT_KEY: entity.upper()}
+
+
+def api_key_key(key_hash: str) -> dict[str, str]:
+    return {PARTITION_KEY: f"KEY#{key_hash}", SORT_KEY: "KEY"}
+
+
+def source_call_key(source: str, source_id: str) -> dict[str, str]:
+    return {PARTITION_KEY: f"SOURCE#{source}#{source_id}", SORT_KEY: "SOURCE"}

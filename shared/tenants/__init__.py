@@ -1,0 +1,1 @@
+"""The tenant registry: partners, their organizations, and the organizations' workspaces."""
