@@ -48,7 +48,7 @@ class Caller(BaseModel):
 
     def covers(self, path: TenantPath) -> bool:
         """True when this caller may read and change jobs of the workspace at ``path``."""
-        return getattr(path, self.scope_attribute) == self.scope_id
+        return bool(getattr(path, self.scope_attribute) == self.scope_id)
 
     def covers_item(self, item: dict[str, object]) -> bool:
         """Same as :meth:`covers` for a stored job or workspace record."""

@@ -51,7 +51,9 @@ class Problem(BaseModel):
     errors: list[ValidationIssue] | None = Field(default=None, description="Each failed check (validation only).")
 
 
-def problem(code: str, detail: str, instance: str | None = None, errors: list[ValidationIssue] | None = None) -> Problem:
+def problem(
+    code: str, detail: str, instance: str | None = None, errors: list[ValidationIssue] | None = None
+) -> Problem:
     status, title = PROBLEMS[code]
     return Problem(
         type=PROBLEM_TYPE_BASE + code,

@@ -10,7 +10,6 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.api.models import JobList, RequeueResponse, StatusChange
 from shared import errors
 from shared.access import Caller
+from shared.aws import client
 from shared.errors import DomainError
 from shared.jobs.cursor import CursorCodec
 from shared.jobs.models import Job, JobStatus
@@ -28,19 +28,25 @@ from shared.problems import PROBLEM_CONTENT_TYPE, Problem, ValidationIssue, prob
 from shared.settings import ApiSettings
 from shared.tenants.registry import TenantRegistry
 
-OPENAPI = {
-    "title": "Gensail Jobs API",
-    "version": "1.0.0",
-    "description": "Read call-processing jobs and requeue skipped ones against the current processing filters.",
-    "security_schemes": {"apiKey": HTTPBearer(description="A Gensail API key: `Authorization: Bearer gsk_...`.")},
-    "security": [{"apiKey": []}],
-}
+
+def openapi_settings() -> dict[str, Any]:
+    """Title, description and security of the OpenAPI document (imported lazily: Lambda never needs them)."""
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    return {
+        "title": "Gensail Jobs API",
+        "version": "1.0.0",
+        "description": "Read call-processing jobs and requeue skipped ones against the current processing filters.",
+        "security_schemes": {"apiKey": HTTPBearer(description="A Gensail API key: `Authorization: Bearer gsk_...`.")},
+        "security": [{"apiKey": []}],
+    }
+
+
 JOB_ID = Annotated[str, Path(pattern=r"^[0-9]{1,20}$", description="Numeric job id.", examples=["12345"])]
 
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
-app.configure_openapi(**OPENAPI)  # type: ignore[arg-type]
 
 
 def _problem_responses(*statuses: int) -> dict[int, Any]:
@@ -69,9 +75,10 @@ def _service() -> JobService:
     @cache
     def cursors() -> CursorCodec:
         # Imported on first use: only listing pages needs the signing secret.
-        from aws_lambda_powertools.utilities.parameters import get_secret
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-        return CursorCodec(str(get_secret(settings.cursor_secret_arn, max_age=3600)).encode())
+        secrets = SecretsProvider(boto3_client=client("secretsmanager"))
+        return CursorCodec(str(secrets.get(settings.cursor_secret_arn, max_age=3600)).encode())
 
     return JobService(
         jobs=JobRepository(settings.table_name),
@@ -163,7 +170,7 @@ def openapi_document() -> dict[str, Any]:
     Powertools documents request validation failures as 422 ``HTTPValidationError``; this API answers them
     with a 400 problem (see ``invalid_request``), so those entries are replaced by what the API really sends.
     """
-    document: dict[str, Any] = json.loads(app.get_openapi_json_schema(**OPENAPI))  # type: ignore[arg-type]
+    document: dict[str, Any] = json.loads(app.get_openapi_json_schema(**openapi_settings()))
     for operations in document["paths"].values():
         for operation in operations.values():
             operation["responses"].pop("422", None)

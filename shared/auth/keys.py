@@ -52,7 +52,7 @@ def key_id_for(key_hash: str) -> str:
 
 def bearer_key(authorization: str | None) -> str | None:
     """The API key in an ``Authorization: Bearer gsk_...`` header, or ``None`` when there is none."""
-    if not authorization or not authorization[: len(_BEARER)].lower() == _BEARER:
+    if not authorization or authorization[: len(_BEARER)].lower() != _BEARER:
         return None
     key = authorization[len(_BEARER) :].strip()
     return key if key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX) else None
@@ -109,7 +109,7 @@ class ApiKeyRepository:
 
     def list(self) -> list[ApiKeyRecord]:
         paginator = self._db.get_paginator("query")
-        records = []
+        records: list[ApiKeyRecord] = []
         for page in paginator.paginate(
             TableName=self._table,
             IndexName=schema.BY_ENTITY.name,

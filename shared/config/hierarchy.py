@@ -55,7 +55,7 @@ def merge_levels(documents: list[tuple[ConfigSource, dict[str, Any]]]) -> Resolv
 
     A validation failure names the parameter that set the offending value.
     """
-    merged: dict[str, Any] = json.loads(json.dumps(PLATFORM_DEFAULTS))
+    merged = _copy(PLATFORM_DEFAULTS)
     sources: dict[str, ConfigSource] = {path: ConfigSource(level=DEFAULTS_SOURCE) for path in _leaf_paths(merged)}
     for source, document in documents:
         _merge_into(merged, document, source, sources, prefix="")
@@ -109,7 +109,7 @@ def _source_of(path: str, sources: dict[str, ConfigSource]) -> ConfigSource:
 
 def set_path(document: dict[str, Any], dotted_path: str, value: Any) -> dict[str, Any]:
     """A copy of ``document`` with ``dotted_path`` set to ``value`` (sections are created as needed)."""
-    updated = json.loads(json.dumps(document))
+    updated = _copy(document)
     node = updated
     *parents, leaf = dotted_path.split(".")
     for part in parents:
@@ -123,7 +123,7 @@ def set_path(document: dict[str, Any], dotted_path: str, value: Any) -> dict[str
 
 def unset_path(document: dict[str, Any], dotted_path: str) -> dict[str, Any]:
     """A copy of ``document`` without ``dotted_path`` (empty sections are dropped), so the value inherits again."""
-    updated = json.loads(json.dumps(document))
+    updated = _copy(document)
     *parents, leaf = dotted_path.split(".")
     trail = [updated]
     for part in parents:
@@ -207,20 +207,28 @@ class ConfigStore:
 
     def _fetch(self, names: set[str]) -> dict[str, dict[str, Any]]:
         now = time.monotonic()
-        wanted = {name: {} for name in names if self._absent.get(name, 0.0) <= now}
+        wanted: dict[str, dict[str, Any]] = {name: {} for name in names if self._absent.get(name, 0.0) <= now}
         if not wanted:
             return {}
         values = self._provider.get_parameters_by_name(wanted, max_age=self.max_age_seconds, raise_on_error=False)
         for name in values.pop("_errors", []):
-            self._absent[name] = now + self.max_age_seconds
-        return {name: _parse_document(name, raw) for name, raw in values.items()}
+            self._absent[str(name)] = now + self.max_age_seconds
+        return {str(name): _parse_document(str(name), str(raw)) for name, raw in values.items()}
 
 
 def _parse_document(name: str, raw: str) -> dict[str, Any]:
     try:
-        document = json.loads(raw)
+        document: Any = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise ConfigError(f"Invalid config in parameter {name}: not JSON ({error.msg} at position {error.pos}).") from None
+        raise ConfigError(
+            f"Invalid config in parameter {name}: not JSON ({error.msg} at position {error.pos})."
+        ) from None
     if not isinstance(document, dict):
         raise ConfigError(f"Invalid config in parameter {name}: the document must be a JSON object.")
     return document
+
+
+def _copy(document: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a JSON document."""
+    copied: dict[str, Any] = json.loads(json.dumps(document))
+    return copied

@@ -160,5 +160,6 @@ def _requeue_refusal(job_id: str, caller: Caller, old: dict[str, Any] | None) ->
     if not caller.covers_item(old):
         return AccessDenied(f"Your API key has no access to the workspace of job {job_id}.")
     return JobNotSkipped(
-        f"Job {job_id} is not in 'skipped' status (current status: '{old.get('status')}'); only skipped jobs can be requeued."
+        f"Job {job_id} is not in 'skipped' status (current status: '{old.get('status')}'); "
+        "only skipped jobs can be requeued."
     )

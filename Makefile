@@ -1,0 +1,60 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything installs itself into .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_RELEASE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install run test lint typecheck unit openapi synth wheelhouse bench admin clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve the API on http://127.0.0.1:$${PORT:-8000} with an embedded AWS emulator and demo data.
+run: install
+	$(BIN)/python -m local
+
+## The whole suite: lint, format check, types, then every test tier.
+test: install lint typecheck
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy app.py infra functions shared local cli benchmarks
+
+## Regenerate docs/openapi.json from the API code (a test fails while they differ).
+openapi: install
+	$(BIN)/python -m infra.openapi
+
+## Wheels for the Lambda layer, for the functions' platform; synth then builds the layer with no network.
+wheelhouse: install
+	$(BIN)/python -m infra.layer download
+
+## `cdk synth` with no AWS account and no network (after `make wheelhouse` has filled .build/wheelhouse).
+synth: install wheelhouse node_modules
+	npx --no-install cdk synth --quiet
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch node_modules
+
+## AWS requests per operation and handler import times, as JSON.
+bench: install
+	$(BIN)/python benchmarks/api_requests.py
+
+## Operators' command, e.g. `make admin ARGS="--local tenants list"`.
+admin: install
+	$(BIN)/python -m cli.admin $(ARGS)
+
+clean:
+	rm -rf $(VENV) cdk.out .build .local node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,169 @@
+"""AWS requests per API operation and cold import time of the handlers, printed as one JSON document.
+
+Run with ``make bench``. Requests are counted on every botocore client in the process while the handlers
+serve real events against moto; import times are measured in fresh interpreters, interleaved with the
+``import boto3`` + one client floor in the same run, so machine noise hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import tests.conftest  # noqa: E402,F401  (sets the moto environment before boto3 loads)
+
+IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "9"))
+IMPORT_PROBES = {
+    "floor_boto3_plus_client": "import boto3; boto3.client('dynamodb', region_name='us-east-1')",
+    "api_handler": "import functions.api.handler",
+    "authorizer_handler": "import functions.authorizer.handler",
+}
+
+
+@contextlib.contextmanager
+def counting_requests() -> Iterator[Counter[str]]:
+    """Counts every AWS API call made by any botocore client while active, as 'service.Operation'."""
+    from botocore.client import BaseClient
+
+    calls: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def counted(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        calls[f"{self.meta.service_model.service_name}.{operation_name}"] += 1
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = counted
+    try:
+        yield calls
+    finally:
+        BaseClient._make_api_call = original
+
+
+def _measure(action: Callable[[], Any]) -> dict[str, int]:
+    with counting_requests() as calls:
+        action()
+    return dict(calls)
+
+
+def request_counts() -> dict[str, Any]:
+    import boto3
+    from moto import mock_aws
+
+    from functions.api import handler as api
+    from functions.authorizer import handler as authorizer
+    from shared.access import ScopeKind
+    from shared.auth.keys import ApiKeyRepository
+    from shared.aws import reset_clients
+    from shared.jobs.repository import JobRepository
+    from shared.tenants.registry import TenantRegistry
+    from tests.support.aws import TABLE_NAME, create_cursor_secret, create_table
+    from tests.support.events import FakeContext, api_event, authorizer_event
+    from tests.support.factories import make_job
+
+    with mock_aws():
+        reset_clients()
+        create_table(boto3.client("dynamodb"))
+        os.environ["TABLE_NAME"] = TABLE_NAME
+        os.environ["CURSOR_SECRET_ARN"] = create_cursor_secret(boto3.client("secretsmanager"))
+        registry = TenantRegistry(TABLE_NAME)
+        registry.create_partner("Bench", "ptn_b")
+        registry.create_organization("ptn_b", "Bench org", "org_b")
+        workspace = registry.create_workspace("org_b", "Bench ws", "ws_b")
+        key, record = ApiKeyRepository(TABLE_NAME).create(ScopeKind.ORGANIZATION, "org_b", "bench", tenant_exists=True)
+        jobs = JobRepository(TABLE_NAME)
+        stored = [jobs.create(make_job(workspace, minutes_ago=i)) for i in range(30)]
+        api._service.cache_clear()
+        authorizer._keys.cache_clear()
+        caller = record.caller()
+        context: Any = FakeContext()
+
+        def requeue(job_id: str) -> None:
+            event = api_event("PATCH", f"/api/v1/jobs/{job_id}/status", caller, {"status": "queued"})
+            assert api.lambda_handler(event, context)["statusCode"] == 200
+
+        def list_page(cursor: str | None = None) -> str | None:
+            query = {"status": "skipped", "workspace_id": "ws_b", "limit": "10"}
+            if cursor:
+                query["cursor"] = cursor
+            response = api.lambda_handler(api_event("GET", "/api/v1/jobs", caller, query=query), context)
+            assert response["statusCode"] == 200
+            return json.loads(response["body"])["next_cursor"]  # type: ignore[no-any-return]
+
+        def authorize() -> None:
+            authorizer.lambda_handler(authorizer_event(f"Bearer {key}"), context)
+
+        first_requeue = _measure(lambda: requeue(stored[0].job_id))
+        warm_requeue = _measure(lambda: requeue(stored[1].job_id))
+        cold_page: dict[str, int] = _measure(list_page)
+        cursor = list_page()
+        warm_page = _measure(lambda: list_page(cursor))
+        uncached_authorization = _measure(authorize)
+        reset_clients()
+    return {
+        "requeue": {"requests": sum(warm_requeue.values()), "by_operation": warm_requeue, "target": 1},
+        "requeue_cold_start": {"requests": sum(first_requeue.values()), "by_operation": first_requeue},
+        "list_page": {"requests": sum(warm_page.values()), "by_operation": warm_page, "target": "1 Query"},
+        "list_page_cold_start": {
+            "requests": sum(cold_page.values()),
+            "by_operation": cold_page,
+            "note": "first page of a process: also reads the cursor secret and the workspace's ancestry, both cached",
+        },
+        "uncached_authorization": {
+            "requests": sum(uncached_authorization.values()),
+            "by_operation": uncached_authorization,
+            "target": "at most 1 GetItem",
+        },
+    }
+
+
+def _import_seconds(statement: str) -> float:
+    probe = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "0"}
+    output = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60
+    )
+    return float(output.stdout.strip().splitlines()[-1])
+
+
+def import_times() -> dict[str, Any]:
+    samples: dict[str, list[float]] = {name: [] for name in IMPORT_PROBES}
+    for statement in IMPORT_PROBES.values():
+        _import_seconds(statement)  # warm the bytecode cache
+    for _ in range(IMPORT_RUNS):
+        for name, statement in IMPORT_PROBES.items():
+            samples[name].append(_import_seconds(statement))
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    floor = medians["floor_boto3_plus_client"]
+    return {
+        "runs": IMPORT_RUNS,
+        "median_ms": {name: round(value * 1000, 1) for name, value in medians.items()},
+        "ratio_to_floor": {
+            name: round(value / floor, 2) for name, value in medians.items() if name != "floor_boto3_plus_client"
+        },
+        "target_ratio": 1.3,
+    }
+
+
+def main() -> None:
+    # The handlers write their logs and metrics (EMF) to stdout; keep stdout for the JSON result.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        requests = request_counts()
+    print(json.dumps({"aws_requests": requests, "import_time": import_times()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Fixtures shared by every tier: an isolated moto account with the product's table, and tenants in it."""
+
+from __future__ import annotations
+
+import os
+
+# moto and boto3 must see these before any client exists.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ.pop("AWS_PROFILE", None)
+os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "GensailTests")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from shared.access import Caller, ScopeKind
+from shared.auth.keys import ApiKeyRepository
+from shared.aws import reset_clients
+from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
+from tests.support.aws import TABLE_NAME, create_cursor_secret, create_table
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh moto account with the table and the cursor secret; handler settings point at them."""
+    with mock_aws():
+        reset_clients()
+        create_table(boto3.client("dynamodb"))
+        secret_arn = create_cursor_secret(boto3.client("secretsmanager"))
+        monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
+        monkeypatch.setenv("CURSOR_SECRET_ARN", secret_arn)
+        yield
+        reset_clients()
+
+
+@dataclass
+class Tenants:
+    """Two partners, each with two organizations of two workspaces, and a key per tenant."""
+
+    partners: list[Partner]
+    organizations: list[Organization]
+    workspaces: list[Workspace]
+    keys: dict[str, str]  # tenant id -> API key
+    callers: dict[str, Caller]  # tenant id -> caller of that key
+
+    def workspace(self, index: int) -> Workspace:
+        return self.workspaces[index]
+
+
+@pytest.fixture
+def tenants(aws: None) -> Tenants:
+    registry = TenantRegistry(TABLE_NAME)
+    keys = ApiKeyRepository(TABLE_NAME)
+    result = Tenants(partners=[], organizations=[], workspaces=[], keys={}, callers={})
+
+    def issue(scope: ScopeKind, scope_id: str) -> None:
+        key, record = keys.create(scope, scope_id, f"{scope} key", tenant_exists=True)
+        result.keys[scope_id] = key
+        result.callers[scope_id] = record.caller()
+
+    for p in range(2):
+        partner = registry.create_partner(f"Partner {p}", partner_id=f"ptn_{p}")
+        result.partners.append(partner)
+        issue(ScopeKind.PARTNER, partner.partner_id)
+        for o in range(2):
+            organization = registry.create_organization(partner.partner_id, f"Org {p}.{o}", f"org_{p}{o}")
+            result.organizations.append(organization)
+            issue(ScopeKind.ORGANIZATION, organization.organization_id)
+            for w in range(2):
+                workspace = registry.create_workspace(organization.organization_id, f"WS {p}.{o}.{w}", f"ws_{p}{o}{w}")
+                result.workspaces.append(workspace)
+                issue(ScopeKind.WORKSPACE, workspace.workspace_id)
+    return result

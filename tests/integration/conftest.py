@@ -1,0 +1,48 @@
+"""The API and authorizer handlers, called in-process with API Gateway-shaped events under moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from shared.access import Caller
+from tests.support.events import FakeContext, api_event
+
+
+@dataclass
+class ApiReply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+ApiCall = Callable[..., ApiReply]
+
+
+@pytest.fixture
+def api(aws: None) -> Iterator[ApiCall]:
+    from functions.api import handler
+
+    handler._service.cache_clear()
+
+    def call(
+        method: str,
+        path: str,
+        caller: Caller | None,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+    ) -> ApiReply:
+        response = handler.lambda_handler(api_event(method, path, caller, body, query), FakeContext())  # type: ignore[arg-type]
+        return ApiReply(
+            status=response["statusCode"],
+            body=json.loads(response["body"]) if response.get("body") else None,
+            headers={key: values[-1] for key, values in (response.get("multiValueHeaders") or {}).items()}
+            | (response.get("headers") or {}),
+        )
+
+    yield call
+    handler._service.cache_clear()

@@ -1,0 +1,41 @@
+"""Create the product's AWS resources in moto from the same definitions the CDK app uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import schema
+
+TABLE_NAME = "gensail-test"
+CURSOR_SECRET_NAME = "gensail-test-cursor-secret"
+
+
+def create_table(dynamodb: Any, table_name: str = TABLE_NAME) -> None:
+    """The single table with its multi-attribute indexes, exactly as shared.schema defines them."""
+    attributes = {schema.PARTITION_KEY, schema.SORT_KEY}
+    indexes = []
+    for index in schema.GLOBAL_INDEXES:
+        attributes.update(index.partition_keys + index.sort_keys)
+        indexes.append(
+            {
+                "IndexName": index.name,
+                "KeySchema": [{"AttributeName": name, "KeyType": "HASH"} for name in index.partition_keys]
+                + [{"AttributeName": name, "KeyType": "RANGE"} for name in index.sort_keys],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        )
+    dynamodb.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": schema.PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": schema.SORT_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)],
+        GlobalSecondaryIndexes=indexes,
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": schema.STREAM_VIEW},
+    )
+
+
+def create_cursor_secret(secretsmanager: Any, name: str = CURSOR_SECRET_NAME) -> str:
+    return str(secretsmanager.create_secret(Name=name, SecretString="s" * 48)["ARN"])

@@ -1,0 +1,43 @@
+"""Jobs for tests, written through the repository like every other job."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from shared.clock import format_timestamp
+from shared.jobs.ids import new_job_id
+from shared.jobs.models import Job, JobStatus, SkipReason
+from shared.jobs.repository import JobRepository
+from shared.tenants.registry import Workspace
+from tests.support.aws import TABLE_NAME
+
+
+def make_job(
+    workspace: Workspace,
+    status: JobStatus = JobStatus.SKIPPED,
+    duration: int = 12,
+    minutes_ago: int = 0,
+    skipped_reason: str | None = None,
+) -> Job:
+    created = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    stamp = format_timestamp(created)
+    skipped = status is JobStatus.SKIPPED
+    return Job(
+        job_id=new_job_id(created),
+        partner_id=workspace.partner_id,
+        organization_id=workspace.organization_id,
+        workspace_id=workspace.workspace_id,
+        status=status,
+        skipped_reason=(skipped_reason or SkipReason.duration_below_minimum(duration, 30)) if skipped else None,
+        skipped_at=stamp if skipped else None,
+        created_at=stamp,
+        updated_at=stamp,
+        source="callrail",
+        source_id=f"CAL{created.timestamp():.0f}{duration}",
+        duration_seconds=duration,
+        source_metadata={"direction": "inbound", "answered": True},
+    )
+
+
+def store_job(workspace: Workspace, **fields: object) -> Job:
+    return JobRepository(TABLE_NAME).create(make_job(workspace, **fields))  # type: ignore[arg-type]
