@@ -11,9 +11,9 @@ from shared import schema
 from shared.access import Caller
 from shared.aws import client
 from shared.dynamo import from_item, serialize, to_item
-from shared.errors import AccessDenied, JobNotFound, JobNotSkipped
+from shared.errors import AccessDenied, InvalidTransition, JobNotFound, JobNotSkipped
 from shared.jobs.ids import new_job_id
-from shared.jobs.models import Job, JobEvent, JobStatus
+from shared.jobs.models import Job, JobEvent, JobStatus, can_transition
 
 _INTERNAL_ATTRIBUTES = frozenset({schema.PARTITION_KEY, schema.SORT_KEY, "entity"})
 _ID_COLLISION_RETRIES = 5
@@ -121,6 +121,70 @@ class JobRepository:
                 raise
             old = error.response.get("Item")
             raise _requeue_refusal(job_id, caller, from_item(old) if old else None) from None
+        return job_from_item(response["Attributes"])
+
+    def transition(
+        self,
+        job_id: str,
+        source: JobStatus,
+        target: JobStatus,
+        *,
+        now: str,
+        cause: str,
+        set_fields: dict[str, Any] | None = None,
+        remove_fields: tuple[str, ...] = (),
+    ) -> Job:
+        """Move a job from ``source`` to ``target`` in one conditional write, appending to its history.
+
+        Raises ``InvalidTransition`` for a change the lifecycle does not allow, and when the job is no longer
+        in ``source`` (another worker got there first); ``JobNotFound`` when there is no such job.
+        """
+        if not can_transition(source, target):
+            raise InvalidTransition(f"A job cannot move from '{source}' to '{target}'.")
+        event = JobEvent(status=target, at=now, cause=cause)
+        names = {"#pk": schema.PARTITION_KEY, "#status": "status"}
+        values = {
+            ":source": serialize(source.value),
+            ":target": serialize(target.value),
+            ":now": serialize(now),
+            ":empty": {"L": []},
+            ":event": serialize([event.model_dump(mode="json")]),
+        }
+        assignments = [
+            "#status = :target",
+            "updated_at = :now",
+            "history = list_append(if_not_exists(history, :empty), :event)",
+        ]
+        for index, (field, value) in enumerate((set_fields or {}).items()):
+            names[f"#f{index}"] = field
+            values[f":f{index}"] = serialize(value)
+            assignments.append(f"#f{index} = :f{index}")
+        expression = "SET " + ", ".join(assignments)
+        if remove_fields:
+            for index, field in enumerate(remove_fields):
+                names[f"#r{index}"] = field
+            expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove_fields)))
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key=to_item(schema.job_key(job_id)),
+                ConditionExpression="attribute_exists(#pk) AND #status = :source",
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = error.response.get("Item")
+            if not old:
+                raise JobNotFound(f"Job {job_id} not found.") from None
+            current = from_item(old).get("status")
+            raise InvalidTransition(
+                f"Job {job_id} is '{current}', not '{source}': it cannot move to '{target}'."
+            ) from None
         return job_from_item(response["Attributes"])
 
     def list_jobs(

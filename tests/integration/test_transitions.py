@@ -1,0 +1,70 @@
+"""Conditional status transitions with history, as the worker and the pipeline stages make them."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.errors import InvalidTransition, JobNotFound
+from shared.jobs.models import JobStatus
+from shared.jobs.repository import JobRepository
+from tests.conftest import Tenants
+from tests.support.aws import TABLE_NAME
+from tests.support.factories import store_job
+
+
+def test_a_queued_job_moves_forward_and_records_why(tenants: Tenants) -> None:
+    job = store_job(tenants.workspace(0), status=JobStatus.QUEUED, duration=40)
+    jobs = JobRepository(TABLE_NAME)
+
+    moved = jobs.transition(
+        job.job_id, JobStatus.QUEUED, JobStatus.TRANSCRIBING, now="2026-11-28T00:00:00.000Z", cause="filters passed"
+    )
+
+    assert moved.status is JobStatus.TRANSCRIBING
+    assert moved.history[-1].cause == "filters passed"
+    assert moved.updated_at == "2026-11-28T00:00:00.000Z"
+
+
+def test_skipping_sets_the_reason_and_keeps_requeue_metadata(tenants: Tenants) -> None:
+    job = store_job(tenants.workspace(0), status=JobStatus.QUEUED, duration=12)
+    jobs = JobRepository(TABLE_NAME)
+
+    skipped = jobs.transition(
+        job.job_id,
+        JobStatus.QUEUED,
+        JobStatus.SKIPPED,
+        now="2026-11-28T00:00:00.000Z",
+        cause="filters failed",
+        set_fields={"skipped_reason": "duration_below_minimum:12<30", "skipped_at": "2026-11-28T00:00:00.000Z"},
+    )
+
+    assert skipped.skipped_reason == "duration_below_minimum:12<30"
+    assert skipped.source_metadata == job.source_metadata
+    listed = jobs.list_jobs(job.workspace_id, JobStatus.SKIPPED, 10).jobs
+    assert [listed_job.job_id for listed_job in listed] == [job.job_id]
+
+
+def test_a_stale_transition_is_refused_and_changes_nothing(tenants: Tenants) -> None:
+    job = store_job(tenants.workspace(0), status=JobStatus.QUEUED, duration=40)
+    jobs = JobRepository(TABLE_NAME)
+    jobs.transition(job.job_id, JobStatus.QUEUED, JobStatus.TRANSCRIBING, now="t1", cause="first worker")
+
+    with pytest.raises(InvalidTransition, match="'transcribing', not 'queued'"):
+        jobs.transition(job.job_id, JobStatus.QUEUED, JobStatus.SKIPPED, now="t2", cause="second worker")
+
+    stored = jobs.get(job.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.TRANSCRIBING
+    assert len(stored.history) == 1
+
+
+def test_a_transition_the_lifecycle_forbids_is_refused_before_any_write(tenants: Tenants) -> None:
+    job = store_job(tenants.workspace(0), status=JobStatus.COMPLETED)
+
+    with pytest.raises(InvalidTransition):
+        JobRepository(TABLE_NAME).transition(job.job_id, JobStatus.COMPLETED, JobStatus.QUEUED, now="t", cause="no")
+
+
+def test_a_missing_job_is_not_found(aws: None) -> None:
+    with pytest.raises(JobNotFound):
+        JobRepository(TABLE_NAME).transition("404", JobStatus.QUEUED, JobStatus.TRANSCRIBING, now="t", cause="x")
