@@ -1,0 +1,527 @@
+"""The operators' admin command: tenants, API keys and configuration of a deployed stack or the local runtime.
+
+Operators run it with their own AWS credentials; it calls the same repositories the Lambda functions use, so
+every rule (tenant ancestry, hashed keys, validated config documents) is the product's, not a second copy.
+
+    python -m cli.admin [--local | --stack NAME | --table-name T --config-prefix P] <group> <command> ...
+
+Exit status: 0 on success, 2 for a refused request (usage, unknown tenant, invalid config...), 1 when AWS fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared import schema
+from shared.access import ScopeKind
+from shared.auth.keys import ApiKeyRepository
+from shared.aws import client, reset_clients
+from shared.config.hierarchy import DEFAULTS_SOURCE, ConfigLevel, ConfigSource, ConfigStore, set_path, unset_path
+from shared.config.model import PLATFORM_DEFAULTS
+from shared.errors import ConfigError, DomainError, TenantNotFound
+from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
+
+DEFAULT_STACK = "GensailStack"
+# Where the local runtime (``python -m local``) writes its state by default: relative to the working directory.
+DEFAULT_LOCAL_STATE = Path(".local/demo.json")
+STACK_OUTPUT_TABLE = "TableName"
+STACK_OUTPUT_CONFIG_PREFIX = "ConfigParameterPrefix"
+LOCAL_REGION = "us-east-1"
+
+# The registry entity that holds the tenant of each config level and key scope.
+_LEVEL_ENTITY = {
+    ConfigLevel.PARTNER: schema.Entity.PARTNER,
+    ConfigLevel.ORGANIZATION: schema.Entity.ORGANIZATION,
+    ConfigLevel.WORKSPACE: schema.Entity.WORKSPACE,
+}
+_SCOPE_ENTITY = {
+    ScopeKind.PARTNER: schema.Entity.PARTNER,
+    ScopeKind.ORGANIZATION: schema.Entity.ORGANIZATION,
+    ScopeKind.WORKSPACE: schema.Entity.WORKSPACE,
+}
+
+
+class UsageError(DomainError):
+    """Options that argparse accepts one by one but not together."""
+
+    code = "usage"
+
+
+class TargetError(DomainError):
+    """The stack or local runtime to administer cannot be found."""
+
+    code = "target_unresolved"
+
+
+class AdminTarget(BaseModel):
+    """Where the command works: the table, the config parameter prefix, and a local endpoint if any."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str
+    config_prefix: str
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
+class _LocalRuntimeState(BaseModel):
+    """The part of the local runtime's ``demo.json`` this command reads."""
+
+    aws_endpoint_url: str
+    table_name: str
+    config_prefix: str
+    region: str | None = None
+
+
+# --- target selection -----------------------------------------------------------------------------------------
+
+
+def resolve_target(args: argparse.Namespace) -> AdminTarget:
+    """The target chosen by the global options: explicit names, the local runtime, or a CloudFormation stack."""
+    explicit = args.table_name is not None or args.config_prefix is not None
+    if explicit:
+        if args.local or args.stack is not None:
+            raise UsageError("--table-name/--config-prefix cannot be combined with --local or --stack.")
+        if args.table_name is None or args.config_prefix is None:
+            raise UsageError("--table-name and --config-prefix must be given together.")
+        return AdminTarget(table_name=args.table_name, config_prefix=args.config_prefix)
+    if args.local:
+        return local_target(Path(args.local_state))
+    return stack_target(args.stack or DEFAULT_STACK)
+
+
+def local_target(state_file: Path) -> AdminTarget:
+    """The local runtime described by the ``demo.json`` it writes when it starts."""
+    try:
+        state = _LocalRuntimeState.model_validate_json(state_file.read_text())
+    except FileNotFoundError:
+        raise TargetError(f"No local runtime state at {state_file}: start the local runtime first.") from None
+    except ValidationError as error:
+        raise TargetError(f"Unreadable local runtime state in {state_file}: {error.errors()[0]['msg']}.") from None
+    return AdminTarget(
+        table_name=state.table_name,
+        config_prefix=state.config_prefix,
+        endpoint_url=state.aws_endpoint_url,
+        region=state.region or LOCAL_REGION,
+    )
+
+
+def stack_target(stack_name: str, cloudformation: Any = None) -> AdminTarget:
+    """The table and config prefix a deployed stack exports as outputs."""
+    cloudformation = cloudformation or client("cloudformation")
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ValidationError":
+            region = cloudformation.meta.region_name
+            raise TargetError(f"No stack {stack_name!r} in region {region} of this account.") from None
+        raise
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+    missing = [name for name in (STACK_OUTPUT_TABLE, STACK_OUTPUT_CONFIG_PREFIX) if name not in outputs]
+    if missing:
+        raise TargetError(
+            f"Stack {stack_name!r} has no output {', '.join(missing)}; "
+            "deploy the current version or pass --table-name and --config-prefix."
+        )
+    return AdminTarget(table_name=outputs[STACK_OUTPUT_TABLE], config_prefix=outputs[STACK_OUTPUT_CONFIG_PREFIX])
+
+
+def use_target(target: AdminTarget) -> None:
+    """Point this process's AWS clients at the target (boto3 reads ``AWS_ENDPOINT_URL`` for every client)."""
+    if target.endpoint_url:
+        # The local emulator accepts any credentials; real ones must never be sent to it.
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(name, None)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": target.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": target.region or LOCAL_REGION,
+                "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            }
+        )
+        # Clients made before the switch (the stack lookup's) would still talk to AWS.
+        reset_clients()
+
+
+class Services:
+    """The repositories of one target, built on first use."""
+
+    def __init__(self, target: AdminTarget) -> None:
+        self.target = target
+
+    @cached_property
+    def tenants(self) -> TenantRegistry:
+        return TenantRegistry(self.target.table_name)
+
+    @cached_property
+    def keys(self) -> ApiKeyRepository:
+        return ApiKeyRepository(self.target.table_name)
+
+    @cached_property
+    def config(self) -> ConfigStore:
+        return ConfigStore(self.target.config_prefix)
+
+
+# --- tenants --------------------------------------------------------------------------------------------------
+
+
+def create_partner(args: argparse.Namespace, services: Services) -> int:
+    partner = services.tenants.create_partner(args.name, partner_id=args.id)
+    print(f"Created partner {partner.partner_id} ({partner.name}).")
+    return 0
+
+
+def create_organization(args: argparse.Namespace, services: Services) -> int:
+    organization = services.tenants.create_organization(args.partner, args.name, organization_id=args.id)
+    print(
+        f"Created organization {organization.organization_id} ({organization.name}) "
+        f"in partner {organization.partner_id}."
+    )
+    return 0
+
+
+def create_workspace(args: argparse.Namespace, services: Services) -> int:
+    workspace = services.tenants.create_workspace(args.organization, args.name, workspace_id=args.id)
+    print(
+        f"Created workspace {workspace.workspace_id} ({workspace.name}) "
+        f"in organization {workspace.organization_id}, partner {workspace.partner_id}."
+    )
+    return 0
+
+
+def list_tenants(args: argparse.Namespace, services: Services) -> int:
+    registry = services.tenants
+    partners = [tenant for tenant in registry.list(schema.Entity.PARTNER) if isinstance(tenant, Partner)]
+    organizations = [t for t in registry.list(schema.Entity.ORGANIZATION) if isinstance(t, Organization)]
+    workspaces = [t for t in registry.list(schema.Entity.WORKSPACE) if isinstance(t, Workspace)]
+    if not partners:
+        print("No partners yet.")
+        return 0
+    for partner in partners:
+        print(f"{partner.partner_id}  {partner.name}")
+        for organization in (o for o in organizations if o.partner_id == partner.partner_id):
+            print(f"  {organization.organization_id}  {organization.name}")
+            for workspace in (w for w in workspaces if w.organization_id == organization.organization_id):
+                print(f"    {workspace.workspace_id}  {workspace.name}")
+    return 0
+
+
+# --- API keys -------------------------------------------------------------------------------------------------
+
+
+def create_key(args: argparse.Namespace, services: Services) -> int:
+    scope = ScopeKind(args.scope)
+    exists = services.tenants.exists(_SCOPE_ENTITY[scope], args.scope_id)
+    key, record = services.keys.create(scope, args.scope_id, args.name, tenant_exists=exists)
+    print(f"key_id:  {record.key_id}")
+    print(f"scope:   {record.scope} {record.scope_id}")
+    print(f"api_key: {key}")
+    print("warning: the API key is shown only this once and cannot be retrieved again; store it now.", file=sys.stderr)
+    return 0
+
+
+def revoke_key(args: argparse.Namespace, services: Services) -> int:
+    record = services.keys.revoke(args.key_id)
+    print(f"Revoked {record.key_id} ({record.scope} {record.scope_id}) at {record.revoked_at}.")
+    return 0
+
+
+def list_keys(args: argparse.Namespace, services: Services) -> int:
+    records = sorted(services.keys.list(), key=lambda record: record.created_at)
+    if not records:
+        print("No API keys yet.")
+        return 0
+    _print_table(
+        ("KEY ID", "SCOPE", "SCOPE ID", "NAME", "CREATED", "REVOKED"),
+        [(r.key_id, r.scope.value, r.scope_id, r.name or "-", r.created_at, r.revoked_at or "-") for r in records],
+    )
+    return 0
+
+
+# --- configuration --------------------------------------------------------------------------------------------
+
+
+def show_config(args: argparse.Namespace, services: Services) -> int:
+    if args.workspace is not None:
+        return _show_effective_config(args.workspace, services, as_json=args.json)
+    level, tenant_id = _config_level(args, services)
+    document = services.config.read_document(level, tenant_id)
+    if args.json:
+        print(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        print(f"# {services.config.parameter_name(level, tenant_id)}")
+        print(json.dumps(document, indent=2, sort_keys=True) if document else "{}  (nothing set at this level)")
+    return 0
+
+
+def set_config(args: argparse.Namespace, services: Services) -> int:
+    level, tenant_id = _config_level(args, services)
+    if args.path not in _known_config_paths():
+        raise ConfigError(_unknown_path_message(args.path))
+    value = args.value if args.string else _parse_value(args.value)
+    store = services.config
+    document = store.read_document(level, tenant_id)
+    previous = _get_path(document, args.path)
+    store.write_document(level, tenant_id, set_path(document, args.path, value))
+    was = f" (was {json.dumps(previous[0])})" if previous else ""
+    print(f"Set {args.path} = {json.dumps(value)} at {_describe_level(level, tenant_id)}{was}.")
+    return 0
+
+
+def unset_config(args: argparse.Namespace, services: Services) -> int:
+    level, tenant_id = _config_level(args, services)
+    store = services.config
+    document = store.read_document(level, tenant_id)
+    # A key that is stored but unknown (written by hand, misspelt) may still be removed: that is how it is fixed.
+    if not _get_path(document, args.path):
+        if args.path not in _known_config_paths():
+            raise ConfigError(_unknown_path_message(args.path))
+        print(f"{args.path} is not set at {_describe_level(level, tenant_id)}; nothing changed.")
+        return 0
+    store.write_document(level, tenant_id, unset_path(document, args.path))
+    fallback = "the built-in default" if level is ConfigLevel.PLATFORM else "the level above"
+    print(f"Unset {args.path} at {_describe_level(level, tenant_id)}; it now comes from {fallback}.")
+    return 0
+
+
+def _show_effective_config(workspace_id: str, services: Services, as_json: bool) -> int:
+    workspace = services.tenants.get_workspace(workspace_id)
+    if workspace is None:
+        raise TenantNotFound(f"No workspace with id {workspace_id!r}.")
+    resolved = services.config.resolve(workspace.path)
+    default = ConfigSource(level=DEFAULTS_SOURCE)
+    rows = [
+        (path, value, resolved.sources.get(path, default))
+        for path, value in _leaves(resolved.config.model_dump(mode="json")).items()
+    ]
+    if as_json:
+        body = {
+            "workspace": workspace.path.model_dump(),
+            "values": {
+                path: {"value": value, "level": source.level, "parameter": source.parameter}
+                for path, value, source in rows
+            },
+        }
+        print(json.dumps(body, indent=2))
+        return 0
+    print(
+        f"Effective config of workspace {workspace.workspace_id} "
+        f"(organization {workspace.organization_id}, partner {workspace.partner_id}):"
+    )
+    _print_table(
+        ("PATH", "VALUE", "LEVEL", "PARAMETER"),
+        [(path, json.dumps(value), source.level, source.parameter or "-") for path, value, source in rows],
+    )
+    return 0
+
+
+def _config_level(args: argparse.Namespace, services: Services) -> tuple[ConfigLevel, str | None]:
+    """The level and tenant id named by ``--level``/``--id``, refusing a tenant that does not exist."""
+    level = ConfigLevel(args.level)
+    if level is ConfigLevel.PLATFORM:
+        if args.id is not None:
+            raise UsageError("--level platform takes no --id.")
+        return level, None
+    if args.id is None:
+        raise UsageError(f"--level {level} needs --id (the {level}'s id).")
+    if not services.tenants.exists(_LEVEL_ENTITY[level], args.id):
+        raise TenantNotFound(f"No {level} with id {args.id!r}.")
+    return level, args.id
+
+
+def _describe_level(level: ConfigLevel, tenant_id: str | None) -> str:
+    return str(level) if tenant_id is None else f"{level} {tenant_id}"
+
+
+def _parse_value(text: str) -> Any:
+    """JSON when the text is JSON (``10``, ``true``, ``"x"``, ``null``), otherwise the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _leaves(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every value of a nested document by its dotted path."""
+    leaves: dict[str, Any] = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            leaves.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
+
+
+def _known_config_paths() -> set[str]:
+    """Every dotted path of the config model: its values and the sections that hold them."""
+    paths: set[str] = set()
+    for leaf in _leaves(PLATFORM_DEFAULTS):
+        parts = leaf.split(".")
+        paths.update(".".join(parts[: depth + 1]) for depth in range(len(parts)))
+    return paths
+
+
+def _unknown_path_message(path: str) -> str:
+    known = ", ".join(sorted(_leaves(PLATFORM_DEFAULTS)))
+    return f"Unknown config path {path!r}. Known paths: {known}."
+
+
+def _get_path(document: dict[str, Any], dotted_path: str) -> tuple[Any] | None:
+    """``(value,)`` when the document sets ``dotted_path``, else ``None`` (a stored value may itself be null)."""
+    node: Any = document
+    for part in dotted_path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return (node,)
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+# --- command line ---------------------------------------------------------------------------------------------
+
+Handler = Callable[[argparse.Namespace, Services], int]
+
+_EXAMPLES = """\
+examples:
+  python -m cli.admin --local tenants create-partner --name "Acme Agency" --id ptn_acme
+  python -m cli.admin tenants create-workspace --organization org_acme --name "Main line"
+  python -m cli.admin --stack GensailStack keys create --scope workspace --scope-id ws_main --name reporting
+  python -m cli.admin keys revoke key_0123456789ab
+  python -m cli.admin config set --level workspace --id ws_main processing.filters.min_duration_seconds 10
+  python -m cli.admin config show --workspace ws_main
+
+AWS credentials and region come from the usual environment (AWS_PROFILE, AWS_REGION, ...).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cli.admin",
+        description="Administer Gensail tenants, API keys and configuration (operators only).",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    where = parser.add_argument_group(f"target (default: the deployed stack {DEFAULT_STACK})")
+    choice = where.add_mutually_exclusive_group()
+    choice.add_argument("--local", action="store_true", help="the local runtime (reads its demo.json)")
+    choice.add_argument("--stack", metavar="NAME", help=f"a deployed CloudFormation stack (default {DEFAULT_STACK})")
+    where.add_argument(
+        "--local-state",
+        metavar="FILE",
+        default=str(DEFAULT_LOCAL_STATE),
+        help=f"the local runtime's state file (default {DEFAULT_LOCAL_STATE})",
+    )
+    where.add_argument("--table-name", metavar="NAME", help="the DynamoDB table (with --config-prefix)")
+    where.add_argument("--config-prefix", metavar="PREFIX", help="the SSM parameter prefix of config documents")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{tenants,keys,config}")
+    _add_tenant_commands(groups.add_parser("tenants", help="partners, organizations and workspaces"))
+    _add_key_commands(groups.add_parser("keys", help="API keys"))
+    _add_config_commands(groups.add_parser("config", help="hierarchical configuration"))
+    return parser
+
+
+def _add_tenant_commands(tenants: argparse.ArgumentParser) -> None:
+    tenant_commands = tenants.add_subparsers(dest="command", required=True)
+    command = tenant_commands.add_parser("create-partner", help="create a partner")
+    command.add_argument("--name", required=True)
+    command.add_argument("--id", help="the partner id (default: generated)")
+    command.set_defaults(handler=create_partner)
+    command = tenant_commands.add_parser("create-organization", help="create an organization in a partner")
+    command.add_argument("--partner", required=True, metavar="PARTNER_ID")
+    command.add_argument("--name", required=True)
+    command.add_argument("--id", help="the organization id (default: generated)")
+    command.set_defaults(handler=create_organization)
+    command = tenant_commands.add_parser("create-workspace", help="create a workspace in an organization")
+    command.add_argument("--organization", required=True, metavar="ORGANIZATION_ID")
+    command.add_argument("--name", required=True)
+    command.add_argument("--id", help="the workspace id (default: generated)")
+    command.set_defaults(handler=create_workspace)
+    command = tenant_commands.add_parser("list", help="every tenant, as a tree")
+    command.set_defaults(handler=list_tenants)
+
+
+def _add_key_commands(keys: argparse.ArgumentParser) -> None:
+    key_commands = keys.add_subparsers(dest="command", required=True)
+    command = key_commands.add_parser("create", help="create a key for a tenant (the key is printed once)")
+    command.add_argument("--scope", required=True, choices=[scope.value for scope in ScopeKind])
+    command.add_argument("--scope-id", required=True, metavar="TENANT_ID")
+    command.add_argument("--name", default="", help="what the key is for")
+    command.set_defaults(handler=create_key)
+    command = key_commands.add_parser("revoke", help="revoke a key by its key id")
+    command.add_argument("key_id", metavar="KEY_ID")
+    command.set_defaults(handler=revoke_key)
+    command = key_commands.add_parser("list", help="every key: id, scope, created, revoked (never the key)")
+    command.set_defaults(handler=list_keys)
+
+
+def _add_config_commands(config: argparse.ArgumentParser) -> None:
+    config_commands = config.add_subparsers(dest="command", required=True)
+    levels = [level.value for level in ConfigLevel]
+    command = config_commands.add_parser("show", help="a workspace's effective config, or one level's document")
+    shown = command.add_mutually_exclusive_group(required=True)
+    shown.add_argument("--workspace", metavar="WORKSPACE_ID", help="effective config, with where each value is set")
+    shown.add_argument("--level", choices=levels, help="the raw document stored at one level")
+    command.add_argument("--id", help="the tenant id of --level")
+    command.add_argument("--json", action="store_true", help="machine-readable output")
+    command.set_defaults(handler=show_config)
+    command = config_commands.add_parser("set", help="set one value at one level")
+    command.add_argument("--level", required=True, choices=levels)
+    command.add_argument("--id", help="the tenant id (not for platform)")
+    command.add_argument("--string", action="store_true", help="take VALUE as a string even if it parses as JSON")
+    command.add_argument("path", metavar="PATH", help="dotted path, e.g. processing.filters.min_duration_seconds")
+    command.add_argument("value", metavar="VALUE", help='JSON when it parses (10, true, "x"), else a string')
+    command.set_defaults(handler=set_config)
+    command = config_commands.add_parser("unset", help="remove one value from one level so it inherits again")
+    command.add_argument("--level", required=True, choices=levels)
+    command.add_argument("--id", help="the tenant id (not for platform)")
+    command.add_argument("path", metavar="PATH")
+    command.set_defaults(handler=unset_config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one admin command; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # usage errors (2) and --help (0)
+        return exit_.code if isinstance(exit_.code, int) else 2
+    handler: Handler = args.handler
+    try:
+        target = resolve_target(args)
+        use_target(target)
+        return handler(args, Services(target))
+    except DomainError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 2
+    except (ClientError, BotoCoreError) as error:
+        print(f"error: AWS request failed: {error}", file=sys.stderr)
+        return 1
+
+
+def run() -> int:
+    """``main`` for a shell: a reader that stops early (``| head``) ends the command quietly, as Unix tools do."""
+    try:
+        return main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not fail again
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,191 @@
+"""The public REST API: routes from the stored OpenAPI document, the API-key authorizer, problem-shaped errors.
+
+Every path and method of ``docs/openapi.json`` becomes a method proxied to the API function; an operation
+whose effective ``security`` is empty is public, every other one goes through the REQUEST authorizer. Errors
+API Gateway answers itself (401, 403, 404, 413, 429, 5xx) carry the same problem body as the function's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.functions import LOG_RETENTION
+from shared.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, PROBLEMS
+
+# Routes carry their own version (/api/v1/...); a custom domain maps its root to this stage.
+STAGE_NAME = "prod"
+THROTTLING_RATE_LIMIT = 50  # steady requests per second, for every method of the stage
+THROTTLING_BURST_LIMIT = 100
+AUTHORIZER_CACHE_TTL = cdk.Duration.seconds(300)
+AUTHORIZATION_HEADER = "Authorization"
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch"})
+
+# Quoted by API Gateway itself, so any message stays valid JSON.
+_GATEWAY_MESSAGE = "$context.error.messageString"
+_MESSAGE_MARK = "__gateway_message__"
+
+
+@dataclass(frozen=True)
+class GatewayProblem:
+    """The problem API Gateway answers for one response type; its HTTP status is the catalogue's."""
+
+    code: str
+    detail: str | None  # None: API Gateway's own message
+
+    @property
+    def status(self) -> int:
+        return PROBLEMS[self.code][0]
+
+    def template(self) -> str:
+        """The body mapping template: a ``shared.problems.Problem`` with the request path as ``instance``."""
+        status, title = PROBLEMS[self.code]
+        body = {
+            "type": PROBLEM_TYPE_BASE + self.code,
+            "title": title,
+            "status": status,
+            "detail": self.detail or _MESSAGE_MARK,
+            "code": self.code,
+            "instance": "$context.path",
+        }
+        return json.dumps(body).replace(f'"{_MESSAGE_MARK}"', _GATEWAY_MESSAGE)
+
+
+_UNAUTHORIZED = GatewayProblem("unauthorized", "Missing, unknown or revoked API key.")
+_NOT_FOUND = GatewayProblem("route_not_found", "No such route.")
+_RATE_LIMITED = GatewayProblem("rate_limited", "Too many requests; retry after a short wait.")
+_UNAVAILABLE = GatewayProblem("service_unavailable", "The service did not answer in time; retry later.")
+_INVALID = GatewayProblem("validation_error", None)
+
+GATEWAY_PROBLEMS: dict[apigw.ResponseType, GatewayProblem] = {
+    # The authorizer raises the same "Unauthorized" for missing, unknown and revoked keys; a request without
+    # the header never reaches it and gets this response too.
+    apigw.ResponseType.UNAUTHORIZED: _UNAUTHORIZED,
+    apigw.ResponseType.ACCESS_DENIED: GatewayProblem("forbidden", "This API key may not call this route."),
+    # API Gateway's answer (403 by default) to a path or method that has no route.
+    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: _NOT_FOUND,
+    apigw.ResponseType.RESOURCE_NOT_FOUND: _NOT_FOUND,
+    apigw.ResponseType.THROTTLED: _RATE_LIMITED,
+    apigw.ResponseType.QUOTA_EXCEEDED: _RATE_LIMITED,
+    apigw.ResponseType.REQUEST_TOO_LARGE: GatewayProblem(
+        "payload_too_large", "The request is larger than API Gateway accepts."
+    ),
+    apigw.ResponseType.BAD_REQUEST_BODY: _INVALID,
+    apigw.ResponseType.BAD_REQUEST_PARAMETERS: _INVALID,
+    apigw.ResponseType.INTEGRATION_FAILURE: _UNAVAILABLE,
+    apigw.ResponseType.INTEGRATION_TIMEOUT: _UNAVAILABLE,
+    # What is left cannot happen with this API's settings (no API keys, IAM auth, WAF or non-proxy
+    # integrations); should it, status and body still agree.
+    apigw.ResponseType.DEFAULT_4_XX: _INVALID,
+    apigw.ResponseType.DEFAULT_5_XX: GatewayProblem("internal_error", "The request could not be completed."),
+}
+
+# One JSON object per request. Only fields API Gateway cannot fill with a double quote; never the API key.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTimeEpoch",
+    "sourceIp": "$context.identity.sourceIp",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "path": "$context.path",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency",
+    "authorizerStatus": "$context.authorizer.status",
+    "authorizerLatency": "$context.authorizer.latency",
+    "keyId": "$context.authorizer.principalId",
+    "errorType": "$context.error.responseType",
+}
+
+
+def effective_security(document: dict[str, Any], operation: dict[str, Any]) -> list[dict[str, list[str]]]:
+    """An operation's security requirements: its own if it states them (``[]``: public), else the document's."""
+    security: list[dict[str, list[str]]] = operation.get("security", document.get("security", []))
+    return security
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(path, HTTP method, operation)`` for every operation of an OpenAPI document."""
+    return [
+        (path, method.upper(), operation)
+        for path, path_item in document["paths"].items()
+        for method, operation in path_item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+class JobsApi(Construct):
+    """The REST API, its stage (throttled, access-logged) and its API-key authorizer."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: lambda_.IFunction,
+        authorizer_handler: lambda_.IFunction,
+        openapi: dict[str, Any],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION)
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=openapi["info"]["title"],
+            description=openapi["info"].get("description"),
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # The account-wide CloudWatch role is a singleton this stack must not own (see infra.nag).
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                throttling_rate_limit=THROTTLING_RATE_LIMIT,
+                throttling_burst_limit=THROTTLING_BURST_LIMIT,
+                metrics_enabled=True,
+                data_trace_enabled=False,
+                tracing_enabled=False,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+            ),
+        )
+        self.authorizer = apigw.RequestAuthorizer(
+            self,
+            "ApiKeyAuthorizer",
+            handler=authorizer_handler,
+            identity_sources=[apigw.IdentitySource.header(AUTHORIZATION_HEADER)],
+            results_cache_ttl=AUTHORIZER_CACHE_TTL,
+        )
+        # Methods any caller may call (operations whose security is empty), and those behind the authorizer.
+        self.public_methods: list[apigw.Method] = []
+        self.authorized_methods: list[apigw.Method] = []
+        self._add_routes(openapi, apigw.LambdaIntegration(handler, allow_test_invoke=False))
+        for response_type, gateway_problem in GATEWAY_PROBLEMS.items():
+            self.rest_api.add_gateway_response(
+                f"{response_type.response_type}Problem",
+                type=response_type,
+                status_code=str(gateway_problem.status),
+                response_headers={"Content-Type": f"'{PROBLEM_CONTENT_TYPE}'"},
+                templates={"application/json": gateway_problem.template()},
+            )
+
+    def _add_routes(self, openapi: dict[str, Any], integration: apigw.Integration) -> None:
+        for path, http_method, operation in operations(openapi):
+            public = effective_security(openapi, operation) == []
+            method = self.rest_api.root.resource_for_path(path).add_method(
+                http_method,
+                integration,
+                operation_name=operation.get("operationId"),
+                authorization_type=apigw.AuthorizationType.NONE if public else apigw.AuthorizationType.CUSTOM,
+                authorizer=None if public else self.authorizer,
+            )
+            (self.public_methods if public else self.authorized_methods).append(method)

@@ -1,0 +1,61 @@
+"""The single DynamoDB table, built from ``shared.schema`` (the one definition of its keys and indexes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from shared import schema
+
+
+def _string(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
+
+def _index(definition: schema.IndexDefinition) -> dynamodb.GlobalSecondaryIndexPropsV2:
+    return dynamodb.GlobalSecondaryIndexPropsV2(
+        index_name=definition.name,
+        partition_keys=[_string(name) for name in definition.partition_keys],
+        sort_keys=[_string(name) for name in definition.sort_keys],
+        projection_type=dynamodb.ProjectionType.ALL,
+    )
+
+
+class Data(Construct):
+    """The jobs/tenants/keys table: on demand, point-in-time recovery, a change stream for the worker."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.TableV2(
+            self,
+            "Table",
+            partition_key=_string(schema.PARTITION_KEY),
+            sort_key=_string(schema.SORT_KEY),
+            billing=dynamodb.Billing.on_demand(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            dynamo_stream=dynamodb.StreamViewType[schema.STREAM_VIEW],
+            global_secondary_indexes=[_index(definition) for definition in schema.GLOBAL_INDEXES],
+        )
+
+    def index_arns(self) -> list[str]:
+        """One ARN per index, named: a grant on them carries no wildcard."""
+        return [f"{self.table.table_arn}/index/{definition.name}" for definition in schema.GLOBAL_INDEXES]
+
+    def grant(
+        self, grantee: iam.IGrantable, *, item_actions: Sequence[str] = (), index_actions: Sequence[str] = ()
+    ) -> None:
+        """Allow exactly these actions: ``item_actions`` on the table, ``index_actions`` on its indexes.
+
+        Explicit where ``grant_read_write_data`` would also allow Scan, PutItem, DeleteItem and batch writes.
+        """
+        if item_actions:
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=list(item_actions), resource_arns=[self.table.table_arn]
+            )
+        if index_actions:
+            iam.Grant.add_to_principal(grantee=grantee, actions=list(index_actions), resource_arns=self.index_arns())

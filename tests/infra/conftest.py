@@ -1,0 +1,55 @@
+"""One synth of the Gensail app per session, with asset bundling skipped (no wheelhouse, no Docker, no AWS)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+# Set before the jsii runtime starts (on the first aws_cdk import): it prints a banner per Node process.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_RELEASE", "1")
+
+import pytest
+from aws_cdk.assertions import Template
+
+from infra.app import SKIP_BUNDLING, build_app
+from infra.stack import STACK_NAME
+
+
+class Synthesized:
+    """The cloud assembly of one synth: the stack template and cdk-nag's validation report."""
+
+    def __init__(self, outdir: Path) -> None:
+        self.outdir = outdir
+        self.template_json: dict[str, Any] = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
+        self.template = Template.from_json(self.template_json)
+        self.validation_report: dict[str, Any] = json.loads((outdir / "validation-report.json").read_text())
+
+    def resources(self, resource_type: str) -> dict[str, Any]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template_json["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    def function_id(self, handler: str) -> str:
+        (logical_id,) = [
+            logical_id
+            for logical_id, resource in self.resources("AWS::Lambda::Function").items()
+            if resource["Properties"]["Handler"] == handler
+        ]
+        return logical_id
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    build_app(SKIP_BUNDLING, outdir=str(outdir)).synth()
+    return Synthesized(outdir)
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Synthesized) -> Template:
+    return synthesized.template

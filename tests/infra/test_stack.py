@@ -1,0 +1,393 @@
+"""The synthesized GensailStack: what gets deployed, checked against the sources it is built from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Match, Template
+
+from infra.api import (
+    AUTHORIZER_CACHE_TTL,
+    GATEWAY_PROBLEMS,
+    STAGE_NAME,
+    THROTTLING_BURST_LIMIT,
+    THROTTLING_RATE_LIMIT,
+    effective_security,
+    operations,
+)
+from infra.app import SKIP_BUNDLING, build_app
+from infra.functions import CODE_FOLDERS, LAMBDA_TARGET
+from infra.openapi import load_openapi
+from infra.stack import CONFIG_PARAMETER_PREFIX, STACK_NAME, GensailStack
+from shared import schema
+from tests.infra.conftest import Synthesized
+
+pytestmark = pytest.mark.slow
+
+API_HANDLER = "functions.api.handler.lambda_handler"
+AUTHORIZER_HANDLER = "functions.authorizer.handler.lambda_handler"
+RETENTION_DAYS = 30
+
+
+def _keys(*names: str, key_type: str) -> list[dict[str, str]]:
+    return [{"AttributeName": name, "KeyType": key_type} for name in names]
+
+
+def _policy_statements(synthesized: Synthesized, function_id: str) -> list[dict[str, Any]]:
+    role = synthesized.template_json["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = []
+    for policy in synthesized.resources("AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else actions
+
+
+def _resources(statement: dict[str, Any]) -> list[Any]:
+    resources = statement["Resource"]
+    return resources if isinstance(resources, list) else [resources]
+
+
+def _dynamodb_grants(synthesized: Synthesized, function_id: str) -> dict[str, set[str]]:
+    """DynamoDB action -> the table resources it is allowed on, rendered as ``table`` or ``index/NAME``."""
+    (table_id,) = synthesized.resources("AWS::DynamoDB::GlobalTable")
+    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
+    grants: dict[str, set[str]] = {}
+    for statement in _policy_statements(synthesized, function_id):
+        for action in (a for a in _actions(statement) if a.startswith("dynamodb:")):
+            for resource in _resources(statement):
+                if resource == table_arn:
+                    grants.setdefault(action, set()).add("table")
+                else:
+                    parts = resource["Fn::Join"][1]
+                    assert parts[0] == table_arn, resource
+                    grants.setdefault(action, set()).add(parts[1].removeprefix("/"))
+    return grants
+
+
+# --- the table -------------------------------------------------------------------------------------------------
+
+
+def test_table_is_built_from_the_schema(template: Template) -> None:
+    indexes = [
+        {
+            "IndexName": index.name,
+            "KeySchema": _keys(*index.partition_keys, key_type="HASH") + _keys(*index.sort_keys, key_type="RANGE"),
+            "Projection": {"ProjectionType": "ALL"},
+        }
+        for index in schema.GLOBAL_INDEXES
+    ]
+    template.resource_count_is("AWS::DynamoDB::GlobalTable", 1)
+    template.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "KeySchema": _keys(schema.PARTITION_KEY, key_type="HASH") + _keys(schema.SORT_KEY, key_type="RANGE"),
+            "GlobalSecondaryIndexes": indexes,
+            "BillingMode": "PAY_PER_REQUEST",
+            "StreamSpecification": {"StreamViewType": schema.STREAM_VIEW},
+            "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})],
+        },
+    )
+
+
+def test_every_key_attribute_is_a_string(synthesized: Synthesized) -> None:
+    (table,) = synthesized.resources("AWS::DynamoDB::GlobalTable").values()
+    definitions = table["Properties"]["AttributeDefinitions"]
+    expected = {schema.PARTITION_KEY, schema.SORT_KEY} | {
+        name for index in schema.GLOBAL_INDEXES for name in (*index.partition_keys, *index.sort_keys)
+    }
+
+    assert {d["AttributeName"] for d in definitions} == expected
+    assert {d["AttributeType"] for d in definitions} == {"S"}
+
+
+# --- the functions ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("handler", "environment"),
+    [
+        (
+            API_HANDLER,
+            {
+                "TABLE_NAME": Match.any_value(),
+                "CURSOR_SECRET_ARN": Match.any_value(),
+                "POWERTOOLS_SERVICE_NAME": "jobs-api",
+                "POWERTOOLS_METRICS_NAMESPACE": "Gensail",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        ),
+        (AUTHORIZER_HANDLER, {"TABLE_NAME": Match.any_value(), "POWERTOOLS_SERVICE_NAME": "authorizer"}),
+    ],
+)
+def test_functions_run_on_the_layer_platform_with_their_settings(
+    template: Template, handler: str, environment: dict[str, Any]
+) -> None:
+    (layer_id,) = template.find_resources("AWS::Lambda::LayerVersion")
+
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": handler,
+            "Runtime": LAMBDA_TARGET.runtime.name,
+            "Architectures": [LAMBDA_TARGET.architecture.name],
+            "Layers": [{"Ref": layer_id}],
+            "Environment": {"Variables": Match.object_like(environment)},
+            "LoggingConfig": {"LogGroup": {"Ref": Match.any_value()}},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::LayerVersion",
+        {
+            "CompatibleRuntimes": [LAMBDA_TARGET.runtime.name],
+            "CompatibleArchitectures": [LAMBDA_TARGET.architecture.name],
+        },
+    )
+
+
+def test_functions_read_settings_the_table_and_secret_really_provide(synthesized: Synthesized) -> None:
+    api = synthesized.template_json["Resources"][synthesized.function_id(API_HANDLER)]
+    variables = api["Properties"]["Environment"]["Variables"]
+    (table_id,) = synthesized.resources("AWS::DynamoDB::GlobalTable")
+    (secret_id,) = synthesized.resources("AWS::SecretsManager::Secret")
+
+    assert variables["TABLE_NAME"] == {"Ref": table_id}
+    assert variables["CURSOR_SECRET_ARN"] == {"Ref": secret_id}
+
+
+def test_every_log_group_expires(synthesized: Synthesized) -> None:
+    log_groups = synthesized.resources("AWS::Logs::LogGroup")
+    function_log_groups = [
+        function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        for function in synthesized.resources("AWS::Lambda::Function").values()
+    ]
+
+    assert len(log_groups) == len(function_log_groups) + 1  # and the API's access log
+    assert set(function_log_groups) <= set(log_groups)
+    assert {group["Properties"]["RetentionInDays"] for group in log_groups.values()} == {RETENTION_DAYS}
+
+
+def test_both_functions_share_one_code_asset_of_functions_and_shared_only(synthesized: Synthesized) -> None:
+    keys = {f["Properties"]["Code"]["S3Key"] for f in synthesized.resources("AWS::Lambda::Function").values()}
+    assert len(keys) == 1
+    (asset_dir,) = [synthesized.outdir / f"asset.{key.removesuffix('.zip')}" for key in keys]
+
+    top_level = {path.name for path in asset_dir.iterdir()}
+    files = [path for path in asset_dir.rglob("*") if path.is_file()]
+
+    assert top_level == set(CODE_FOLDERS)
+    assert (asset_dir / "functions" / "api" / "handler.py").is_file()
+    assert (asset_dir / "functions" / "authorizer" / "handler.py").is_file()
+    assert all(path.suffix == ".py" for path in files), [p for p in files if p.suffix != ".py"]
+
+
+# --- least privilege -------------------------------------------------------------------------------------------
+
+
+def test_api_function_may_get_and_update_items_and_query_indexes_only(synthesized: Synthesized) -> None:
+    grants = _dynamodb_grants(synthesized, synthesized.function_id(API_HANDLER))
+
+    indexes = {f"index/{index.name}" for index in schema.GLOBAL_INDEXES}
+    assert grants == {
+        "dynamodb:GetItem": {"table"},
+        "dynamodb:UpdateItem": {"table"},
+        "dynamodb:Query": indexes,
+    }
+
+
+def test_authorizer_may_only_get_items(synthesized: Synthesized) -> None:
+    grants = _dynamodb_grants(synthesized, synthesized.function_id(AUTHORIZER_HANDLER))
+
+    assert grants == {"dynamodb:GetItem": {"table"}}
+
+
+def test_only_the_api_function_reads_the_cursor_secret(synthesized: Synthesized) -> None:
+    (secret_id,) = synthesized.resources("AWS::SecretsManager::Secret")
+    readers = {
+        handler
+        for handler in (API_HANDLER, AUTHORIZER_HANDLER)
+        for statement in _policy_statements(synthesized, synthesized.function_id(handler))
+        if {"Ref": secret_id} in _resources(statement)
+    }
+    (api_secret_statement,) = [
+        statement
+        for statement in _policy_statements(synthesized, synthesized.function_id(API_HANDLER))
+        if {"Ref": secret_id} in _resources(statement)
+    ]
+
+    assert readers == {API_HANDLER}
+    assert set(_actions(api_secret_statement)) == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+
+
+def test_no_policy_has_wildcard_actions_or_resources(synthesized: Synthesized) -> None:
+    for policy in synthesized.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert not [action for action in _actions(statement) if "*" in action], statement
+            assert "dynamodb:Scan" not in _actions(statement)
+            assert "*" not in json.dumps(_resources(statement)), statement
+
+
+def test_roles_carry_no_managed_policies(synthesized: Synthesized) -> None:
+    for role in synthesized.resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+# --- the API ---------------------------------------------------------------------------------------------------
+
+
+def _method_id(synthesized: Synthesized, path: str, http_method: str) -> str:
+    """The logical id of the method at ``path`` (e.g. /api/v1/jobs/{job_id}), found through its resources."""
+    resources = synthesized.resources("AWS::ApiGateway::Resource")
+    (rest_api_id,) = synthesized.resources("AWS::ApiGateway::RestApi")
+    parent: Any = {"Fn::GetAtt": [rest_api_id, "RootResourceId"]}
+    for part in path.strip("/").split("/"):
+        (parent_id,) = [
+            logical_id
+            for logical_id, resource in resources.items()
+            if resource["Properties"]["PathPart"] == part and resource["Properties"]["ParentId"] == parent
+        ]
+        parent = {"Ref": parent_id}
+    (method_id,) = [
+        logical_id
+        for logical_id, method in synthesized.resources("AWS::ApiGateway::Method").items()
+        if method["Properties"]["ResourceId"] == parent and method["Properties"]["HttpMethod"] == http_method
+    ]
+    return method_id
+
+
+def test_every_documented_operation_is_a_route_with_its_authorization(synthesized: Synthesized) -> None:
+    document = load_openapi()
+    (authorizer_id,) = synthesized.resources("AWS::ApiGateway::Authorizer")
+    api_function = synthesized.function_id(API_HANDLER)
+
+    for path, http_method, operation in operations(document):
+        method = synthesized.template_json["Resources"][_method_id(synthesized, path, http_method)]["Properties"]
+        integration = method["Integration"]
+
+        assert integration["Type"] == "AWS_PROXY"
+        assert {"Fn::GetAtt": [api_function, "Arn"]} in integration["Uri"]["Fn::Join"][1]
+        assert method["OperationName"] == operation["operationId"]
+        if effective_security(document, operation) == []:
+            assert method["AuthorizationType"] == "NONE"
+            assert "AuthorizerId" not in method
+        else:
+            assert method["AuthorizationType"] == "CUSTOM"
+            assert method["AuthorizerId"] == {"Ref": authorizer_id}
+
+
+def test_only_documented_operations_are_routes(synthesized: Synthesized) -> None:
+    documented = len(operations(load_openapi()))
+
+    assert len(synthesized.resources("AWS::ApiGateway::Method")) == documented
+
+
+def test_openapi_document_route_is_public(synthesized: Synthesized) -> None:
+    method_id = _method_id(synthesized, "/api/v1/openapi.json", "GET")
+
+    assert synthesized.template_json["Resources"][method_id]["Properties"]["AuthorizationType"] == "NONE"
+
+
+def test_authorizer_reads_the_bearer_header_and_caches_decisions(template: Template, synthesized: Synthesized) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Authorizer",
+        {
+            "Type": "REQUEST",
+            "IdentitySource": "method.request.header.Authorization",
+            "AuthorizerResultTtlInSeconds": AUTHORIZER_CACHE_TTL.to_seconds(),
+            "AuthorizerUri": {
+                "Fn::Join": [
+                    "",
+                    Match.array_with([{"Fn::GetAtt": [synthesized.function_id(AUTHORIZER_HANDLER), "Arn"]}]),
+                ]
+            },
+        },
+    )
+
+
+def test_gateway_errors_are_problem_details(synthesized: Synthesized) -> None:
+    responses = {
+        response["Properties"]["ResponseType"]: response["Properties"]
+        for response in synthesized.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
+
+    assert set(responses) == {response_type.response_type for response_type in GATEWAY_PROBLEMS}
+    for response_type, problem in GATEWAY_PROBLEMS.items():
+        response = responses[response_type.response_type]
+        assert response["StatusCode"] == str(problem.status)
+        assert response["ResponseParameters"] == {"gatewayresponse.header.Content-Type": "'application/problem+json'"}
+        assert response["ResponseTemplates"] == {"application/json": problem.template()}
+
+
+def test_stage_throttles_logs_and_measures_every_method(template: Template, synthesized: Synthesized) -> None:
+    function_logs = {
+        function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        for function in synthesized.resources("AWS::Lambda::Function").values()
+    }
+    (access_log_id,) = set(synthesized.resources("AWS::Logs::LogGroup")) - function_logs
+    (stage,) = synthesized.resources("AWS::ApiGateway::Stage").values()
+    access_log = stage["Properties"]["AccessLogSetting"]
+
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": STAGE_NAME,
+            "MethodSettings": [
+                {
+                    "HttpMethod": "*",
+                    "ResourcePath": "/*",
+                    "ThrottlingRateLimit": THROTTLING_RATE_LIMIT,
+                    "ThrottlingBurstLimit": THROTTLING_BURST_LIMIT,
+                    "MetricsEnabled": True,
+                    "DataTraceEnabled": False,
+                }
+            ],
+        },
+    )
+    assert {"Ref": access_log_id} in access_log["DestinationArn"]["Fn::Join"][1]
+    assert "$context.requestId" in json.loads(access_log["Format"]).values()
+
+
+def test_outputs(template: Template, synthesized: Synthesized) -> None:
+    (table_id,) = synthesized.resources("AWS::DynamoDB::GlobalTable")
+    (secret_id,) = synthesized.resources("AWS::SecretsManager::Secret")
+
+    template.has_output("TableName", {"Value": {"Ref": table_id}})
+    template.has_output("CursorSecretArn", {"Value": {"Ref": secret_id}})
+    template.has_output("ConfigParameterPrefix", {"Value": CONFIG_PARAMETER_PREFIX})
+    template.has_output("ApiUrl", {"Value": {"Fn::Join": ["", Match.array_with(["/"])]}})
+
+
+# --- cdk-nag ---------------------------------------------------------------------------------------------------
+
+
+def test_cdk_nag_ran_and_every_finding_is_acknowledged_with_a_reason(synthesized: Synthesized) -> None:
+    (report,) = synthesized.validation_report["pluginReports"]
+    acknowledged = report["suppressedViolations"]
+
+    assert report["pluginName"] == "AwsSolutions"
+    assert report["conclusion"] == "success"
+    assert report["violations"] == []
+    assert acknowledged, "no finding acknowledged: is the pack still running?"
+    for finding in acknowledged:
+        assert len(finding["reason"].split()) >= 10, finding
+        assert finding["acknowledgedAt"] in {c["constructPath"] for c in finding["violatingConstructs"]}
+
+
+def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
+    # Given the real app with one resource that breaks AwsSolutions rules and no acknowledgment for it
+    app = build_app(SKIP_BUNDLING, outdir=str(tmp_path))
+    stack = app.node.find_child(STACK_NAME)
+    assert isinstance(stack, GensailStack)
+    sqs.Queue(stack, "QueueWithoutDeadLetterQueue")
+
+    # When it synthesizes, then cdk-nag stops it
+    with pytest.raises(RuntimeError, match="AwsSolutions-SQS3"):
+        app.synth()
