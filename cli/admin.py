@@ -26,7 +26,15 @@ from shared import schema
 from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.aws import client, reset_clients
-from shared.config.hierarchy import DEFAULTS_SOURCE, ConfigLevel, ConfigSource, ConfigStore, set_path, unset_path
+from shared.config.hierarchy import (
+    DEFAULTS_SOURCE,
+    ConfigLevel,
+    ConfigSource,
+    ConfigStore,
+    leaf_values,
+    set_path,
+    unset_path,
+)
 from shared.config.model import PLATFORM_DEFAULTS
 from shared.errors import ConfigError, DomainError, TenantNotFound
 from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
@@ -304,7 +312,7 @@ def _show_effective_config(workspace_id: str, services: Services, as_json: bool)
     default = ConfigSource(level=DEFAULTS_SOURCE)
     rows = [
         (path, value, resolved.sources.get(path, default))
-        for path, value in _leaves(resolved.config.model_dump(mode="json")).items()
+        for path, value in leaf_values(resolved.config.model_dump(mode="json")).items()
     ]
     if as_json:
         body = {
@@ -353,28 +361,17 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _leaves(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Every value of a nested document by its dotted path."""
-    leaves: dict[str, Any] = {}
-    for key, value in document.items():
-        if isinstance(value, dict):
-            leaves.update(_leaves(value, f"{prefix}{key}."))
-        else:
-            leaves[f"{prefix}{key}"] = value
-    return leaves
-
-
 def _known_config_paths() -> set[str]:
     """Every dotted path of the config model: its values and the sections that hold them."""
     paths: set[str] = set()
-    for leaf in _leaves(PLATFORM_DEFAULTS):
+    for leaf in leaf_values(PLATFORM_DEFAULTS):
         parts = leaf.split(".")
         paths.update(".".join(parts[: depth + 1]) for depth in range(len(parts)))
     return paths
 
 
 def _unknown_path_message(path: str) -> str:
-    known = ", ".join(sorted(_leaves(PLATFORM_DEFAULTS)))
+    known = ", ".join(sorted(leaf_values(PLATFORM_DEFAULTS)))
     return f"Unknown config path {path!r}. Known paths: {known}."
 
 

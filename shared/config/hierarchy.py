@@ -56,7 +56,7 @@ def merge_levels(documents: list[tuple[ConfigSource, dict[str, Any]]]) -> Resolv
     A validation failure names the parameter that set the offending value.
     """
     merged = _copy(PLATFORM_DEFAULTS)
-    sources: dict[str, ConfigSource] = {path: ConfigSource(level=DEFAULTS_SOURCE) for path in _leaf_paths(merged)}
+    sources: dict[str, ConfigSource] = {path: ConfigSource(level=DEFAULTS_SOURCE) for path in leaf_values(merged)}
     for source, document in documents:
         _merge_into(merged, document, source, sources, prefix="")
     try:
@@ -70,12 +70,15 @@ def merge_levels(documents: list[tuple[ConfigSource, dict[str, Any]]]) -> Resolv
     return ResolvedConfig(config=config, sources=sources)
 
 
-def _leaf_paths(document: dict[str, Any], prefix: str = "") -> list[str]:
-    paths = []
+def leaf_values(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every value of a nested document by its dotted path (``processing.filters.min_duration_seconds``)."""
+    leaves: dict[str, Any] = {}
     for key, value in document.items():
-        path = f"{prefix}{key}"
-        paths.extend(_leaf_paths(value, f"{path}.") if isinstance(value, dict) else [path])
-    return paths
+        if isinstance(value, dict):
+            leaves.update(leaf_values(value, f"{prefix}{key}."))
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
 
 
 def _merge_into(
@@ -91,7 +94,7 @@ def _merge_into(
             _merge_into(target[key], value, source, sources, prefix=f"{path}.")
         else:
             target[key] = value
-            for leaf in _leaf_paths(value, f"{path}.") if isinstance(value, dict) else [path]:
+            for leaf in leaf_values(value, f"{path}.") if isinstance(value, dict) else [path]:
                 sources[leaf] = source
 
 
