@@ -1,0 +1,136 @@
+"""Run the stack's Lambda handlers in this process, each with the environment the template gives it."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import clear_caches as clear_parameter_caches
+
+from local.backend import apply_environment, restore_environment
+from local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef, Resolver
+
+# Observability switches: quiet by default locally (a request would print several JSON lines), and the
+# operator's own environment wins, e.g. ``POWERTOOLS_LOG_LEVEL=INFO make run`` shows the functions' logs.
+LOCAL_DEFAULTS = {
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class LambdaContext:
+    """The parts of the Lambda context object that handlers and Powertools read."""
+
+    def __init__(self, function: FunctionDef) -> None:
+        self.function_name = function.logical_id
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function.logical_id}"
+        self.memory_limit_in_mb = function.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.logical_id}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + function.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class FunctionHost:
+    """Imports each function by its ``Handler`` and invokes it with that function's environment.
+
+    Variables every function agrees on are set once for the process; variables whose values differ between
+    functions (e.g. ``POWERTOOLS_SERVICE_NAME``) are set around each import and invocation. Invocations are
+    serialized, like one warm Lambda instance per function, which also keeps those swaps safe.
+    """
+
+    def __init__(self, template: AppTemplate, resolver: Resolver) -> None:
+        self._template = template
+        overrides = {name: os.environ[name] for name in LOCAL_DEFAULTS if name in os.environ}
+        self._environments = {
+            logical_id: {**resolver.environment(function), **LOCAL_DEFAULTS, **overrides}
+            for logical_id, function in template.functions.items()
+        }
+        shared, self._own = _split_environments(self._environments)
+        self._previous = apply_environment(shared)
+        # Powertools' parameter providers keep a boto3 client and values per process: a cold start has neither.
+        clear_parameter_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
+        self._handlers: dict[str, Handler] = {}
+        self._lock = threading.RLock()
+
+    def environment(self, function_id: str) -> Mapping[str, str]:
+        return self._environments[function_id]
+
+    def module(self, function_id: str) -> ModuleType:
+        """The function's handler module, imported (cold start) on first use."""
+        self.handler(function_id)
+        return sys.modules[self._template.functions[function_id].module]
+
+    def handler(self, function_id: str) -> Handler:
+        with self._lock:
+            if function_id not in self._handlers:
+                function = self._template.functions[function_id]
+                previous = apply_environment(self._own[function_id])
+                try:
+                    module = _cold_import(function.module)
+                finally:
+                    restore_environment(previous)
+                self._handlers[function_id] = getattr(module, function.attribute)
+            return self._handlers[function_id]
+
+    def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
+        """Call the function's handler with ``event``; its exceptions propagate like a failed invocation."""
+        handler = self.handler(function_id)
+        with self._lock:
+            previous = apply_environment(self._own[function_id])
+            try:
+                return handler(event, LambdaContext(self._template.functions[function_id]))
+            finally:
+                restore_environment(previous)
+
+    def close(self) -> None:
+        restore_environment(self._previous)
+
+
+def _split_environments(
+    environments: Mapping[str, Mapping[str, str]],
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Variables with one value across all functions, and each function's remaining ones."""
+    values: dict[str, set[str]] = {}
+    for environment in environments.values():
+        for name, value in environment.items():
+            values.setdefault(name, set()).add(value)
+    shared = {
+        name: next(iter(found))
+        for name, found in values.items()
+        if len(found) == 1 and all(name in environment for environment in environments.values())
+    }
+    own = {
+        function_id: {name: value for name, value in environment.items() if name not in shared}
+        for function_id, environment in environments.items()
+    }
+    return shared, own
+
+
+def _cold_import(module_name: str) -> ModuleType:
+    """Import a handler module as a cold start would find it.
+
+    A module another caller already imported (tests in the same process) may hold cached settings and
+    clients from another environment; its module-level ``functools.cache`` results are dropped.
+    """
+    already = module_name in sys.modules
+    module = importlib.import_module(module_name)
+    if already:
+        for value in vars(module).values():
+            if callable(value) and getattr(value, "__module__", None) == module_name and hasattr(value, "cache_clear"):
+                value.cache_clear()
+    return module

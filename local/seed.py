@@ -1,0 +1,245 @@
+"""Demo data for the local runtime, written through the product's own repositories.
+
+Two partners with two organizations of two workspaces each, one API key per tenant, and 24 jobs per
+workspace in every status, including skipped jobs with each of the spec's skip reasons. One organization and
+one workspace override ``processing.filters.min_duration_seconds`` so the config hierarchy shows.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.access import ScopeKind
+from shared.auth.keys import ApiKeyRepository
+from shared.clock import format_timestamp
+from shared.config.hierarchy import ConfigLevel, ConfigStore
+from shared.config.model import PLATFORM_DEFAULTS
+from shared.jobs.ids import new_job_id
+from shared.jobs.models import Job, JobEvent, JobFailure, JobStatus, SkipReason
+from shared.jobs.repository import JobRepository
+from shared.tenants.registry import TenantRegistry, Workspace
+
+JOBS_PER_WORKSPACE = 24
+_PLATFORM_MIN_DURATION: int = PLATFORM_DEFAULTS["processing"]["filters"]["min_duration_seconds"]  # type: ignore[index]
+
+# Per workspace: how many jobs of each status and, for skipped jobs, of each skip reason.
+_STATUS_MIX: tuple[tuple[JobStatus, int], ...] = (
+    (JobStatus.COMPLETED, 5),
+    (JobStatus.QUEUED, 2),
+    (JobStatus.TRANSCRIBING, 2),
+    (JobStatus.ANALYZING, 2),
+    (JobStatus.PUBLISHING, 2),
+    (JobStatus.FAILED, 2),
+)
+_SKIPPED_BELOW_MINIMUM = 5
+_SKIPPED_ON_INGEST = 2
+_SKIPPED_RATE_LIMIT = 2
+_PIPELINE = (JobStatus.QUEUED, JobStatus.TRANSCRIBING, JobStatus.ANALYZING, JobStatus.PUBLISHING, JobStatus.COMPLETED)
+_FAILURES = (
+    JobFailure(stage="transcribe", error="TranscriptionFailed", message="The recording could not be transcribed."),
+    JobFailure(
+        stage="fetch_recording", error="RecordingUnavailable", message="CallRail returned 404 for the recording."
+    ),
+)
+_FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.SKIPPED})
+_AGE_HOURS = {True: (2.0, 120.0), False: (0.02, 2.0)}
+_PARTNERS = ("Northwind Marketing", "Bluebird Agency")
+_ORGANIZATIONS = (("Acme Dental", "Summit Roofing"), ("Harbor Law", "Maple Veterinary"))
+_WORKSPACES = ("Main Office", "Second Location")
+
+
+@dataclass
+class IssuedKey:
+    key: str
+    scope: str
+    scope_id: str
+    key_id: str
+    name: str
+
+
+@dataclass
+class DemoTenant:
+    kind: str
+    id: str
+    name: str
+    parent_id: str | None
+    min_duration_seconds: int | None = None  # the level's own override, if any
+
+
+@dataclass
+class DemoData:
+    """What was seeded: shown once at startup and written to ``.local/demo.json``."""
+
+    api_keys: list[IssuedKey] = field(default_factory=list)
+    tenants: list[DemoTenant] = field(default_factory=list)
+    jobs_per_workspace: dict[str, int] = field(default_factory=dict)
+
+    def key_for(self, scope: str, scope_id: str | None = None) -> IssuedKey:
+        return next(key for key in self.api_keys if key.scope == scope and scope_id in (None, key.scope_id))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "api_keys": [asdict(key) for key in self.api_keys],
+            "tenants": [asdict(tenant) for tenant in self.tenants],
+        }
+
+
+def seed_demo(table_name: str, config_prefix: str, seed: int = 7, now: datetime | None = None) -> DemoData:
+    """Create the demo tenants, keys, config documents and jobs; the same ``seed`` gives the same shape."""
+    rng = random.Random(seed)  # noqa: S311 - the shape of demo data, not a secret
+    now = now or datetime.now(UTC)
+    registry = TenantRegistry(table_name)
+    keys = ApiKeyRepository(table_name)
+    jobs = JobRepository(table_name)
+    config = ConfigStore(config_prefix)
+    demo = DemoData()
+
+    def issue(scope: ScopeKind, scope_id: str, name: str) -> None:
+        key, record = keys.create(scope, scope_id, f"demo {scope} key ({name})", tenant_exists=True)
+        demo.api_keys.append(IssuedKey(key, scope.value, scope_id, record.key_id, record.name))
+
+    for p, partner_name in enumerate(_PARTNERS):
+        partner = registry.create_partner(partner_name, partner_id=f"ptn_{rng.getrandbits(40):010x}")
+        demo.tenants.append(DemoTenant("partner", partner.partner_id, partner.name, None))
+        issue(ScopeKind.PARTNER, partner.partner_id, partner.name)
+        for o, organization_name in enumerate(_ORGANIZATIONS[p]):
+            organization = registry.create_organization(
+                partner.partner_id, organization_name, organization_id=f"org_{rng.getrandbits(40):010x}"
+            )
+            organization_minimum = 20 if (p, o) == (1, 0) else None
+            demo.tenants.append(
+                DemoTenant(
+                    "organization",
+                    organization.organization_id,
+                    organization.name,
+                    partner.partner_id,
+                    organization_minimum,
+                )
+            )
+            if organization_minimum is not None:
+                config.write_document(
+                    ConfigLevel.ORGANIZATION, organization.organization_id, _min_duration(organization_minimum)
+                )
+            issue(ScopeKind.ORGANIZATION, organization.organization_id, organization.name)
+            for w, workspace_suffix in enumerate(_WORKSPACES):
+                workspace = registry.create_workspace(
+                    organization.organization_id,
+                    f"{organization_name} - {workspace_suffix}",
+                    workspace_id=f"ws_{rng.getrandbits(40):010x}",
+                )
+                workspace_minimum = 45 if (p, o, w) == (0, 0, 1) else None
+                demo.tenants.append(
+                    DemoTenant(
+                        "workspace",
+                        workspace.workspace_id,
+                        workspace.name,
+                        organization.organization_id,
+                        workspace_minimum,
+                    )
+                )
+                if workspace_minimum is not None:
+                    config.write_document(
+                        ConfigLevel.WORKSPACE, workspace.workspace_id, _min_duration(workspace_minimum)
+                    )
+                issue(ScopeKind.WORKSPACE, workspace.workspace_id, workspace.name)
+                minimum = workspace_minimum or organization_minimum or _PLATFORM_MIN_DURATION
+                for job in demo_jobs(workspace, minimum, rng, now):
+                    jobs.create(job)
+                demo.jobs_per_workspace[workspace.workspace_id] = JOBS_PER_WORKSPACE
+    return demo
+
+
+def _min_duration(seconds: int) -> dict[str, Any]:
+    return {"processing": {"filters": {"min_duration_seconds": seconds}}}
+
+
+def demo_jobs(workspace: Workspace, minimum: int, rng: random.Random, now: datetime) -> list[Job]:
+    """One workspace's jobs: every status, every skip reason, durations spread around the minimum."""
+    plan: list[tuple[JobStatus, str | None]] = [(status, None) for status, count in _STATUS_MIX for _ in range(count)]
+    plan += [(JobStatus.SKIPPED, "below")] * _SKIPPED_BELOW_MINIMUM
+    plan += [(JobStatus.SKIPPED, SkipReason.SKIP_ALL_ON_INGEST)] * _SKIPPED_ON_INGEST
+    plan += [(JobStatus.SKIPPED, SkipReason.RATE_LIMIT)] * _SKIPPED_RATE_LIMIT
+    rng.shuffle(plan)
+    # Finished jobs spread over the last five days; jobs still in the pipeline arrived in the last two hours.
+    return [
+        _job(
+            workspace,
+            status=status,
+            reason=reason,
+            minimum=minimum,
+            rng=rng,
+            created=now - timedelta(hours=rng.uniform(*_AGE_HOURS[status in _FINAL])),
+        )
+        for status, reason in plan
+    ]
+
+
+def _duration(status: JobStatus, reason: str | None, minimum: int, rng: random.Random) -> int:
+    if reason == "below":
+        return rng.randint(5, minimum - 1)
+    if status is JobStatus.SKIPPED:
+        return rng.randint(5, 90)  # skipped at ingest: any length
+    return rng.randint(minimum, 90)
+
+
+def _job(
+    workspace: Workspace, *, status: JobStatus, reason: str | None, minimum: int, rng: random.Random, created: datetime
+) -> Job:
+    duration = _duration(status, reason, minimum, rng)
+    skipped_reason = SkipReason.duration_below_minimum(duration, minimum) if reason == "below" else reason
+    call_id = f"CAL{rng.getrandbits(128):032x}"
+    account_id = f"ACC{rng.getrandbits(64):016x}"
+    history = _history(status, skipped_reason, created, rng)
+    updated = history[-1].at
+    return Job(
+        job_id=new_job_id(created),
+        partner_id=workspace.partner_id,
+        organization_id=workspace.organization_id,
+        workspace_id=workspace.workspace_id,
+        status=status,
+        skipped_reason=skipped_reason,
+        skipped_at=updated if status is JobStatus.SKIPPED else None,
+        created_at=format_timestamp(created),
+        updated_at=updated,
+        source="callrail",
+        source_id=call_id,
+        duration_seconds=duration,
+        source_metadata={
+            "account_id": account_id,
+            "company_id": f"COM{rng.getrandbits(64):016x}",
+            "direction": rng.choice(("inbound", "inbound", "inbound", "outbound")),
+            "answered": True,
+            "start_time": format_timestamp(created - timedelta(seconds=duration + rng.randint(30, 600))),
+            "customer_phone_number": f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}",
+            "tracking_phone_number": f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}",
+            "recording": f"https://api.callrail.com/v3/a/{account_id}/calls/{call_id}/recording.json",
+        },
+        history=history,
+        failure=rng.choice(_FAILURES) if status is JobStatus.FAILED else None,
+        result={"transcript_words": duration * 2 + rng.randint(0, 40), "sentiment": rng.choice(("positive", "neutral"))}
+        if status is JobStatus.COMPLETED
+        else None,
+    )
+
+
+def _history(status: JobStatus, skipped_reason: str | None, created: datetime, rng: random.Random) -> list[JobEvent]:
+    moment = created
+
+    def event(reached: JobStatus, cause: str) -> JobEvent:
+        nonlocal moment
+        moment += timedelta(seconds=rng.randint(2, 90))
+        return JobEvent(status=reached, at=format_timestamp(moment), cause=cause)
+
+    if skipped_reason in (SkipReason.SKIP_ALL_ON_INGEST, SkipReason.RATE_LIMIT):
+        return [JobEvent(status=JobStatus.SKIPPED, at=format_timestamp(created), cause=f"ingested: {skipped_reason}")]
+    events = [JobEvent(status=JobStatus.QUEUED, at=format_timestamp(created), cause="ingested by the CallRail poller")]
+    if status is JobStatus.SKIPPED:
+        return [*events, event(JobStatus.SKIPPED, f"processing filter: {skipped_reason}")]
+    last = _PIPELINE.index(status) if status in _PIPELINE else rng.randint(1, 3)
+    events += [event(stage, "pipeline") for stage in _PIPELINE[1 : last + 1]]
+    if status is JobStatus.FAILED:
+        events.append(event(JobStatus.FAILED, "stage failed"))
+    return events

@@ -1,0 +1,54 @@
+"""Synthesize the CDK app and hand back the stack's template.
+
+Synthesis runs in a child Python process: jsii keeps a Node.js process alive for as long as its host lives,
+and the runtime should neither carry it nor have it race the servers for Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STACK_NAME = "GensailStack"
+SYNTH_CONTEXT: dict[str, list[str]] = {
+    "aws:cdk:bundling-stacks": []
+}  # skip bundling the layer: nothing is deployed locally
+SYNTH_TIMEOUT_SECONDS = 180
+_MARKER = "local-synth-template="
+
+
+class SynthError(RuntimeError):
+    """``cdk synth`` of the app failed; the message carries its output."""
+
+
+def synthesize(outdir: Path, stack_name: str = STACK_NAME) -> Path:
+    """Synthesize the app into ``outdir``; returns the path of the stack's template."""
+    if not (REPO_ROOT / "infra" / "app.py").exists():
+        raise SynthError("infra/app.py does not exist yet: pass --template PATH to serve a synthesized template")
+    completed = subprocess.run(  # noqa: S603 - our own interpreter running our own module
+        [sys.executable, "-m", "local.synth", str(outdir), stack_name],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=SYNTH_TIMEOUT_SECONDS,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise SynthError(f"synthesizing the CDK app failed:\n{completed.stderr.strip() or completed.stdout.strip()}")
+    paths = [line.removeprefix(_MARKER) for line in completed.stdout.splitlines() if line.startswith(_MARKER)]
+    if not paths:
+        raise SynthError(f"synthesis printed no template path:\n{completed.stdout.strip()}")
+    return Path(paths[-1])
+
+
+def _synthesize_here(outdir: str, stack_name: str) -> str:
+    from infra.app import build_app  # type: ignore[import-not-found,unused-ignore]
+
+    assembly = build_app(context=dict(SYNTH_CONTEXT), outdir=outdir).synth()
+    return str(assembly.get_stack_by_name(stack_name).template_full_path)
+
+
+if __name__ == "__main__":
+    print(_MARKER + _synthesize_here(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,451 @@
+"""Read what the local runtime needs out of a synthesized CloudFormation template.
+
+Routes, authorizers, gateway responses, function handlers and environments, the table, secrets and parameters
+all come from the template that ``cdk synth`` produces, so the local runtime serves the deployed wiring and
+keeps no list of its own. Intrinsic functions are resolved against local values with :class:`Resolver`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+PARTITION = "aws"
+
+LAMBDA_FUNCTION = "AWS::Lambda::Function"
+_LAMBDA_ALIAS = "AWS::Lambda::Alias"
+_TABLE_TYPES = ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table")
+_HEADER_SOURCE = re.compile(r"^method\.request\.header\.(.+)$")
+_QUERY_SOURCE = re.compile(r"^method\.request\.querystring\.(.+)$")
+_DEFAULT_AUTHORIZER_TTL = 300  # API Gateway's default when AuthorizerResultTtlInSeconds is not set
+
+
+class TemplateError(ValueError):
+    """The template lacks something the local runtime needs, or uses a construct it cannot serve."""
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """A Lambda function: its handler (``package.module.function``) and its environment, still unresolved."""
+
+    logical_id: str
+    handler: str
+    environment: Mapping[str, Any]
+    timeout_seconds: int = 3
+    memory_mb: int = 128
+
+    @property
+    def module(self) -> str:
+        return self.handler.rpartition(".")[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rpartition(".")[2]
+
+
+@dataclass(frozen=True)
+class IdentitySource:
+    """Where API Gateway reads one identity value of a REQUEST authorizer: a header or a query parameter."""
+
+    location: str  # "header" or "query"
+    name: str
+
+
+@dataclass(frozen=True)
+class AuthorizerDef:
+    logical_id: str
+    type: str  # REQUEST or TOKEN
+    function_id: str
+    identity_sources: tuple[IdentitySource, ...]
+    ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API Gateway method: an HTTP method on a resource path such as ``/api/v1/jobs/{job_id}``."""
+
+    method: str  # upper case; "ANY" matches every method
+    path: str
+    integration: str  # AWS_PROXY or MOCK
+    function_id: str | None
+    authorizer_id: str | None
+    mock_status: int = 200
+    mock_headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(part for part in self.path.split("/") if part)
+
+
+@dataclass(frozen=True)
+class GatewayResponseDef:
+    response_type: str
+    status_code: int | None
+    templates: Mapping[str, str]
+    headers: Mapping[str, str]  # header name -> raw mapping expression, e.g. "'application/problem+json'"
+
+
+@dataclass(frozen=True)
+class TableDef:
+    logical_id: str
+    properties: Mapping[str, Any]
+
+    def name(self, stack_name: str) -> str:
+        given = self.properties.get("TableName")
+        return given if isinstance(given, str) else f"{stack_name}-{self.logical_id}"
+
+    def create_table_args(self, table_name: str) -> dict[str, Any]:
+        """``CreateTable`` arguments for moto, on demand (a local table needs no capacity planning)."""
+        props = self.properties
+        args: dict[str, Any] = {
+            "TableName": table_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+        }
+        indexes = [_index_args(index) for index in props.get("GlobalSecondaryIndexes", [])]
+        if indexes:
+            args["GlobalSecondaryIndexes"] = indexes
+        local_indexes = [_index_args(index) for index in props.get("LocalSecondaryIndexes", [])]
+        if local_indexes:
+            args["LocalSecondaryIndexes"] = local_indexes
+        stream = props.get("StreamSpecification") or {}
+        if stream.get("StreamViewType"):
+            args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        return args
+
+    @property
+    def ttl_attribute(self) -> str | None:
+        spec = self.properties.get("TimeToLiveSpecification") or {}
+        return spec.get("AttributeName") if spec.get("Enabled") else None
+
+
+def _index_args(index: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "IndexName": index["IndexName"],
+        "KeySchema": index["KeySchema"],
+        "Projection": index.get("Projection", {"ProjectionType": "ALL"}),
+    }
+
+
+@dataclass(frozen=True)
+class SecretDef:
+    logical_id: str
+    name: str | None
+    secret_string: str | None  # None: generated (GenerateSecretString)
+
+
+@dataclass(frozen=True)
+class ParameterDef:
+    logical_id: str
+    name: Any  # may be an intrinsic
+    value: Any
+    type: str
+
+
+@dataclass(frozen=True)
+class AppTemplate:
+    """The parts of one stack's template that the local runtime serves."""
+
+    stack_name: str
+    resources: Mapping[str, Mapping[str, Any]]
+    functions: Mapping[str, FunctionDef]
+    routes: tuple[Route, ...]
+    authorizers: Mapping[str, AuthorizerDef]
+    gateway_responses: Mapping[str, GatewayResponseDef]
+    tables: tuple[TableDef, ...]
+    secrets: tuple[SecretDef, ...]
+    parameters: tuple[ParameterDef, ...]
+    stage_name: str
+    outputs: Mapping[str, Any] = field(default_factory=dict)  # output name -> unresolved value
+
+    @classmethod
+    def load(cls, path: Path, stack_name: str = "GensailStack") -> AppTemplate:
+        return cls.parse(json.loads(path.read_text(encoding="utf-8")), stack_name)
+
+    @classmethod
+    def parse(cls, template: Mapping[str, Any], stack_name: str = "GensailStack") -> AppTemplate:
+        resources: dict[str, Mapping[str, Any]] = dict(template.get("Resources", {}))
+        functions = {
+            logical_id: _function(logical_id, resource["Properties"])
+            for logical_id, resource in _of_type(resources, LAMBDA_FUNCTION)
+        }
+        authorizers = {
+            logical_id: _authorizer(logical_id, resource["Properties"], resources)
+            for logical_id, resource in _of_type(resources, "AWS::ApiGateway::Authorizer")
+        }
+        gateway_responses = {
+            resource["Properties"]["ResponseType"]: _gateway_response(resource["Properties"])
+            for _, resource in _of_type(resources, "AWS::ApiGateway::GatewayResponse")
+        }
+        stages = [
+            resource["Properties"].get("StageName") for _, resource in _of_type(resources, "AWS::ApiGateway::Stage")
+        ]
+        return cls(
+            stack_name=stack_name,
+            resources=resources,
+            functions=functions,
+            routes=tuple(_routes(resources)),
+            authorizers=authorizers,
+            gateway_responses=gateway_responses,
+            tables=tuple(TableDef(logical_id, resource["Properties"]) for logical_id, resource in _tables(resources)),
+            secrets=tuple(
+                _secret(logical_id, resource.get("Properties", {}))
+                for logical_id, resource in _of_type(resources, "AWS::SecretsManager::Secret")
+            ),
+            parameters=tuple(
+                ParameterDef(
+                    logical_id,
+                    resource["Properties"].get("Name"),
+                    resource["Properties"]["Value"],
+                    resource["Properties"].get("Type", "String"),
+                )
+                for logical_id, resource in _of_type(resources, "AWS::SSM::Parameter")
+            ),
+            stage_name=next((name for name in stages if isinstance(name, str)), "local"),
+            outputs={name: output.get("Value") for name, output in template.get("Outputs", {}).items()},
+        )
+
+    def function_for_handler(self, handler: str) -> FunctionDef | None:
+        return next((function for function in self.functions.values() if function.handler == handler), None)
+
+    @property
+    def table(self) -> TableDef:
+        if len(self.tables) != 1:
+            raise TemplateError(f"expected exactly one DynamoDB table in the template, found {len(self.tables)}")
+        return self.tables[0]
+
+
+def _of_type(resources: Mapping[str, Mapping[str, Any]], kind: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    return ((logical_id, resource) for logical_id, resource in resources.items() if resource.get("Type") == kind)
+
+
+def _tables(resources: Mapping[str, Mapping[str, Any]]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    return (
+        (logical_id, resource) for logical_id, resource in resources.items() if resource.get("Type") in _TABLE_TYPES
+    )
+
+
+def _function(logical_id: str, props: Mapping[str, Any]) -> FunctionDef:
+    handler = props.get("Handler")
+    if not isinstance(handler, str) or "." not in handler:
+        raise TemplateError(f"function {logical_id} has no Python handler (Handler={handler!r})")
+    return FunctionDef(
+        logical_id=logical_id,
+        handler=handler,
+        environment=dict((props.get("Environment") or {}).get("Variables") or {}),
+        timeout_seconds=int(props.get("Timeout", 3)),
+        memory_mb=int(props.get("MemorySize", 128)),
+    )
+
+
+def _authorizer(logical_id: str, props: Mapping[str, Any], resources: Mapping[str, Mapping[str, Any]]) -> AuthorizerDef:
+    function_id = referenced_function(props.get("AuthorizerUri"), resources)
+    if function_id is None:
+        raise TemplateError(f"authorizer {logical_id} does not invoke a Lambda function of this stack")
+    sources = []
+    for raw_source in str(props.get("IdentitySource") or "").split(","):
+        source = raw_source.strip()
+        if match := _HEADER_SOURCE.match(source):
+            sources.append(IdentitySource("header", match.group(1)))
+        elif match := _QUERY_SOURCE.match(source):
+            sources.append(IdentitySource("query", match.group(1)))
+        elif source:
+            raise TemplateError(f"authorizer {logical_id}: identity source {source!r} is not served locally")
+    return AuthorizerDef(
+        logical_id=logical_id,
+        type=str(props.get("Type", "REQUEST")),
+        function_id=function_id,
+        identity_sources=tuple(sources),
+        ttl_seconds=int(props.get("AuthorizerResultTtlInSeconds", _DEFAULT_AUTHORIZER_TTL)),
+    )
+
+
+def _gateway_response(props: Mapping[str, Any]) -> GatewayResponseDef:
+    headers = {
+        name.removeprefix("gatewayresponse.header."): str(value)
+        for name, value in (props.get("ResponseParameters") or {}).items()
+        if name.startswith("gatewayresponse.header.")
+    }
+    status = props.get("StatusCode")
+    return GatewayResponseDef(
+        response_type=props["ResponseType"],
+        status_code=int(status) if status is not None else None,
+        templates=dict(props.get("ResponseTemplates") or {}),
+        headers=headers,
+    )
+
+
+def _secret(logical_id: str, props: Mapping[str, Any]) -> SecretDef:
+    name = props.get("Name")
+    secret = props.get("SecretString")
+    return SecretDef(
+        logical_id=logical_id,
+        name=name if isinstance(name, str) else None,
+        secret_string=secret if isinstance(secret, str) else None,
+    )
+
+
+def referenced_function(value: Any, resources: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The logical id of the Lambda function an integration or authorizer URI points at (through aliases)."""
+    for target in _references(value):
+        kind = resources.get(target, {}).get("Type")
+        if kind == LAMBDA_FUNCTION:
+            return target
+        if kind == _LAMBDA_ALIAS:
+            return referenced_function(resources[target]["Properties"].get("FunctionName"), resources)
+    return None
+
+
+def _references(value: Any) -> Iterator[str]:
+    """Every logical id a value refers to by ``Ref`` or ``Fn::GetAtt``, in order."""
+    if isinstance(value, dict):
+        if "Ref" in value and isinstance(value["Ref"], str):
+            yield value["Ref"]
+        elif "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            yield target[0] if isinstance(target, list) else str(target).split(".")[0]
+        else:
+            for item in value.values():
+                yield from _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _references(item)
+
+
+def _routes(resources: Mapping[str, Mapping[str, Any]]) -> Iterator[Route]:
+    paths: dict[str, str] = {}
+
+    def path_of(resource_ref: Any) -> str:
+        if isinstance(resource_ref, dict) and "Fn::GetAtt" in resource_ref:
+            return "/"  # the RestApi's RootResourceId
+        logical_id = resource_ref.get("Ref") if isinstance(resource_ref, dict) else None
+        if not isinstance(logical_id, str) or resources.get(logical_id, {}).get("Type") != "AWS::ApiGateway::Resource":
+            raise TemplateError(f"cannot follow API resource reference {resource_ref!r}")
+        if logical_id not in paths:
+            props = resources[logical_id]["Properties"]
+            parent = path_of(props["ParentId"])
+            paths[logical_id] = parent.rstrip("/") + "/" + props["PathPart"]
+        return paths[logical_id]
+
+    for logical_id, resource in _of_type(resources, "AWS::ApiGateway::Method"):
+        props = resource["Properties"]
+        integration = props.get("Integration") or {}
+        kind = integration.get("Type", "MOCK")
+        function_id = referenced_function(integration.get("Uri"), resources) if kind == "AWS_PROXY" else None
+        if kind == "AWS_PROXY" and function_id is None:
+            raise TemplateError(f"method {logical_id} proxies to a Lambda function outside this stack")
+        if kind not in ("AWS_PROXY", "MOCK"):
+            raise TemplateError(f"method {logical_id}: integration type {kind} is not served locally")
+        authorizer = (
+            props.get("AuthorizerId") if props.get("AuthorizationType") in ("CUSTOM", "COGNITO_USER_POOLS") else None
+        )
+        mock = (integration.get("IntegrationResponses") or [{}])[0]
+        yield Route(
+            method=str(props["HttpMethod"]).upper(),
+            path=path_of(props["ResourceId"]),
+            integration=kind,
+            function_id=function_id,
+            authorizer_id=authorizer.get("Ref") if isinstance(authorizer, dict) else None,
+            mock_status=int(mock.get("StatusCode", 200)),
+            mock_headers={
+                name.removeprefix("method.response.header."): str(value).strip("'")
+                for name, value in (mock.get("ResponseParameters") or {}).items()
+                if name.startswith("method.response.header.")
+            },
+        )
+
+
+class Resolver:
+    """Resolves CloudFormation intrinsics against the local stand-ins of the stack's resources.
+
+    ``refs`` maps a logical id to what ``Ref`` returns locally (a table name, a secret ARN, a parameter name);
+    resources without a local stand-in resolve to a placeholder name so unrelated settings still load.
+    """
+
+    def __init__(self, template: AppTemplate, refs: Mapping[str, str], attributes: Mapping[str, str] | None = None):
+        self._template = template
+        self._refs = dict(refs)
+        self._attributes = dict(attributes or {})
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {key: self.resolve(item) for key, item in value.items()}
+        (name, argument), *_ = value.items()
+        intrinsic = self._intrinsics.get(name)
+        if intrinsic is None:
+            return {key: self.resolve(item) for key, item in value.items()}
+        return intrinsic(argument)
+
+    @property
+    def _intrinsics(self) -> dict[str, Callable[[Any], Any]]:
+        return {
+            "Ref": self._ref,
+            "Fn::GetAtt": lambda argument: self._get_att(
+                *(argument if isinstance(argument, list) else str(argument).split(".", 1))
+            ),
+            "Fn::Join": lambda argument: str(argument[0]).join(str(item) for item in self.resolve(argument[1])),
+            "Fn::Select": lambda argument: self.resolve(argument[1])[int(self.resolve(argument[0]))],
+            "Fn::Split": lambda argument: str(self.resolve(argument[1])).split(argument[0]),
+            "Fn::Sub": self._sub,
+            "Fn::ImportValue": self._import_value,
+        }
+
+    def _import_value(self, argument: Any) -> str:
+        raise TemplateError(f"cross-stack import {argument!r} cannot be resolved locally")
+
+    def _ref(self, logical_id: str) -> str:
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": PARTITION,
+            "AWS::StackName": self._template.stack_name,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": "",
+        }
+        if logical_id in pseudo:
+            return pseudo[logical_id]
+        return self._refs.get(logical_id, f"{self._template.stack_name}-{logical_id}")
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        if f"{logical_id}.{attribute}" in self._attributes:
+            return self._attributes[f"{logical_id}.{attribute}"]
+        kind = str(self._template.resources.get(logical_id, {}).get("Type", "AWS::Unknown::Resource"))
+        service = kind.split("::")[1].lower()
+        name = self._ref(logical_id)
+        if attribute == "Arn":
+            if service == "dynamodb":
+                return f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+            if service == "lambda":
+                return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+            return f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT_ID}:{name}"
+        return name
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+        resolved = {key: str(self.resolve(item)) for key, item in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(1)
+            if token in resolved:
+                return resolved[token]
+            if "." in token and not token.startswith("AWS::"):
+                logical_id, attribute = token.split(".", 1)
+                return self._get_att(logical_id, attribute)
+            return self._ref(token)
+
+        return re.sub(r"\$\{([^}!][^}]*)\}", replace, str(text))
+
+    def environment(self, function: FunctionDef) -> dict[str, str]:
+        """A function's environment variables with every intrinsic resolved to a local value."""
+        return {name: str(self.resolve(value)) for name, value in function.environment.items()}

@@ -1,0 +1,55 @@
+"""Fixtures of the local runtime's tests: the synthesized template (once per session) and a running runtime."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from local.runtime import LocalRuntime, start
+from local.synth import synthesize
+from local.template import AppTemplate
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real CDK app, synthesized once (about 5-10 s)."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def app_template(template_path: Path) -> AppTemplate:
+    return AppTemplate.load(template_path)
+
+
+@pytest.fixture(scope="module")
+def runtime(template_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    """The local runtime on a free port, with its demo file in a temporary folder."""
+    demo_file = tmp_path_factory.mktemp("local") / "demo.json"
+    handle = start(port=0, template_path=template_path, demo_file=demo_file)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def demo(runtime: LocalRuntime) -> dict[str, Any]:
+    assert runtime.demo_file is not None
+    document: dict[str, Any] = json.loads(runtime.demo_file.read_text(encoding="utf-8"))
+    return document
+
+
+@pytest.fixture
+def api(runtime: LocalRuntime) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=runtime.api_url, timeout=10) as client:
+        yield client

@@ -1,0 +1,228 @@
+"""The local runtime end to end: the spec's flow over HTTP with the demo keys, on the synthesized wiring."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+
+from local.runtime import LocalRuntime
+from shared.jobs.models import SkipReason, requeue_message
+
+pytestmark = pytest.mark.slow
+
+BELOW_MINIMUM = re.compile(r"^duration_below_minimum:(\d+)<(\d+)$")
+
+
+def _key(demo: dict[str, Any], scope: str, index: int = 0) -> dict[str, Any]:
+    keys: list[dict[str, Any]] = [key for key in demo["api_keys"] if key["scope"] == scope]
+    return keys[index]
+
+
+def _bearer(key: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key['key']}"}
+
+
+def _workspaces_of(demo: dict[str, Any], partner_id: str) -> list[str]:
+    organizations = {t["id"] for t in demo["tenants"] if t["kind"] == "organization" and t["parent_id"] == partner_id}
+    return [t["id"] for t in demo["tenants"] if t["kind"] == "workspace" and t["parent_id"] in organizations]
+
+
+def test_demo_file_lists_urls_keys_and_tenants(runtime: LocalRuntime, demo: dict[str, Any]) -> None:
+    kinds = Counter(tenant["kind"] for tenant in demo["tenants"])
+    scopes = Counter(key["scope"] for key in demo["api_keys"])
+
+    assert demo["api_url"] == runtime.api_url
+    assert demo["aws_endpoint_url"] == runtime.aws_endpoint_url
+    assert demo["table_name"] == runtime.table_name
+    assert kinds == {"partner": 2, "organization": 4, "workspace": 8}
+    assert scopes == kinds
+    assert {key["scope_id"] for key in demo["api_keys"]} == {tenant["id"] for tenant in demo["tenants"]}
+    assert all(key["key"].startswith("gsk_") for key in demo["api_keys"])
+
+
+def test_workspace_jobs_cover_every_status_and_skip_reason(api: httpx.Client, demo: dict[str, Any]) -> None:
+    # Given a workspace key
+    key = _key(demo, "workspace")
+
+    # When it lists its workspace's jobs
+    response = api.get("/api/v1/jobs", params={"limit": 100}, headers=_bearer(key))
+
+    # Then there are 24+ jobs, newest first, in every status and with each of the spec's skip reasons
+    assert response.status_code == 200
+    jobs = response.json()["jobs"]
+    assert len(jobs) >= 20
+    assert [job["created_at"] for job in jobs] == sorted((job["created_at"] for job in jobs), reverse=True)
+    assert {job["status"] for job in jobs} == {
+        "queued",
+        "transcribing",
+        "analyzing",
+        "publishing",
+        "completed",
+        "skipped",
+        "failed",
+    }
+    reasons = {job["skipped_reason"] for job in jobs if job["status"] == "skipped"}
+    assert {SkipReason.SKIP_ALL_ON_INGEST, SkipReason.RATE_LIMIT} <= reasons
+    assert any(BELOW_MINIMUM.match(reason) for reason in reasons)
+    assert all(job["skipped_at"] for job in jobs if job["status"] == "skipped")
+    durations = [job["duration_seconds"] for job in jobs]
+    assert min(durations) < 30 < max(durations)
+    assert all(job["source"] == "callrail" and job["source_id"].startswith("CAL") for job in jobs)
+
+
+def test_workspace_override_of_min_duration_shows_in_skip_reasons(api: httpx.Client, demo: dict[str, Any]) -> None:
+    # Given the workspace whose config overrides min_duration_seconds
+    workspace = next(t for t in demo["tenants"] if t["kind"] == "workspace" and t["min_duration_seconds"])
+    key = next(key for key in demo["api_keys"] if key["scope_id"] == workspace["id"])
+
+    # When its skipped jobs are listed
+    jobs = api.get("/api/v1/jobs", params={"status": "skipped"}, headers=_bearer(key)).json()["jobs"]
+
+    # Then their duration skips name the workspace's minimum, not the platform default
+    minimums = {int(match.group(2)) for job in jobs if (match := BELOW_MINIMUM.match(job["skipped_reason"]))}
+    assert minimums == {workspace["min_duration_seconds"]}
+
+
+def test_spec_requeue_flow(api: httpx.Client, demo: dict[str, Any]) -> None:
+    # Given a skipped job listed with a workspace key
+    key = _key(demo, "workspace", 1)
+    listed = api.get("/api/v1/jobs", params={"status": "skipped"}, headers=_bearer(key))
+    job_id = int(listed.json()["jobs"][0]["job_id"])
+
+    # When it is requeued
+    first = api.patch(f"/api/v1/jobs/{job_id}/status", headers=_bearer(key), json={"status": "queued"})
+    # and requeued again
+    second = api.patch(f"/api/v1/jobs/{job_id}/status", headers=_bearer(key), json={"status": "queued"})
+
+    # Then the first answer is the spec's, the second a 400 problem
+    assert first.status_code == 200
+    assert first.json() == {
+        "job_id": str(job_id),
+        "previous_status": "skipped",
+        "new_status": "queued",
+        "message": (
+            "Job requeued successfully (requeue #1). Job will be re-validated against current processing filters."
+        ),
+    }
+    assert first.json()["message"] == requeue_message(1)
+    assert second.status_code == 400
+    assert second.headers["content-type"] == "application/problem+json"
+    assert second.json()["code"] == "job_not_skipped"
+    job = api.get(f"/api/v1/jobs/{job_id}", headers=_bearer(key)).json()
+    assert job["source_metadata"]["requeue_count"] == 1
+    assert job["source_metadata"]["last_requeued_by"] == "workspace"
+
+
+def test_missing_and_unknown_keys_get_the_same_401_problem(api: httpx.Client) -> None:
+    missing = api.get("/api/v1/jobs")
+    unknown = api.get("/api/v1/jobs", headers={"Authorization": "Bearer gsk_not-a-real-key"})
+
+    assert missing.status_code == unknown.status_code == 401
+    assert missing.json() == unknown.json()
+    assert missing.json()["code"] == "unauthorized"
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
+def test_unknown_route_is_a_404_problem(api: httpx.Client, demo: dict[str, Any]) -> None:
+    response = api.get("/api/v1/nothing-here", headers=_bearer(_key(demo, "partner")))
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "route_not_found"
+    assert response.json()["instance"] == "/api/v1/nothing-here"
+
+
+def test_foreign_workspace_is_forbidden(api: httpx.Client, demo: dict[str, Any]) -> None:
+    # Given a workspace key and a job of another partner's workspace
+    key = _key(demo, "workspace")
+    other_partner = _key(demo, "partner", 1)
+    foreign_workspace = _workspaces_of(demo, other_partner["scope_id"])[0]
+    foreign_job = api.get(
+        "/api/v1/jobs", params={"status": "skipped", "workspace_id": foreign_workspace}, headers=_bearer(other_partner)
+    ).json()["jobs"][0]
+
+    # When the workspace key lists that workspace or requeues the job
+    listing = api.get("/api/v1/jobs", params={"workspace_id": foreign_workspace}, headers=_bearer(key))
+    requeue = api.patch(f"/api/v1/jobs/{foreign_job['job_id']}/status", headers=_bearer(key), json={"status": "queued"})
+
+    # Then both are refused with 403 problems
+    assert (listing.status_code, listing.json()["code"]) == (403, "forbidden")
+    assert (requeue.status_code, requeue.json()["code"]) == (403, "forbidden")
+
+
+def test_spec_python_bulk_requeue_example_works_with_the_local_base_url(
+    runtime: LocalRuntime, demo: dict[str, Any]
+) -> None:
+    # The spec's examples, verbatim but for the base URL.
+    base = runtime.api_url
+
+    async def requeue_job(api_key: str, job_id: int) -> dict[str, Any]:
+        async with httpx.AsyncClient() as client:
+            response = await client.patch(
+                f"{base}/api/v1/jobs/{job_id}/status",
+                headers={"Authorization": f"Bearer {api_key}"},
+                json={"status": "queued"},
+            )
+            response.raise_for_status()
+            return response.json()  # type: ignore[no-any-return]
+
+    async def bulk_requeue_skipped(api_key: str, workspace_id: str) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(
+                f"{base}/api/v1/jobs",
+                headers={"Authorization": f"Bearer {api_key}"},
+                params={"status": "skipped", "workspace_id": workspace_id},
+            )
+            response.raise_for_status()
+            jobs = response.json()["jobs"]
+            results = []
+            for job in jobs:
+                result = await requeue_job(api_key, int(job["job_id"]))
+                results.append(result)
+            return results
+
+    partner = _key(demo, "partner", 1)
+    workspace_id = _workspaces_of(demo, partner["scope_id"])[1]
+
+    results = asyncio.run(bulk_requeue_skipped(partner["key"], workspace_id))
+
+    assert len(results) >= 3
+    assert {result["new_status"] for result in results} == {"queued"}
+    assert {result["message"] for result in results} == {requeue_message(1)}
+
+
+def test_swagger_ui_is_served_without_a_cdn(api: httpx.Client, runtime: LocalRuntime) -> None:
+    assert runtime.docs_url is not None
+
+    response = api.get(runtime.docs_url)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "SwaggerUIBundle" in response.text
+    assert 'src="http' not in response.text
+
+
+def test_aws_backend_is_reachable_from_another_process(runtime: LocalRuntime) -> None:
+    # The operator CLI runs in its own process and finds the data through the moto server's URL.
+    script = (
+        "import sys, boto3\n"
+        "db = boto3.client('dynamodb', endpoint_url=sys.argv[1], region_name='us-east-1',"
+        " aws_access_key_id='local', aws_secret_access_key='local')\n"
+        "print(db.scan(TableName=sys.argv[2], Select='COUNT')['Count'])\n"
+    )
+    completed = subprocess.run(  # noqa: S603 - this interpreter running a fixed script
+        [sys.executable, "-c", script, runtime.aws_endpoint_url, runtime.table_name],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert int(completed.stdout) >= 8 * 24
