@@ -25,3 +25,22 @@ class ApiSettings(_Settings):
     cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN")
     # Tenant ancestry never changes, so cached workspace records only go stale when a workspace is deleted.
     tenant_cache_seconds: int = Field(default=300, alias="TENANT_CACHE_SECONDS")
+
+
+class WorkerSettings(_Settings):
+    table_name: str = Field(alias="TABLE_NAME")
+    config_prefix: str = Field(alias="CONFIG_PREFIX")
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN")
+    config_cache_seconds: int = Field(default=60, alias="CONFIG_CACHE_SECONDS")
+
+
+class ReconcilerSettings(WorkerSettings):
+    stuck_after_seconds: int = Field(default=900, alias="STUCK_AFTER_SECONDS")
+
+
+class StageSettings(_Settings):
+    table_name: str = Field(alias="TABLE_NAME")
+    config_prefix: str = Field(alias="CONFIG_PREFIX")
+    artifacts_bucket: str = Field(alias="ARTIFACTS_BUCKET")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    config_cache_seconds: int = Field(default=60, alias="CONFIG_CACHE_SECONDS")

@@ -6,6 +6,8 @@ setting that silently does nothing.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -17,8 +19,36 @@ class Filters(_Section):
     min_duration_seconds: int = Field(default=30, ge=0, description="Calls shorter than this are skipped.")
 
 
+class Transcription(_Section):
+    provider: Literal["source", "aws_transcribe"] = Field(
+        default="source",
+        description="`source`: the transcript that came with the call; `aws_transcribe`: Amazon Transcribe.",
+    )
+    language_code: str = Field(default="en-US", description="Language of the calls, for Amazon Transcribe.")
+
+
+class Analysis(_Section):
+    provider: Literal["builtin", "bedrock"] = Field(
+        default="builtin", description="`builtin`: offline statistics and lexicon sentiment; `bedrock`: Amazon Bedrock."
+    )
+    keywords: list[str] = Field(default_factory=list, description="Words and phrases to count in every transcript.")
+    bedrock_model_id: str = Field(
+        default="anthropic.claude-3-5-haiku-20241022-v1:0", description="Model id for the `bedrock` provider."
+    )
+
+
+class Webhooks(_Section):
+    urls: list[str] = Field(default_factory=list, description="HTTPS endpoints that receive every published result.")
+    secret_parameter: str | None = Field(
+        default=None, description="Name of the SecureString parameter holding the signing secret."
+    )
+
+
 class Processing(_Section):
     filters: Filters = Filters()
+    transcription: Transcription = Transcription()
+    analysis: Analysis = Analysis()
+    webhooks: Webhooks = Webhooks()
 
 
 class CallRailIntegration(_Section):

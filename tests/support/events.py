@@ -94,3 +94,30 @@ def authorizer_event(authorization: str | None, method: str = "GET", path: str =
         "pathParameters": {},
         "requestContext": {"stage": STAGE, "apiId": API_ID, "accountId": ACCOUNT},
     }
+
+
+def stream_record(
+    new_image: dict[str, Any],
+    old_image: dict[str, Any] | None = None,
+    sequence: int = 1,
+    table_stream_arn: str = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/gensail-test/stream/2026-11-28T00:00:00.000",
+) -> dict[str, Any]:
+    """One DynamoDB stream record as Lambda receives it (images in DynamoDB's wire format)."""
+    dynamodb: dict[str, Any] = {
+        "Keys": {"pk": new_image["pk"], "sk": new_image["sk"]},
+        "NewImage": new_image,
+        "SequenceNumber": f"{sequence:021d}",
+        "SizeBytes": 512,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if old_image is not None:
+        dynamodb["OldImage"] = old_image
+    return {
+        "eventID": uuid.uuid4().hex,
+        "eventName": "MODIFY" if old_image is not None else "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": dynamodb,
+        "eventSourceARN": table_stream_arn,
+    }

@@ -1,0 +1,1 @@
+"""The pipeline's stages and their providers: transcription, analysis and publishing."""

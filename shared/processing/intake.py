@@ -1,0 +1,101 @@
+"""Intake of a queued job: check it against the filters as they are now, then skip it or start its pipeline run.
+
+The worker (stream records) and the reconciler (jobs left in ``queued``) both hand jobs here. Every step is
+idempotent: the skip is a conditional transition out of ``queued``, and a run is started under a name derived
+from the job and its requeue count, so a record delivered twice never starts a second run.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.access import TenantPath
+from shared.aws import client
+from shared.clock import now_iso
+from shared.config.hierarchy import ConfigStore
+from shared.errors import InvalidTransition
+from shared.jobs.models import Job, JobStatus
+from shared.jobs.repository import JobRepository
+from shared.processing.filters import skip_reason
+
+
+class IntakeOutcome(StrEnum):
+    SKIPPED = "skipped"
+    STARTED = "started"
+    ALREADY_STARTED = "already_started"
+    NOT_QUEUED = "not_queued"
+
+
+def execution_name(job: Job) -> str:
+    """The one pipeline run a job may have per requeue."""
+    return f"job-{job.job_id}-{job.requeue_count}"
+
+
+def tenant_path(job: Job) -> TenantPath:
+    return TenantPath(partner_id=job.partner_id, organization_id=job.organization_id, workspace_id=job.workspace_id)
+
+
+class PipelineLauncher:
+    """Starts the pipeline state machine for a job."""
+
+    def __init__(self, state_machine_arn: str, stepfunctions: Any = None) -> None:
+        self._arn = state_machine_arn
+        self._sfn = stepfunctions
+
+    def launch(self, job: Job) -> bool:
+        """Start the job's run; ``False`` when a finished run of that name exists (a redelivery).
+
+        Step Functions itself answers a repeated start of a *running* execution (same name and input) with that
+        execution, so a redelivery while the run is under way is also a no-op.
+        """
+        sfn = self._sfn or client("stepfunctions")
+        try:
+            sfn.start_execution(
+                stateMachineArn=self._arn,
+                name=execution_name(job),
+                input=json.dumps({"job_id": job.job_id, "requeue_count": job.requeue_count}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                return False
+            raise
+        return True
+
+
+class JobIntake:
+    """Decides what happens to a queued job."""
+
+    def __init__(self, jobs: JobRepository, config: ConfigStore, launcher: PipelineLauncher) -> None:
+        self._jobs = jobs
+        self._config = config
+        self._launcher = launcher
+
+    def admit(self, job: Job) -> IntakeOutcome:
+        """Skip the job with the spec's reason if it fails a filter, otherwise start its pipeline run.
+
+        A malformed config document raises ``ConfigError``: the job is neither skipped nor passed by accident.
+        """
+        if job.status is not JobStatus.QUEUED:
+            return IntakeOutcome.NOT_QUEUED
+        config = self._config.resolve(tenant_path(job)).config
+        reason = skip_reason(job, config)
+        if reason is None:
+            return IntakeOutcome.STARTED if self._launcher.launch(job) else IntakeOutcome.ALREADY_STARTED
+        now = now_iso()
+        try:
+            self._jobs.transition(
+                job.job_id,
+                JobStatus.QUEUED,
+                JobStatus.SKIPPED,
+                now=now,
+                cause=f"processing filters: {reason}",
+                set_fields={"skipped_reason": reason, "skipped_at": now},
+            )
+        except InvalidTransition:
+            # Already handled by an earlier delivery of the same change.
+            return IntakeOutcome.NOT_QUEUED
+        return IntakeOutcome.SKIPPED
