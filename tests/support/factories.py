@@ -18,6 +18,7 @@ def make_job(
     duration: int = 12,
     minutes_ago: int = 0,
     skipped_reason: str | None = None,
+    source_metadata: dict[str, object] | None = None,
 ) -> Job:
     created = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     stamp = format_timestamp(created)
@@ -35,7 +36,7 @@ def make_job(
         source="callrail",
         source_id=f"CAL{created.timestamp():.0f}{duration}",
         duration_seconds=duration,
-        source_metadata={"direction": "inbound", "answered": True},
+        source_metadata=source_metadata if source_metadata is not None else {"direction": "inbound", "answered": True},
     )
 
 

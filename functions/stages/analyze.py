@@ -1,0 +1,14 @@
+"""Analysis stage: ``transcribing -> analyzing``, then the configured analyzer on the stored transcript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.stages.common import logger, stages
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return stages().analyze(event["job_id"])

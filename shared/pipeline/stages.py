@@ -1,0 +1,179 @@
+"""The pipeline's stages as the state machine runs them: each is a conditional status change, then its work.
+
+Stages are safe to retry: a stage that finds the job already in its own status carries on (the state machine
+retried it after the transition had been written), and anything else out of order is a permanent error.
+Deliveries are at least once: a retried publish stage may deliver a webhook again, with a new signature.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from shared.access import TenantPath
+from shared.clock import now_iso
+from shared.config.hierarchy import ConfigStore
+from shared.config.model import EffectiveConfig
+from shared.errors import InvalidTransition, JobNotFound
+from shared.jobs.models import Job, JobFailure, JobStatus
+from shared.jobs.repository import JobRepository
+from shared.pipeline.analysis import Analysis, BedrockAnalyzer, analyze_builtin
+from shared.pipeline.artifacts import ArtifactStore, analysis_key, result_key, transcript_key
+from shared.pipeline.errors import PermanentStageError
+from shared.pipeline.publishing import EventPublisher, WebhookDelivery
+from shared.pipeline.transcripts import AwsTranscribe, Transcript, transcript_from_source
+
+# Where a job can be when a stage fails; anything else is already finished.
+_IN_FLIGHT = (JobStatus.QUEUED, JobStatus.TRANSCRIBING, JobStatus.ANALYZING, JobStatus.PUBLISHING)
+
+
+def transcription_job_name(job_id: str, requeue_count: int) -> str:
+    return f"job-{job_id}-{requeue_count}"
+
+
+@dataclass
+class StageServices:
+    """What the stages use, injected so tests can hand in fakes or stubbed clients."""
+
+    jobs: JobRepository
+    config: ConfigStore
+    artifacts: ArtifactStore
+    events: EventPublisher
+    transcribe: Callable[[], AwsTranscribe]
+    bedrock: Callable[[str], BedrockAnalyzer]
+    webhooks: WebhookDelivery
+    secret: Callable[[str], bytes]
+
+
+class PipelineStages:
+    """Transcription, analysis, publishing and failure, one method per state machine task."""
+
+    def __init__(self, services: StageServices) -> None:
+        self._s = services
+
+    def start_transcription(self, job_id: str, requeue_count: int) -> dict[str, Any]:
+        job = self._advance(job_id, JobStatus.QUEUED, JobStatus.TRANSCRIBING, "transcription started")
+        settings = self._config(job).processing.transcription
+        if settings.provider == "source":
+            return self._transcript_ready(job, transcript_from_source(job))
+        name = transcription_job_name(job_id, requeue_count)
+        self._s.transcribe().start(job, name, settings.language_code, recording_headers=self._recording_headers(job))
+        return {"ready": False, "transcribe_job": name, "transcript_key": None}
+
+    def check_transcription(self, job_id: str, transcribe_job: str) -> dict[str, Any]:
+        job = self._require(job_id, JobStatus.TRANSCRIBING)
+        transcript = self._s.transcribe().check(transcribe_job)
+        if transcript is None:
+            return {"ready": False, "transcribe_job": transcribe_job, "transcript_key": None}
+        return self._transcript_ready(job, transcript, transcribe_job)
+
+    def analyze(self, job_id: str) -> dict[str, Any]:
+        job = self._advance(job_id, JobStatus.TRANSCRIBING, JobStatus.ANALYZING, "analysis started")
+        settings = self._config(job).processing.analysis
+        transcript = Transcript.model_validate(self._s.artifacts.get_json(transcript_key(job_id)))
+        if settings.provider == "bedrock":
+            analysis = self._s.bedrock(settings.bedrock_model_id).analyze(transcript, settings.keywords)
+        else:
+            analysis = analyze_builtin(transcript, settings.keywords)
+        return {"analysis_key": self._s.artifacts.put_json(analysis_key(job_id), analysis)}
+
+    def publish(self, job_id: str) -> dict[str, Any]:
+        job = self._advance(job_id, JobStatus.ANALYZING, JobStatus.PUBLISHING, "publishing started")
+        webhooks = self._config(job).processing.webhooks
+        analysis = Analysis.model_validate(self._s.artifacts.get_json(analysis_key(job_id)))
+        transcript = self._s.artifacts.get_json(transcript_key(job_id))
+        stored_key = result_key(job_id)
+        summary = {
+            "result_key": stored_key,
+            "summary": analysis.summary,
+            "sentiment": analysis.sentiment.label,
+            "sentiment_score": analysis.sentiment.score,
+            "topics": analysis.topics,
+            "keyword_hits": analysis.keyword_hits,
+            "word_count": analysis.word_count,
+        }
+        document = {
+            "event": "job.completed",
+            "job_id": job.job_id,
+            "workspace_id": job.workspace_id,
+            "organization_id": job.organization_id,
+            "partner_id": job.partner_id,
+            "status": JobStatus.COMPLETED.value,
+            "source": job.source,
+            "source_id": job.source_id,
+            "duration_seconds": job.duration_seconds,
+            "analysis": analysis.model_dump(mode="json"),
+            "transcript": transcript,
+        }
+        self._s.artifacts.put_json(stored_key, document)
+        delivered = 0
+        if webhooks.urls:
+            if not webhooks.secret_parameter:
+                raise PermanentStageError("Webhook URLs are configured without processing.webhooks.secret_parameter.")
+            secret = self._s.secret(webhooks.secret_parameter)
+            body = json.dumps({key: document[key] for key in document if key != "transcript"}).encode()
+            for url in webhooks.urls:
+                self._s.webhooks.deliver(url, body, secret)
+                delivered += 1
+        done = self._s.jobs.transition(
+            job_id,
+            JobStatus.PUBLISHING,
+            JobStatus.COMPLETED,
+            now=now_iso(),
+            cause=f"published; {delivered} webhook(s) delivered",
+            set_fields={"result": {**summary, "webhooks_delivered": delivered}},
+        )
+        self._s.events.job_completed(done, stored_key)
+        return {"result_key": stored_key, "webhooks_delivered": delivered}
+
+    def fail(self, job_id: str, error: str, message: str) -> dict[str, Any]:
+        """Record why the run failed and end the job ``failed`` (a finished job is left as it is)."""
+        job = self._s.jobs.get(job_id)
+        if job is None or job.status not in _IN_FLIGHT:
+            return {"recorded": False}
+        failure = JobFailure(stage=job.status.value, error=error, message=message[:1000])
+        failed = self._s.jobs.transition(
+            job_id,
+            job.status,
+            JobStatus.FAILED,
+            now=now_iso(),
+            cause=f"{failure.stage} failed: {error}",
+            set_fields={"failure": failure.model_dump()},
+        )
+        self._s.events.job_failed(failed, failure.model_dump())
+        return {"recorded": True, **failure.model_dump()}
+
+    def _recording_headers(self, job: Job) -> dict[str, str] | None:
+        """CallRail serves recordings only to the account's API key (``Authorization: Token token="..."``)."""
+        callrail = self._config(job).integrations.callrail
+        if job.source != "callrail" or not callrail.api_key_parameter:
+            return None
+        key = self._s.secret(callrail.api_key_parameter).decode()
+        return {"Authorization": f'Token token="{key}"'}
+
+    def _transcript_ready(self, job: Job, transcript: Transcript, transcribe_job: str | None = None) -> dict[str, Any]:
+        key = self._s.artifacts.put_json(transcript_key(job.job_id), transcript)
+        return {"ready": True, "transcribe_job": transcribe_job, "transcript_key": key}
+
+    def _config(self, job: Job) -> EffectiveConfig:
+        path = TenantPath(partner_id=job.partner_id, organization_id=job.organization_id, workspace_id=job.workspace_id)
+        return self._s.config.resolve(path).config
+
+    def _require(self, job_id: str, status: JobStatus) -> Job:
+        job = self._s.jobs.get(job_id)
+        if job is None:
+            raise PermanentStageError(f"Job {job_id} no longer exists.")
+        if job.status is not status:
+            raise PermanentStageError(f"Job {job_id} is '{job.status}', expected '{status}'.")
+        return job
+
+    def _advance(self, job_id: str, source: JobStatus, target: JobStatus, cause: str) -> Job:
+        try:
+            return self._s.jobs.transition(job_id, source, target, now=now_iso(), cause=cause)
+        except JobNotFound:
+            raise PermanentStageError(f"Job {job_id} no longer exists.") from None
+        except InvalidTransition:
+            # A retry of this stage after its transition was written carries on from where it was.
+            return self._require(job_id, target)

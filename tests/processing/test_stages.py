@@ -1,0 +1,260 @@
+"""The pipeline stages under moto: transitions, artifacts, signed webhooks, events, failure and retries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from shared.config.hierarchy import ConfigLevel, ConfigStore
+from shared.jobs.models import JobStatus
+from shared.jobs.repository import JobRepository
+from shared.pipeline.analysis import Analysis, Sentiment
+from shared.pipeline.artifacts import ArtifactStore, result_key
+from shared.pipeline.errors import PermanentStageError
+from shared.pipeline.publishing import EventPublisher, WebhookDelivery
+from shared.pipeline.stages import PipelineStages, StageServices
+from shared.pipeline.transcripts import Segment, Transcript
+from tests.conftest import Tenants
+from tests.processing.conftest import CONFIG_PREFIX
+from tests.support.aws import TABLE_NAME
+from tests.support.factories import store_job
+
+BUCKET = "gensail-artifacts-test"
+BUS = "gensail-jobs"
+SECRET_PARAMETER = "/gensail/secrets/webhooks/test"
+SECRET = b"whsec-test-0123456789"
+TRANSCRIPTION = "Agent: Thanks for calling, how can I help?\nCaller: I love the new plan, the price is great."
+
+
+class FakeTranscribe:
+    """Amazon Transcribe stand-in: not ready on the first check, ready on the second."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.checks = 0
+        self.headers: Any = None
+
+    def start(self, job: Any, job_name: str, language_code: str, recording_headers: Any = None) -> None:
+        self.started.append(job_name)
+        self.headers = recording_headers
+
+    def check(self, job_name: str) -> Transcript | None:
+        self.checks += 1
+        if self.checks < 2:
+            return None
+        segments = [Segment(speaker="agent", start=0.0, end=2.0, text="Hello there")]
+        return Transcript(text="Hello there", segments=segments, language_code="en-US", source="aws_transcribe")
+
+
+class FakeBedrock:
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+
+    def analyze(self, transcript: Transcript, keywords: list[str]) -> Analysis:
+        return Analysis(
+            provider="bedrock",
+            word_count=2,
+            talk_time_seconds={"agent": 2.0},
+            keyword_hits={},
+            sentiment=Sentiment(label="positive", score=0.8, reason=f"model {self.model_id}"),
+            summary="A greeting.",
+            topics=["greeting"],
+        )
+
+
+@pytest.fixture
+def received() -> list[httpx.Request]:
+    return []
+
+
+@pytest.fixture
+def transcribe() -> FakeTranscribe:
+    return FakeTranscribe()
+
+
+@pytest.fixture
+def stages(aws: None, received: list[httpx.Request], transcribe: FakeTranscribe) -> PipelineStages:
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    events = boto3.client("events")
+    events.create_event_bus(Name=BUS)
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="job-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all-jobs", EventBusName=BUS, EventPattern=json.dumps({"source": ["gensail.pipeline"]}))
+    events.put_targets(Rule="all-jobs", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    boto3.client("ssm").put_parameter(Name=SECRET_PARAMETER, Value=SECRET.decode(), Type="SecureString")
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(200)
+
+    ssm = boto3.client("ssm")
+    return PipelineStages(
+        StageServices(
+            jobs=JobRepository(TABLE_NAME),
+            config=ConfigStore(CONFIG_PREFIX),
+            artifacts=ArtifactStore(BUCKET),
+            events=EventPublisher(BUS),
+            transcribe=lambda: transcribe,
+            bedrock=FakeBedrock,
+            webhooks=WebhookDelivery(http=httpx.Client(transport=httpx.MockTransport(endpoint)), sleep=lambda _: None),
+            secret=lambda name: ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"].encode(),
+        )
+    )
+
+
+def _configure(document: dict[str, Any]) -> None:
+    ConfigStore(CONFIG_PREFIX).write_document(ConfigLevel.PLATFORM, None, document)
+
+
+def _events() -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="job-events")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def _verify(secret: bytes, request: httpx.Request) -> bool:
+    """The documented algorithm, independently: v1 = hex HMAC-SHA256(secret, "<t>.<raw body>")."""
+    fields = dict(part.split("=", 1) for part in request.headers["X-Signature"].split(","))
+    expected = hmac.new(secret, fields["t"].encode() + b"." + request.content, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields["v1"])
+
+
+def test_a_job_goes_from_queued_to_completed_with_a_signed_webhook(
+    tenants: Tenants, stages: PipelineStages, received: list[httpx.Request]
+) -> None:
+    # Given a queued call with its CallRail transcript, keywords and a webhook configured
+    _configure(
+        {
+            "processing": {
+                "analysis": {"keywords": ["price", "plan"]},
+                "webhooks": {"urls": ["https://hooks.example.test/gensail"], "secret_parameter": SECRET_PARAMETER},
+            }
+        }
+    )
+    job = store_job(
+        tenants.workspace(0), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
+    )
+    jobs = JobRepository(TABLE_NAME)
+    job_id = job.job_id
+
+    # When the state machine runs each stage
+    transcription = stages.start_transcription(job_id, 0)
+    analysis = stages.analyze(job_id)
+    publication = stages.publish(job_id)
+
+    # Then the job is completed with its result summary and history
+    assert transcription["ready"] is True
+    assert analysis["analysis_key"]
+    stored = jobs.get(job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.COMPLETED
+    assert [event.status for event in stored.history] == ["transcribing", "analyzing", "publishing", "completed"]
+    assert stored.result is not None
+    assert stored.result["keyword_hits"] == {"price": 1, "plan": 1}
+    assert stored.result["sentiment"] == "positive"
+    assert publication == {"result_key": result_key(job_id), "webhooks_delivered": 1}
+    # the result object is stored
+    document = ArtifactStore(BUCKET).get_json(result_key(job_id))
+    assert document["job_id"] == job_id
+    assert document["transcript"]["segments"]
+    # one delivery, signed as documented, with the result
+    (request,) = received
+    assert _verify(SECRET, request)
+    assert not _verify(b"another secret", request)
+    assert json.loads(request.content)["status"] == "completed"
+    # and the bus announced it
+    (event,) = _events()
+    assert event["detail-type"] == "Job Completed"
+    assert event["detail"]["job_id"] == job_id
+
+
+def test_amazon_transcribe_is_awaited_and_bedrock_analyzes(
+    tenants: Tenants, stages: PipelineStages, transcribe: FakeTranscribe
+) -> None:
+    _configure(
+        {
+            "processing": {"transcription": {"provider": "aws_transcribe"}, "analysis": {"provider": "bedrock"}},
+            "integrations": {"callrail": {"api_key_parameter": SECRET_PARAMETER}},
+        }
+    )
+    job = store_job(tenants.workspace(1), status=JobStatus.QUEUED, duration=75)
+
+    started = stages.start_transcription(job.job_id, 2)
+    first = stages.check_transcription(job.job_id, started["transcribe_job"])
+    second = stages.check_transcription(job.job_id, started["transcribe_job"])
+    stages.analyze(job.job_id)
+    stages.publish(job.job_id)
+
+    assert started == {"ready": False, "transcribe_job": f"job-{job.job_id}-2", "transcript_key": None}
+    assert transcribe.headers == {"Authorization": f'Token token="{SECRET.decode()}"'}
+    assert first["ready"] is False
+    assert second["ready"] is True
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.COMPLETED
+    assert stored.result is not None
+    assert stored.result["summary"] == "A greeting."
+
+
+def test_a_retried_stage_carries_on_where_it_was(tenants: Tenants, stages: PipelineStages) -> None:
+    job = store_job(
+        tenants.workspace(2), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
+    )
+
+    first = stages.start_transcription(job.job_id, 0)
+    again = stages.start_transcription(job.job_id, 0)
+
+    assert first == again
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
+    assert [event.status for event in stored.history] == ["transcribing"]
+
+
+def test_a_stage_failure_ends_the_job_failed_with_the_error(tenants: Tenants, stages: PipelineStages) -> None:
+    # Given a job whose call came without a transcript, under the `source` provider
+    job = store_job(tenants.workspace(3), status=JobStatus.QUEUED, duration=75)
+    with pytest.raises(PermanentStageError) as raised:
+        stages.start_transcription(job.job_id, 0)
+
+    # When the state machine's catch hands the error to the fail stage
+    recorded = stages.fail(job.job_id, "PermanentStageError", raised.value.detail)
+
+    # Then the job is failed with {stage, error, message} and the bus says so
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.FAILED
+    assert stored.failure is not None
+    assert stored.failure.stage == "transcribing"
+    assert stored.failure.error == "PermanentStageError"
+    assert stored.failure.message == raised.value.detail
+    assert recorded["recorded"] is True
+    assert [event["detail-type"] for event in _events()] == ["Job Failed"]
+
+
+def test_webhooks_without_a_secret_are_a_permanent_error(tenants: Tenants, stages: PipelineStages) -> None:
+    _configure({"processing": {"webhooks": {"urls": ["https://hooks.example.test/x"]}}})
+    job = store_job(
+        tenants.workspace(4), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
+    )
+    stages.start_transcription(job.job_id, 0)
+    stages.analyze(job.job_id)
+
+    with pytest.raises(PermanentStageError, match="secret_parameter"):
+        stages.publish(job.job_id)
+
+
+def test_fail_leaves_a_finished_job_alone(tenants: Tenants, stages: PipelineStages) -> None:
+    job = store_job(tenants.workspace(5), status=JobStatus.COMPLETED)
+
+    assert stages.fail(job.job_id, "States.Timeout", "late") == {"recorded": False}
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.COMPLETED
