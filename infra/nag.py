@@ -7,10 +7,21 @@ CloudFormation resource it was found on, with the reason it is acceptable for th
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from infra.stack import GensailStack
+from infra.parameters import CONFIG_PARAMETER_PREFIX, SECRETS_PARAMETER_PREFIX
+from infra.stack import (
+    ANALYSES,
+    FOUNDATION_MODELS,
+    RECORDINGS,
+    RESULTS,
+    TRANSCRIBE_OUTPUT,
+    TRANSCRIPTS,
+    GensailStack,
+)
 
 PACK = "AwsSolutions"
 
@@ -26,8 +37,34 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     cdk.Validations.of(resource).acknowledge(cdk.Acknowledgment(id=f"{PACK}::{PACK}-{rule}", reason=reason))
 
 
+def _arn_of(construct: IConstruct) -> str:
+    """How cdk-nag spells ``construct``'s ``Fn::GetAtt Arn`` in a finding id."""
+    resource = construct.node.default_child
+    assert isinstance(resource, cdk.CfnElement)
+    return f"<{cdk.Stack.of(resource).get_logical_id(resource)}.Arn>"
+
+
+def _account_arn(service: str, resource: str) -> str:
+    """How cdk-nag spells ``Stack.format_arn`` (partition, region and account pseudo parameters)."""
+    return f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+
+
+def acknowledge_wildcard(role_owner: lambda_.IFunction | sfn.StateMachine, resource: str, reason: str) -> None:
+    """Acknowledge one wildcard resource (an IAM5 finding) in the default policy of a function's role."""
+    role = role_owner.role
+    assert role is not None
+    acknowledge(role.node.find_child("DefaultPolicy"), f"IAM5[Resource::{resource}]", reason)
+
+
+_PER_JOB_OBJECTS = (
+    "Artifacts are one object per job, under a key built by shared.pipeline.artifacts (or Transcribe's output "
+    "key); job ids are only known at run time, so the grant is this stage's key pattern in this one bucket."
+)
+
+
 def acknowledge_findings(stack: GensailStack) -> None:
     """The findings this design accepts, each with its reason."""
+    _acknowledge_pipeline(stack)
     rest_api = stack.api.rest_api
     stage = rest_api.deployment_stage
 
@@ -72,4 +109,86 @@ def acknowledge_findings(stack: GensailStack) -> None:
             "APIG4",
             "Public by design (security: [] in the API code): it serves the OpenAPI document so clients can "
             "discover the API before they hold a key; it reads no data.",
+        )
+
+
+def _acknowledge_pipeline(stack: GensailStack) -> None:
+    """The worker, the reconciler, the stage functions and the state machine."""
+    stages = stack.stages
+    config = _account_arn("ssm", f"parameter{CONFIG_PARAMETER_PREFIX}/*")
+    for function in (stack.worker_function, stack.reconciler_function, *stages.all()):
+        acknowledge_wildcard(
+            function,
+            config,
+            "The config hierarchy is one SSM parameter per tenant level (platform, partner, organization, "
+            "workspace) and tenant ids are only known at run time; the grant covers the config path only.",
+        )
+    bucket = _arn_of(stack.artifacts.bucket)
+    objects = {
+        stages.start_transcription: (RECORDINGS, TRANSCRIPTS, TRANSCRIBE_OUTPUT),
+        stages.check_transcription: (TRANSCRIBE_OUTPUT, TRANSCRIPTS),
+        stages.analyze: (TRANSCRIPTS, ANALYSES),
+        stages.publish: (TRANSCRIPTS, ANALYSES, RESULTS),
+    }
+    for function, patterns in objects.items():
+        for pattern in patterns:
+            acknowledge_wildcard(function, f"{bucket}/{pattern}", _PER_JOB_OBJECTS)
+    for function in (stages.start_transcription, stages.check_transcription):
+        acknowledge_wildcard(
+            function,
+            "*",
+            "Amazon Transcribe's transcription job actions support no resource-level permissions (the Service "
+            "Authorization Reference lists no resource type), so '*' is the only resource; the statement allows "
+            "only the one Transcribe action this stage calls.",
+        )
+    acknowledge_wildcard(
+        stages.analyze,
+        FOUNDATION_MODELS.replace("{partition}", "<AWS::Partition>"),
+        "The Bedrock model is chosen per workspace in the config hierarchy (analysis.bedrock_model_id) at run "
+        "time, so the grant is InvokeModel on foundation models; no other Bedrock action or resource type.",
+    )
+    for reader, secrets in (
+        (stages.publish, "Webhook signing secrets are one SecureString parameter per webhook"),
+        (stages.start_transcription, "CallRail API keys (needed to fetch recordings) are one SecureString per account"),
+    ):
+        acknowledge_wildcard(
+            reader,
+            _account_arn("ssm", f"parameter{SECRETS_PARAMETER_PREFIX}/*"),
+            f"{secrets}, named at run time by the config; the grant is GetParameter on the secrets path only.",
+        )
+        acknowledge_wildcard(
+            reader,
+            _account_arn("kms", "key/*"),
+            "Decrypts SecureString values under the secrets path: the key id of the account's aws/ssm key is not "
+            "known at synth time, so any key of this account, but only through SSM (kms:ViaService) and only for "
+            "parameters under the secrets path (kms:EncryptionContext:PARAMETER_ARN).",
+        )
+
+    state_machine = stack.pipeline.state_machine
+    for function in stages.all():
+        acknowledge_wildcard(
+            state_machine,
+            f"{_arn_of(function)}:*",
+            "Added by the Step Functions Lambda task: the function's own versions and aliases (qualified ARNs), "
+            "so the state machine still invokes only its five stage functions.",
+        )
+    acknowledge_wildcard(
+        state_machine,
+        "*",
+        "Step Functions logging to CloudWatch Logs needs the log delivery actions (logs:CreateLogDelivery, "
+        "logs:PutResourcePolicy and friends), which support no resource-level permissions.",
+    )
+    acknowledge(
+        state_machine,
+        "SF2",
+        "X-Ray tracing is off for the whole app (the functions too): each stage logs the job id through "
+        "Powertools and every state transition is in the state machine's log group, which is enough to follow "
+        "a job; tracing can be switched on when there is a trace consumer.",
+    )
+    for queue in (stack.stream_worker.dead_letter_queue, stack.reconcile_schedule.dead_letter_queue):
+        acknowledge(
+            queue,
+            "SQS3",
+            "This queue is itself a dead-letter queue (the stream mapping's on-failure destination or the "
+            "schedule target's DLQ); an alarm fires on its first message and nothing consumes it automatically.",
         )

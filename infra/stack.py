@@ -1,4 +1,4 @@
-"""``GensailStack``: the table, the functions, the API and their grants, composed from the infra constructs."""
+"""``GensailStack``: the table, the functions, the API, the pipeline and their grants, composed from constructs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -14,18 +16,34 @@ from infra.api import JobsApi
 from infra.data import Data
 from infra.functions import PythonFunctions
 from infra.openapi import load_openapi
+from infra.parameters import CONFIG_PARAMETER_PREFIX, grant_config_read, grant_secrets_read
+from infra.pipeline import EVENT_BUS_NAME, Pipeline, StageFunctions
+from infra.storage import Artifacts
+from infra.worker import ReconcileSchedule, StreamWorker, reconcile_interval
+from shared.pipeline.artifacts import analysis_key, recording_key, result_key, transcript_key
+from shared.pipeline.transcripts import AwsTranscribe
 
 STACK_NAME = "GensailStack"
-CONFIG_PARAMETER_PREFIX = "/gensail/config"
 METRICS_NAMESPACE = "Gensail"
+STUCK_AFTER_SECONDS = 900
+FOUNDATION_MODELS = "arn:{partition}:bedrock:*::foundation-model/*"
 
 GET_ITEM = "dynamodb:GetItem"
 QUERY = "dynamodb:Query"
 UPDATE_ITEM = "dynamodb:UpdateItem"
 
 
+# The artifacts each stage reads and writes, as key patterns built by the same functions the stages use.
+_ANY_JOB = "*"
+RECORDINGS = recording_key(_ANY_JOB)
+TRANSCRIPTS = transcript_key(_ANY_JOB)
+TRANSCRIBE_OUTPUT = AwsTranscribe.output_key(_ANY_JOB)
+ANALYSES = analysis_key(_ANY_JOB)
+RESULTS = result_key(_ANY_JOB)
+
+
 class GensailStack(cdk.Stack):
-    """The call-processing platform: jobs table, jobs API and its API-key authorizer."""
+    """The call-processing platform: jobs table, jobs API, API-key authorizer and the processing pipeline."""
 
     def __init__(self, scope: Construct, construct_id: str = STACK_NAME, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, stack_name=STACK_NAME, **kwargs)
@@ -68,6 +86,12 @@ class GensailStack(cdk.Stack):
             openapi=load_openapi(),
         )
 
+        self.artifacts = Artifacts(self, "Artifacts")
+        self.event_bus = events.EventBus(self, "JobEvents", event_bus_name=EVENT_BUS_NAME)
+        self.stages = self._add_stage_functions()
+        self.pipeline = Pipeline(self, "Pipeline", stages=self.stages)
+        self._add_intake()
+
         cdk.CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the jobs API stage")
         cdk.CfnOutput(self, "TableName", value=self.data.table.table_name)
         cdk.CfnOutput(
@@ -77,6 +101,114 @@ class GensailStack(cdk.Stack):
             description="SSM prefix of the hierarchical processing config",
         )
         cdk.CfnOutput(self, "CursorSecretArn", value=self.cursor_secret.secret_arn)
+        cdk.CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
+        cdk.CfnOutput(self, "ArtifactsBucketName", value=self.artifacts.bucket.bucket_name)
+        cdk.CfnOutput(self, "EventBusName", value=self.event_bus.event_bus_name)
+        cdk.CfnOutput(
+            self,
+            "WorkerDeadLetterQueueUrl",
+            value=self.stream_worker.dead_letter_queue.queue_url,
+            description="Stream records the worker gave up on",
+        )
+
+    def _add_stage_functions(self) -> StageFunctions:
+        """One function per Task, each allowed only what its stage does (docs/pipeline.md)."""
+
+        def stage(construct_id: str, handler: str, description: str, timeout_seconds: int) -> lambda_.Function:
+            function = self.add_function(
+                construct_id,
+                handler=f"functions.stages.{handler}",
+                description=description,
+                environment={
+                    "CONFIG_PREFIX": CONFIG_PARAMETER_PREFIX,
+                    "ARTIFACTS_BUCKET": self.artifacts.bucket.bucket_name,
+                    "EVENT_BUS_NAME": self.event_bus.event_bus_name,
+                    "POWERTOOLS_SERVICE_NAME": "pipeline",
+                    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                },
+                item_actions=[GET_ITEM, UPDATE_ITEM],
+                timeout=cdk.Duration.seconds(timeout_seconds),
+            )
+            grant_config_read(function, self)
+            return function
+
+        start = stage(
+            "StartTranscription", "transcribe.start_handler", "Copies the recording and starts transcription", 120
+        )
+        # Transcribe reads the media and writes its output with the caller's rights.
+        self.artifacts.grant_objects(start, read=[RECORDINGS], write=[RECORDINGS, TRANSCRIPTS, TRANSCRIBE_OUTPUT])
+        self._grant_transcribe(start, "transcribe:StartTranscriptionJob")
+        # CallRail serves recordings only with the account's API key, a SecureString under the secrets path.
+        grant_secrets_read(start, self)
+
+        check = stage("CheckTranscription", "transcribe.check_handler", "Collects a finished transcript", 30)
+        self.artifacts.grant_objects(check, read=[TRANSCRIBE_OUTPUT], write=[TRANSCRIPTS])
+        self._grant_transcribe(check, "transcribe:GetTranscriptionJob")
+
+        analyze = stage("Analyze", "analyze.lambda_handler", "Analyzes a job's transcript", 120)
+        self.artifacts.grant_objects(analyze, read=[TRANSCRIPTS], write=[ANALYSES])
+        iam.Grant.add_to_principal(
+            grantee=analyze,
+            actions=["bedrock:InvokeModel"],  # also what Converse needs
+            resource_arns=[FOUNDATION_MODELS.format(partition=self.partition)],
+        )
+
+        publish = stage("Publish", "publish.lambda_handler", "Publishes a job's result and webhooks", 120)
+        self.artifacts.grant_objects(publish, read=[TRANSCRIPTS, ANALYSES], write=[RESULTS])
+        grant_secrets_read(publish, self)
+        self.event_bus.grant_put_events_to(publish)
+
+        # Records the failure on the job and announces it; it touches no artifact.
+        mark_failed = stage("MarkFailed", "fail.lambda_handler", "Records a failed job", 30)
+        self.event_bus.grant_put_events_to(mark_failed)
+
+        return StageFunctions(
+            start_transcription=start,
+            check_transcription=check,
+            analyze=analyze,
+            publish=publish,
+            mark_failed=mark_failed,
+        )
+
+    def _grant_transcribe(self, function: lambda_.IFunction, action: str) -> None:
+        # Transcribe's job actions take no resource ARN: "*" is the only resource they accept.
+        iam.Grant.add_to_principal(grantee=function, actions=[action], resource_arns=["*"])
+
+    def _add_intake(self) -> None:
+        """The worker on the table stream and the reconciler on a schedule: both start executions."""
+        intake_environment = {
+            "CONFIG_PREFIX": CONFIG_PARAMETER_PREFIX,
+            "STATE_MACHINE_ARN": self.pipeline.state_machine.state_machine_arn,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
+        self.worker_function = self.add_function(
+            "Worker",
+            handler="functions.worker.handler.lambda_handler",
+            description="Checks queued jobs against their filters and starts the pipeline",
+            environment={**intake_environment, "POWERTOOLS_SERVICE_NAME": "worker"},
+            item_actions=[GET_ITEM, UPDATE_ITEM],
+            timeout=cdk.Duration.seconds(60),
+        )
+        self.reconciler_function = self.add_function(
+            "Reconciler",
+            handler="functions.reconciler.handler.lambda_handler",
+            description="Hands jobs stuck in queued to the worker's intake",
+            environment={
+                **intake_environment,
+                "STUCK_AFTER_SECONDS": str(STUCK_AFTER_SECONDS),
+                "POWERTOOLS_SERVICE_NAME": "reconciler",
+            },
+            item_actions=[GET_ITEM, UPDATE_ITEM],
+            index_actions=[QUERY],
+            timeout=cdk.Duration.seconds(120),
+        )
+        for function in (self.worker_function, self.reconciler_function):
+            grant_config_read(function, self)
+            self.pipeline.state_machine.grant_start_execution(function)
+        self.stream_worker = StreamWorker(self, "StreamWorker", worker=self.worker_function, table=self.data.table)
+        self.reconcile_schedule = ReconcileSchedule(
+            self, "ReconcileSchedule", reconciler=self.reconciler_function, every=reconcile_interval(self)
+        )
 
     def add_function(
         self,

@@ -1,0 +1,85 @@
+"""The artifacts bucket (recordings, transcripts, analyses, results) and the bucket its access logs go to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+ACCESS_LOG_RETENTION = cdk.Duration.days(90)
+ACCESS_LOG_PREFIX = "artifacts/"
+MINIMUM_TLS_VERSION = 1.2
+
+
+def _private_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    lifecycle_rule: s3.LifecycleRule,
+    access_logs: s3.IBucket | None = None,
+) -> s3.Bucket:
+    """SSE-S3, TLS 1.2+ only, no public access, no ACLs (the bucket owner owns every object), not versioned."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        minimum_tls_version=MINIMUM_TLS_VERSION,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned=False,
+        lifecycle_rules=[lifecycle_rule],
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=ACCESS_LOG_PREFIX if access_logs else None,
+    )
+
+
+class Artifacts(Construct):
+    """The pipeline's artifacts bucket and its server access log bucket.
+
+    SSE-S3 rather than KMS: Amazon Transcribe writes its output into this bucket with the caller's rights, and
+    SSE-S3 needs no key grant for it. Not versioned: every object is derived from the job's recording and
+    rewritten under the same key by an idempotent stage retry, so old versions would hold nothing of value.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        # Access log buckets must use SSE-S3 (log delivery cannot use KMS); they log to nowhere themselves.
+        self.access_logs = _private_bucket(
+            self,
+            "AccessLogs",
+            lifecycle_rule=s3.LifecycleRule(id="ExpireAccessLogs", expiration=ACCESS_LOG_RETENTION),
+        )
+        self.bucket = _private_bucket(
+            self,
+            "Bucket",
+            lifecycle_rule=s3.LifecycleRule(
+                id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
+            ),
+            access_logs=self.access_logs,
+        )
+
+    def grant_objects(self, grantee: iam.IGrantable, *, read: Sequence[str] = (), write: Sequence[str] = ()) -> None:
+        """Allow GetObject on the ``read`` key patterns and PutObject on the ``write`` ones (e.g. ``results/*``).
+
+        A reader may also list the bucket, so a missing object answers 404 (not 403) and a stage can tell
+        "not there yet" from "not allowed".
+        """
+        if read:
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["s3:GetObject"],
+                resource_arns=[self.bucket.arn_for_objects(pattern) for pattern in read],
+            )
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn]
+            )
+        if write:
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["s3:PutObject"],
+                resource_arns=[self.bucket.arn_for_objects(pattern) for pattern in write],
+            )

@@ -1,0 +1,554 @@
+"""The processing pipeline as synthesized, checked against docs/pipeline.md (the contract the handlers follow)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from moto.events.models import EventPattern
+from pydantic import BaseModel
+
+from infra.parameters import CONFIG_PARAMETER_PREFIX
+from infra.worker import reconcile_interval
+from shared import schema
+from shared.settings import ReconcilerSettings, StageSettings, WorkerSettings
+from tests.infra.conftest import Synthesized
+
+pytestmark = pytest.mark.slow
+
+WORKER = "functions.worker.handler.lambda_handler"
+RECONCILER = "functions.reconciler.handler.lambda_handler"
+START = "functions.stages.transcribe.start_handler"
+CHECK = "functions.stages.transcribe.check_handler"
+ANALYZE = "functions.stages.analyze.lambda_handler"
+PUBLISH = "functions.stages.publish.lambda_handler"
+FAIL = "functions.stages.fail.lambda_handler"
+STAGES = (START, CHECK, ANALYZE, PUBLISH, FAIL)
+
+RETRY = [
+    {
+        "ErrorEquals": [
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+            "TransientStageError",
+        ],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 4,
+        "BackoffRate": 2,
+    }
+]
+CATCH = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MarkFailed"}]
+# state -> (handler, result path, next state)
+TASKS = {
+    "StartTranscription": (START, "$.transcription", "TranscriptReady?"),
+    "CheckTranscription": (CHECK, "$.transcription", "TranscriptReady?"),
+    "Analyze": (ANALYZE, "$.analysis", "Publish"),
+    "Publish": (PUBLISH, "$.publication", "Completed"),
+    "MarkFailed": (FAIL, "$.failure", "Failed"),
+}
+
+# The contract's two filters, spelled out here independently of infra/worker.py.
+CONTRACT_FILTERS = [
+    {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"entity": {"S": ["job"]}, "status": {"S": ["queued"]}}},
+    },
+    {
+        "eventName": ["MODIFY"],
+        "dynamodb": {
+            "NewImage": {"entity": {"S": ["job"]}, "status": {"S": ["queued"]}},
+            "OldImage": {"status": {"S": [{"anything-but": ["queued"]}]}},
+        },
+    },
+]
+
+
+def _only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    ((logical_id, resource),) = resources.items()
+    return logical_id, resource
+
+
+def _render(value: Any) -> str:
+    """An IAM resource as text: ``<Id.Arn>`` for a GetAtt, ``<Id>`` for a Ref, joins concatenated."""
+    if isinstance(value, str):
+        return value
+    if "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return f"<{logical_id}.{attribute}>"
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    separator, parts = value["Fn::Join"]
+    return str(separator).join(_render(part) for part in parts)
+
+
+def _role_grants(synthesized: Synthesized, role_id: str) -> dict[str, set[str]]:
+    """Action -> rendered resources, over every policy attached to the role (CloudWatch Logs writes left out)."""
+    grants: dict[str, set[str]] = {}
+    for policy in synthesized.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for action in actions:
+                grants.setdefault(action, set()).update(_render(resource) for resource in resources)
+    return grants
+
+
+def _function_grants(synthesized: Synthesized, handler: str) -> dict[str, set[str]]:
+    function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
+    grants = _role_grants(synthesized, function["Properties"]["Role"]["Fn::GetAtt"][0])
+    return {action: resources for action, resources in grants.items() if action not in _LOG_WRITES}
+
+
+_LOG_WRITES = {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def _definition(synthesized: Synthesized) -> dict[str, Any]:
+    """The state machine definition with every function ARN replaced by ``arn:...:function:<logical id>``."""
+    _, state_machine = _only(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    separator, parts = state_machine["Properties"]["DefinitionString"]["Fn::Join"]
+    text = []
+    for part in parts:
+        if isinstance(part, str):
+            text.append(part)
+        else:  # the local runtime resolves nothing but strings and GetAtt Arn
+            logical_id, attribute = part["Fn::GetAtt"]
+            assert attribute == "Arn"
+            text.append(f"arn:aws:lambda:us-east-1:123456789012:function:{logical_id}")
+    definition: dict[str, Any] = json.loads(separator.join(text))
+    return definition
+
+
+def _ids(synthesized: Synthesized) -> dict[str, str]:
+    bucket_id = next(
+        logical_id
+        for logical_id, bucket in synthesized.resources("AWS::S3::Bucket").items()
+        if "LoggingConfiguration" in bucket["Properties"]
+    )
+    (table_id,) = synthesized.resources("AWS::DynamoDB::GlobalTable")
+    (bus_id,) = synthesized.resources("AWS::Events::EventBus")
+    (state_machine_id,) = synthesized.resources("AWS::StepFunctions::StateMachine")
+    return {"bucket": bucket_id, "table": table_id, "bus": bus_id, "state_machine": state_machine_id}
+
+
+# --- the worker's stream mapping -------------------------------------------------------------------------------
+
+
+def test_worker_reads_the_table_stream_with_the_contract_settings(synthesized: Synthesized) -> None:
+    _, mapping = _only(synthesized.resources("AWS::Lambda::EventSourceMapping"))
+    properties = mapping["Properties"]
+    ids = _ids(synthesized)
+    dead_letter_id = properties["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+
+    assert properties["FunctionName"] == {"Ref": synthesized.function_id(WORKER)}
+    assert properties["EventSourceArn"] == {"Fn::GetAtt": [ids["table"], "StreamArn"]}
+    assert properties["StartingPosition"] == "TRIM_HORIZON"
+    assert properties["BatchSize"] == 25
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BisectBatchOnFunctionError"] is True
+    assert properties["MaximumRetryAttempts"] == 5
+    assert properties["MaximumRecordAgeInSeconds"] == 24 * 3600
+    assert synthesized.template_json["Resources"][dead_letter_id]["Type"] == "AWS::SQS::Queue"
+
+
+def test_stream_filters_are_the_contracts(synthesized: Synthesized) -> None:
+    _, mapping = _only(synthesized.resources("AWS::Lambda::EventSourceMapping"))
+
+    patterns = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
+
+    assert patterns == CONTRACT_FILTERS
+
+
+def _job_image(status: str, entity: str = "job", **more: str) -> dict[str, Any]:
+    return {
+        "pk": {"S": "JOB#123"},
+        "entity": {"S": entity},
+        "status": {"S": status},
+        **{name: {"S": value} for name, value in more.items()},
+    }
+
+
+def _record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
+    dynamodb: dict[str, Any] = {"Keys": {"pk": new["pk"]}, "NewImage": new, "StreamViewType": schema.STREAM_VIEW}
+    if old is not None:
+        dynamodb["OldImage"] = old
+    return {"eventID": "1", "eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": dynamodb}
+
+
+@pytest.mark.parametrize(
+    ("record", "delivered"),
+    [
+        pytest.param(_record("INSERT", _job_image("queued")), True, id="job inserted queued"),
+        pytest.param(_record("INSERT", _job_image("skipped")), False, id="job inserted skipped"),
+        pytest.param(_record("MODIFY", _job_image("queued"), _job_image("skipped")), True, id="requeue"),
+        pytest.param(
+            _record("MODIFY", _job_image("queued", updated_at="2"), _job_image("queued", updated_at="1")),
+            False,
+            id="queued job touched",
+        ),
+        pytest.param(
+            _record("MODIFY", _job_image("transcribing"), _job_image("queued")), False, id="queued -> transcribing"
+        ),
+        pytest.param(_record("INSERT", _job_image("queued", entity="workspace")), False, id="not a job"),
+        pytest.param(_record("REMOVE", _job_image("queued")), False, id="job removed"),
+    ],
+)
+def test_only_transitions_into_queued_reach_the_worker(
+    synthesized: Synthesized, record: dict[str, Any], delivered: bool
+) -> None:
+    _, mapping = _only(synthesized.resources("AWS::Lambda::EventSourceMapping"))
+    filters = [EventPattern.load(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
+
+    event: Any = record  # moto types it as an EventBridge event; the matcher takes any JSON object
+    assert any(pattern.matches_event(event) for pattern in filters) is delivered
+
+
+def _queue_is_private(synthesized: Synthesized, queue_id: str) -> None:
+    queue = synthesized.template_json["Resources"][queue_id]["Properties"]
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]
+        for p in synthesized.resources("AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in p["Properties"]["Queues"]
+    ]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert {
+        "Action": "sqs:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+    } in policy["Statement"]
+
+
+def _alarm_on(synthesized: Synthesized, metric: str, dimension: dict[str, Any]) -> dict[str, Any]:
+    alarms: list[dict[str, Any]] = [
+        a["Properties"]
+        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == metric and a["Properties"]["Dimensions"] == [dimension]
+    ]
+    (alarm,) = alarms
+    return alarm
+
+
+def test_worker_dead_letter_queue_is_encrypted_ssl_only_and_alarmed(synthesized: Synthesized) -> None:
+    _, mapping = _only(synthesized.resources("AWS::Lambda::EventSourceMapping"))
+    queue_id = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+
+    _queue_is_private(synthesized, queue_id)
+    alarm = _alarm_on(
+        synthesized,
+        "ApproximateNumberOfMessagesVisible",
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}},
+    )
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert "sqs:SendMessage" in _function_grants(synthesized, WORKER)
+    assert f"<{queue_id}.Arn>" in _function_grants(synthesized, WORKER)["sqs:SendMessage"]
+
+
+@pytest.mark.parametrize("handler", [WORKER, RECONCILER])
+def test_intake_errors_are_alarmed(synthesized: Synthesized, handler: str) -> None:
+    alarm = _alarm_on(
+        synthesized, "Errors", {"Name": "FunctionName", "Value": {"Ref": synthesized.function_id(handler)}}
+    )
+
+    assert (alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == ("AWS/Lambda", "Sum", 1)
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+# --- the reconciler's schedule ---------------------------------------------------------------------------------
+
+
+def test_reconciler_runs_every_five_minutes_with_retries_and_a_dead_letter_queue(synthesized: Synthesized) -> None:
+    rule_id, rule = _only(synthesized.resources("AWS::Events::Rule"))
+    (target,) = rule["Properties"]["Targets"]
+    queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    reconciler = synthesized.function_id(RECONCILER)
+    permissions = [p["Properties"] for p in synthesized.resources("AWS::Lambda::Permission").values()]
+
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert rule["Properties"]["State"] == "ENABLED"
+    assert target["Arn"] == {"Fn::GetAtt": [reconciler, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    _queue_is_private(synthesized, queue_id)
+    assert {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": {"Fn::GetAtt": [reconciler, "Arn"]},
+        "Principal": "events.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+    } in permissions
+
+
+@pytest.mark.parametrize(("context", "minutes"), [({}, 5), ({"reconcile_every_minutes": "15"}, 15)])
+def test_reconcile_rate_comes_from_the_context(context: dict[str, Any], minutes: int) -> None:
+    stack = cdk.Stack(cdk.App(context=context), "Probe")
+
+    assert reconcile_interval(stack).to_minutes() == minutes
+
+
+def test_a_reconcile_rate_below_one_minute_is_refused() -> None:
+    with pytest.raises(ValueError, match="reconcile_every_minutes"):
+        reconcile_interval(cdk.Stack(cdk.App(context={"reconcile_every_minutes": 0}), "Probe"))
+
+
+# --- the state machine -----------------------------------------------------------------------------------------
+
+
+def test_state_machine_has_the_contracts_states_and_transitions(synthesized: Synthesized) -> None:
+    definition = _definition(synthesized)
+    states = definition["States"]
+
+    assert definition["StartAt"] == "StartTranscription"
+    assert definition["TimeoutSeconds"] == 2 * 3600
+    assert set(states) == {*TASKS, "TranscriptReady?", "WaitForTranscript", "Completed", "Failed"}
+    assert states["TranscriptReady?"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.transcription.ready", "BooleanEquals": True, "Next": "Analyze"}],
+        "Default": "WaitForTranscript",
+    }
+    assert states["WaitForTranscript"] == {"Type": "Wait", "Seconds": 10, "Next": "CheckTranscription"}
+    assert states["Completed"] == {"Type": "Succeed"}
+    assert states["Failed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+@pytest.mark.parametrize("state_name", list(TASKS))
+def test_every_task_invokes_its_stage_with_the_contracts_retry_and_catch(
+    synthesized: Synthesized, state_name: str
+) -> None:
+    handler, result_path, next_state = TASKS[state_name]
+    state = _definition(synthesized)["States"][state_name]
+    function_id = synthesized.function_id(handler)
+
+    assert state["Type"] == "Task"
+    # payload_response_only: the function ARN itself, so the function's return value is the result
+    assert state["Resource"] == f"arn:aws:lambda:us-east-1:123456789012:function:{function_id}"
+    assert "Parameters" not in state
+    assert state["ResultPath"] == result_path
+    assert state["Next"] == next_state
+    assert state["Retry"] == RETRY
+    # MarkFailed catches nothing: its own failure ends the execution (catching it would loop)
+    assert state.get("Catch") == (None if state_name == "MarkFailed" else CATCH)
+
+
+def test_state_machine_is_standard_logs_every_event_without_data_and_is_not_traced(synthesized: Synthesized) -> None:
+    _, state_machine = _only(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    properties = state_machine["Properties"]
+    logging = properties["LoggingConfiguration"]
+    (destination,) = logging["Destinations"]
+    log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+
+    assert properties.get("StateMachineType", "STANDARD") == "STANDARD"
+    assert (logging["Level"], logging["IncludeExecutionData"]) == ("ALL", False)
+    assert properties.get("TracingConfiguration", {"Enabled": False}) == {"Enabled": False}
+    assert synthesized.template_json["Resources"][log_group_id]["Properties"]["RetentionInDays"] == 30
+
+
+def test_state_machine_may_invoke_exactly_the_five_stage_functions(synthesized: Synthesized) -> None:
+    _, state_machine = _only(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    grants = _role_grants(synthesized, state_machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
+    functions = [synthesized.function_id(handler) for handler in STAGES]
+
+    assert grants.pop("lambda:InvokeFunction") == {
+        form for function_id in functions for form in (f"<{function_id}.Arn>", f"<{function_id}.Arn>:*")
+    }
+    assert {action.split(":")[0] for action in grants} == {"logs"}  # log delivery only
+
+
+# --- the functions' settings and grants ------------------------------------------------------------------------
+
+
+def _environment(synthesized: Synthesized, handler: str) -> dict[str, Any]:
+    function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
+    environment: dict[str, Any] = dict(function["Properties"]["Environment"]["Variables"])
+    return environment
+
+
+def _required_names(settings: type[BaseModel]) -> set[str]:
+    return {str(field.alias) for field in settings.model_fields.values() if field.is_required()}
+
+
+@pytest.mark.parametrize(
+    ("handler", "settings"),
+    [(WORKER, WorkerSettings), (RECONCILER, ReconcilerSettings), *((stage, StageSettings) for stage in STAGES)],
+)
+def test_functions_get_every_setting_their_model_requires(
+    synthesized: Synthesized, handler: str, settings: type[BaseModel]
+) -> None:
+    environment = _environment(synthesized, handler)
+    ids = _ids(synthesized)
+
+    assert _required_names(settings) <= set(environment)
+    assert environment["TABLE_NAME"] == {"Ref": ids["table"]}
+    assert environment["CONFIG_PREFIX"] == CONFIG_PARAMETER_PREFIX == "/gensail/config"
+    if settings is StageSettings:
+        assert environment["ARTIFACTS_BUCKET"] == {"Ref": ids["bucket"]}
+        assert environment["EVENT_BUS_NAME"] == {"Ref": ids["bus"]}
+    else:
+        assert environment["STATE_MACHINE_ARN"] == {"Ref": ids["state_machine"]}
+
+
+def test_reconciler_treats_jobs_queued_for_15_minutes_as_stuck(synthesized: Synthesized) -> None:
+    assert _environment(synthesized, RECONCILER)["STUCK_AFTER_SECONDS"] == "900"
+
+
+_SSM = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
+
+
+def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]:
+    ids = _ids(synthesized)
+    table = {"dynamodb:GetItem": {f"<{ids['table']}.Arn>"}, "dynamodb:UpdateItem": {f"<{ids['table']}.Arn>"}}
+    config = {action: {f"{_SSM}/gensail/config/*"} for action in ("ssm:GetParameters", "ssm:GetParameter")}
+    bucket = f"<{ids['bucket']}.Arn>"
+    start_execution = {"states:StartExecution": {f"<{ids['state_machine']}>"}}
+    put_events = {"events:PutEvents": {f"<{ids['bus']}.Arn>"}}
+
+    def objects(read: list[str], write: list[str]) -> dict[str, set[str]]:
+        return {
+            "s3:GetObject": {f"{bucket}/{key}" for key in read},
+            "s3:ListBucket": {bucket},
+            "s3:PutObject": {f"{bucket}/{key}" for key in write},
+        }
+
+    indexes = {f"<{ids['table']}.Arn>/index/{index.name}" for index in schema.GLOBAL_INDEXES}
+    # SecureStrings under the secrets path: webhook signing secrets (publish), CallRail API keys (recordings).
+    secrets = {
+        "ssm:GetParameter": {f"{_SSM}/gensail/config/*", f"{_SSM}/gensail/secrets/*"},
+        "kms:Decrypt": {"arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"},
+    }
+    return {
+        START: {
+            **table,
+            **config,
+            **objects(["recordings/*"], ["recordings/*", "transcripts/*.json", "transcribe/*.json"]),
+            "transcribe:StartTranscriptionJob": {"*"},
+            **secrets,
+        },
+        CHECK: {
+            **table,
+            **config,
+            **objects(["transcribe/*.json"], ["transcripts/*.json"]),
+            "transcribe:GetTranscriptionJob": {"*"},
+        },
+        ANALYZE: {
+            **table,
+            **config,
+            **objects(["transcripts/*.json"], ["analysis/*.json"]),
+            "bedrock:InvokeModel": {"arn:<AWS::Partition>:bedrock:*::foundation-model/*"},
+        },
+        PUBLISH: {
+            **table,
+            **config,
+            **objects(["transcripts/*.json", "analysis/*.json"], ["results/*.json"]),
+            **put_events,
+            **secrets,
+        },
+        FAIL: {**table, **config, **put_events},
+        RECONCILER: {**table, **config, **start_execution, "dynamodb:Query": indexes},
+    }
+
+
+@pytest.mark.parametrize("handler", [START, CHECK, ANALYZE, PUBLISH, FAIL, RECONCILER])
+def test_each_function_is_allowed_exactly_what_its_stage_does(synthesized: Synthesized, handler: str) -> None:
+    expected = _expected_grants(synthesized)[handler]
+
+    assert _function_grants(synthesized, handler) == expected
+
+
+def test_worker_is_allowed_its_items_config_execution_stream_and_dead_letter_queue(
+    synthesized: Synthesized,
+) -> None:
+    grants = _function_grants(synthesized, WORKER)
+    expected = _expected_grants(synthesized)[RECONCILER]
+    del expected["dynamodb:Query"]  # the worker reads no index
+    stream = {f"<{_ids(synthesized)['table']}.StreamArn>"}
+    stream_actions = {action for action, resources in grants.items() if resources == stream}
+    queue_actions = {action for action in grants if action.startswith("sqs:")}
+
+    assert {action: grants[action] for action in set(grants) - stream_actions - queue_actions} == expected
+    assert stream_actions == {
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    }
+    assert queue_actions <= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+
+
+@pytest.mark.parametrize("handler", STAGES)
+def test_stage_functions_never_scan_put_or_delete_items(synthesized: Synthesized, handler: str) -> None:
+    grants = _function_grants(synthesized, handler)
+
+    assert not {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(grants)
+
+
+@pytest.mark.parametrize("handler", [START, PUBLISH])
+def test_kms_decrypt_only_through_ssm_for_the_secrets_path(synthesized: Synthesized, handler: str) -> None:
+    function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    (statement,) = [
+        statement
+        for policy in synthesized.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "kms:Decrypt"
+    ]
+
+    assert _render(statement["Condition"]["StringEquals"]["kms:ViaService"]) == "ssm.<AWS::Region>.<AWS::URLSuffix>"
+    assert _render(statement["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]) == (
+        f"{_SSM}/gensail/secrets/*"
+    )
+
+
+# --- bucket, bus, outputs --------------------------------------------------------------------------------------
+
+
+def test_buckets_are_encrypted_private_and_ssl_only(synthesized: Synthesized) -> None:
+    buckets = synthesized.resources("AWS::S3::Bucket")
+    policies = {
+        p["Properties"]["Bucket"]["Ref"]: p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synthesized.resources("AWS::S3::BucketPolicy").values()
+    }
+
+    assert len(buckets) == 2
+    for bucket_id, bucket in buckets.items():
+        properties = bucket["Properties"]
+        (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+        (deny_plain_http,) = [
+            s for s in policies[bucket_id] if s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        ]
+        assert (deny_plain_http["Effect"], deny_plain_http["Action"]) == ("Deny", "s3:*")
+        assert deny_plain_http["Resource"][0] == {"Fn::GetAtt": [bucket_id, "Arn"]}
+
+
+def test_artifacts_bucket_logs_access_to_the_log_bucket(synthesized: Synthesized) -> None:
+    ids = _ids(synthesized)
+    artifacts = synthesized.template_json["Resources"][ids["bucket"]]["Properties"]
+    (log_bucket_id,) = set(synthesized.resources("AWS::S3::Bucket")) - {ids["bucket"]}
+
+    assert artifacts["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": log_bucket_id}
+
+
+def test_event_bus_is_the_contracts(synthesized: Synthesized) -> None:
+    _, bus = _only(synthesized.resources("AWS::Events::EventBus"))
+
+    assert bus["Properties"]["Name"] == "gensail-jobs"
+
+
+def test_pipeline_outputs(synthesized: Synthesized) -> None:
+    outputs = synthesized.template_json["Outputs"]
+    ids = _ids(synthesized)
+    _, mapping = _only(synthesized.resources("AWS::Lambda::EventSourceMapping"))
+    worker_queue = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+
+    assert outputs["StateMachineArn"]["Value"] == {"Ref": ids["state_machine"]}
+    assert outputs["ArtifactsBucketName"]["Value"] == {"Ref": ids["bucket"]}
+    assert outputs["EventBusName"]["Value"] == {"Ref": ids["bus"]}
+    assert outputs["WorkerDeadLetterQueueUrl"]["Value"] == {"Ref": worker_queue}
+    assert outputs["ConfigParameterPrefix"]["Value"] == CONFIG_PARAMETER_PREFIX
