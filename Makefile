@@ -52,7 +52,7 @@ node_modules: package.json package-lock.json
 
 ## AWS requests per operation and handler import times, as JSON.
 bench: install
-	$(BIN)/python benchmarks/api_requests.py
+	$(BIN)/python benchmarks/bench.py
 
 ## Operators' command, e.g. `make admin ARGS="--local tenants list"`.
 admin: install

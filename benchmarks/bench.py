@@ -1,4 +1,4 @@
-"""AWS requests per API operation and cold import time of the handlers, printed as one JSON document.
+"""AWS requests per operation, pipeline figures and handler import times, printed as one JSON document.
 
 Run with ``make bench``. Requests are counted on every botocore client in the process while the handlers
 serve real events against moto; import times are measured in fresh interpreters, interleaved with the
@@ -15,8 +15,7 @@ import statistics
 import subprocess
 import sys
 import warnings
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import tests.conftest  # noqa: E402,F401  (sets the moto environment before boto3 loads)
+from benchmarks.counting import counting_requests  # noqa: E402
 
 IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "9"))
 IMPORT_PROBES = {
@@ -31,25 +31,6 @@ IMPORT_PROBES = {
     "api_handler": "import functions.api.handler",
     "authorizer_handler": "import functions.authorizer.handler",
 }
-
-
-@contextlib.contextmanager
-def counting_requests() -> Iterator[Counter[str]]:
-    """Counts every AWS API call made by any botocore client while active, as 'service.Operation'."""
-    from botocore.client import BaseClient
-
-    calls: Counter[str] = Counter()
-    original = BaseClient._make_api_call
-
-    def counted(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        calls[f"{self.meta.service_model.service_name}.{operation_name}"] += 1
-        return original(self, operation_name, api_params)
-
-    BaseClient._make_api_call = counted
-    try:
-        yield calls
-    finally:
-        BaseClient._make_api_call = original
 
 
 def _measure(action: Callable[[], Any]) -> dict[str, int]:
@@ -157,12 +138,19 @@ def import_times() -> dict[str, Any]:
     }
 
 
+def pipeline_figures() -> dict[str, Any]:
+    from benchmarks.pipeline import pipeline_figures as figures
+
+    return figures()
+
+
 def main() -> None:
     # The handlers write their logs and metrics (EMF) to stdout; keep stdout for the JSON result.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         requests = request_counts()
-    print(json.dumps({"aws_requests": requests, "import_time": import_times()}, indent=2))
+        pipeline = pipeline_figures()
+    print(json.dumps({"aws_requests": requests, "pipeline": pipeline, "import_time": import_times()}, indent=2))
 
 
 if __name__ == "__main__":
