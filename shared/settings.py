@@ -44,3 +44,11 @@ class StageSettings(_Settings):
     artifacts_bucket: str = Field(alias="ARTIFACTS_BUCKET")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     config_cache_seconds: int = Field(default=60, alias="CONFIG_CACHE_SECONDS")
+
+
+class PollerSettings(_Settings):
+    table_name: str = Field(alias="TABLE_NAME")
+    config_prefix: str = Field(alias="CONFIG_PREFIX")
+    poll_queue_url: str | None = Field(default=None, alias="POLL_QUEUE_URL")
+    callrail_api_url: str = Field(default="https://api.callrail.com/v3", alias="CALLRAIL_API_URL")
+    config_cache_seconds: int = Field(default=60, alias="CONFIG_CACHE_SECONDS")

@@ -65,6 +65,12 @@ class CallRailIntegration(_Section):
     max_total_calls: int = Field(
         default=5000, ge=0, description="Calls the whole partner may ingest per UTC day; the rest are skipped."
     )
+    overlap_minutes: int = Field(
+        default=15, ge=0, le=1440, description="Each poll re-reads this much before the cursor (late calls)."
+    )
+    initial_lookback_hours: int = Field(
+        default=24, ge=1, le=24 * 31, description="How far back the first poll of a workspace reads."
+    )
 
 
 class Integrations(_Section):

@@ -1,0 +1,1 @@
+"""The CallRail v3 API client and its call records."""

@@ -1,0 +1,1 @@
+"""Ingestion of calls from CallRail into jobs: cursors, day counters and idempotent job creation."""
