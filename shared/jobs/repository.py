@@ -17,6 +17,8 @@ from shared.jobs.models import Job, JobEvent, JobStatus, can_transition
 
 _INTERNAL_ATTRIBUTES = frozenset({schema.PARTITION_KEY, schema.SORT_KEY, "entity"})
 _ID_COLLISION_RETRIES = 5
+# A job keeps its latest status changes; older ones are dropped once it has more than this many.
+HISTORY_LIMIT = 40
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class JobRepository:
                 raise
             old = error.response.get("Item")
             raise _requeue_refusal(job_id, caller, from_item(old) if old else None) from None
-        return job_from_item(response["Attributes"])
+        return self._trimmed(job_from_item(response["Attributes"]))
 
     def transition(
         self,
@@ -185,7 +187,30 @@ class JobRepository:
             raise InvalidTransition(
                 f"Job {job_id} is '{current}', not '{source}': it cannot move to '{target}'."
             ) from None
-        return job_from_item(response["Attributes"])
+        return self._trimmed(job_from_item(response["Attributes"]))
+
+    def _trimmed(self, job: Job) -> Job:
+        """Drop the oldest history entries past ``HISTORY_LIMIT`` (only jobs requeued many times get here).
+
+        The removal is conditional on the history's length, so an entry appended meanwhile is never lost;
+        if the condition fails, the next transition trims instead.
+        """
+        excess = len(job.history) - HISTORY_LIMIT
+        if excess <= 0:
+            return job
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item(schema.job_key(job.job_id)),
+                UpdateExpression="REMOVE " + ", ".join(f"history[{index}]" for index in range(excess)),
+                ConditionExpression="size(history) = :length",
+                ExpressionAttributeValues={":length": serialize(len(job.history))},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return job
+        return job.model_copy(update={"history": job.history[excess:]})
 
     def list_jobs(
         self,

@@ -6,7 +6,7 @@ import pytest
 
 from shared.errors import InvalidTransition, JobNotFound
 from shared.jobs.models import JobStatus
-from shared.jobs.repository import JobRepository
+from shared.jobs.repository import HISTORY_LIMIT, JobRepository
 from tests.conftest import Tenants
 from tests.support.aws import TABLE_NAME
 from tests.support.factories import store_job
@@ -68,3 +68,29 @@ def test_a_transition_the_lifecycle_forbids_is_refused_before_any_write(tenants:
 def test_a_missing_job_is_not_found(aws: None) -> None:
     with pytest.raises(JobNotFound):
         JobRepository(TABLE_NAME).transition("404", JobStatus.QUEUED, JobStatus.TRANSCRIBING, now="t", cause="x")
+
+
+def test_history_keeps_only_the_latest_changes(tenants: Tenants) -> None:
+    # Given a job that has been skipped and requeued many times
+    workspace = tenants.workspace(0)
+    job = store_job(workspace, status=JobStatus.SKIPPED, duration=5)
+    jobs = JobRepository(TABLE_NAME)
+    caller = tenants.callers[workspace.workspace_id]
+    for round_number in range(HISTORY_LIMIT):
+        jobs.requeue(job.job_id, caller, now=f"t{round_number:03d}a")
+        jobs.transition(
+            job.job_id,
+            JobStatus.QUEUED,
+            JobStatus.SKIPPED,
+            now=f"t{round_number:03d}b",
+            cause="filters",
+            set_fields={"skipped_reason": "duration_below_minimum:5<30", "skipped_at": "t"},
+        )
+
+    # Then it keeps the latest HISTORY_LIMIT changes, newest last, and counts every requeue
+    stored = jobs.get(job.job_id)
+    assert stored is not None
+    assert len(stored.history) == HISTORY_LIMIT
+    assert stored.history[-1].at == f"t{HISTORY_LIMIT - 1:03d}b"
+    assert stored.history[0].at == f"t{HISTORY_LIMIT // 2:03d}a"
+    assert stored.requeue_count == HISTORY_LIMIT
