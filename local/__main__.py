@@ -1,4 +1,5 @@
-"""``python -m local`` (``make run``): serve the API on 127.0.0.1 with fresh demo data until Ctrl-C."""
+"""``python -m local`` (``make run``): serve the API on 127.0.0.1 with fresh demo data until Ctrl-C, with the
+stream worker, the scheduled functions, the pipeline and a webhook receiver running."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from local.runtime import DEFAULT_DEMO_FILE, DEFAULT_PORT, LocalRuntime, start
+from local.runtime import DEFAULT_DEMO_FILE, DEFAULT_PORT, SCHEDULE_SCALE_VARIABLE, LocalRuntime, start
 from local.synth import SynthError
 
 
@@ -23,9 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=0, help="port of the embedded moto server (default: free)")
     parser.add_argument("--demo-file", type=Path, default=DEFAULT_DEMO_FILE, help="where to write the demo keys")
     parser.add_argument("--seed", type=int, default=7, help="seed of the demo data's shape")
+    parser.add_argument(
+        "--schedule-scale",
+        type=float,
+        default=float(os.environ.get(SCHEDULE_SCALE_VARIABLE) or 1),
+        help=f"multiply every schedule's period: 0.1 runs a 5-minute schedule every 30 s ({SCHEDULE_SCALE_VARIABLE})",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("werkzeug").setLevel(logging.INFO)  # the API's access log
+    logging.getLogger("local").setLevel(logging.INFO)  # the worker's, the schedules' and the pipeline's lines
 
     stop_requested = threading.Event()
 
@@ -45,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             demo_file=args.demo_file,
             seed=args.seed,
             aws_port=args.aws_port,
+            schedule_scale=args.schedule_scale,
         )
     except SynthError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -72,6 +81,24 @@ def banner(runtime: LocalRuntime, seconds: float) -> str:
         lines.append(f"  Swagger UI   {runtime.docs_url}")
     lines += [
         f"  AWS (moto)   {runtime.aws_endpoint_url}   table {runtime.table_name}",
+        f"  Webhooks     {runtime.webhooks.url}   (receiver: checks X-Signature, prints each delivery)",
+    ]
+    for state in runtime.streams.mappings:
+        mapping = state.mapping
+        lines.append(
+            f"  Worker       {state.function_name} <- stream of {runtime.table_name} "
+            f"(batch {mapping.batch_size}, {len(mapping.filter_patterns)} filter(s))"
+        )
+    lines += [f"  Schedule     {line}" for line in runtime.scheduler.describe()]
+    if runtime.scheduler.entries and runtime.scheduler.scale == 1:
+        lines.append(
+            f"               (real rates; {SCHEDULE_SCALE_VARIABLE}=0.1 or --schedule-scale 0.1 runs them 10x as often)"
+        )
+    lines += [
+        f"  Pipeline     {arn.rpartition(':')[2]} (Step Functions run by moto, handlers in-process)"
+        for arn in runtime.state_machine_arns.values()
+    ]
+    lines += [
         f"  Demo file    {runtime.demo_file}" if runtime.demo_file else "",
         "",
         "API keys (shown once; also in the demo file):",
@@ -88,6 +115,11 @@ def banner(runtime: LocalRuntime, seconds: float) -> str:
         if tenant.kind == "workspace"
         and any(org.id == tenant.parent_id and org.parent_id == partner_key.scope_id for org in runtime.demo.tenants)
     )
+    state_option = (
+        f" --local-state {runtime.demo_file}"
+        if runtime.demo_file is not None and runtime.demo_file != DEFAULT_DEMO_FILE
+        else ""
+    )
     lines += [
         "",
         f"Try it (workspace key of {workspace.name}):",
@@ -99,6 +131,13 @@ def banner(runtime: LocalRuntime, seconds: float) -> str:
         "With a partner key, name the workspace:",
         f'  curl "{runtime.api_url}/api/v1/jobs?status=skipped&workspace_id={partner_workspace}" '
         f'-H "Authorization: Bearer {partner_key.key}"',
+        "",
+        "Watch the pipeline: requeue a skipped job (PATCH above), then poll it until it settles:",
+        f'  curl "{runtime.api_url}/api/v1/jobs/JOB_ID" -H "Authorization: Bearer {workspace_key.key}"',
+        "  A short call goes back to skipped (duration_below_minimum). Lower the threshold and requeue again:",
+        f"  python -m cli --local{state_option} config set --level workspace --id {workspace.id} "
+        "processing.filters.min_duration_seconds 5",
+        "  ... and it moves queued -> transcribing -> analyzing -> publishing -> completed; the webhook prints above.",
         "",
         "Ctrl-C stops; the next start begins from fresh demo data.",
     ]

@@ -19,10 +19,13 @@ from local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef, Resolve
 
 # Observability switches: quiet by default locally (a request would print several JSON lines), and the
 # operator's own environment wins, e.g. ``POWERTOOLS_LOG_LEVEL=INFO make run`` shows the functions' logs.
+# Config documents are read afresh on every use locally, so an operator's ``config set`` shows at the next
+# requeue (deployed functions cache them for a minute; ``CONFIG_CACHE_SECONDS=60 make run`` does too).
 LOCAL_DEFAULTS = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    "CONFIG_CACHE_SECONDS": "0",
 }
 
 Handler = Callable[[dict[str, Any], Any], Any]

@@ -1,11 +1,16 @@
-"""Start and stop the whole local runtime: moto, the stack's resources, demo data and the API server."""
+"""Start and stop the whole local runtime: moto, the stack's resources, demo data, the API server, the stream
+workers, the schedules, the pipeline (moto's Step Functions over in-process handlers) and a webhook receiver."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +28,16 @@ from local.backend import (
 )
 from local.functions import FunctionHost
 from local.gateway import Gateway
+from local.lambda_hook import install as install_lambda_hook
+from local.lambda_hook import register as register_lambda
+from local.lambda_hook import unregister as unregister_lambda
+from local.schedules import Scheduler
 from local.seed import DemoData, seed_demo
+from local.streams import MappingState, StreamPoller, compile_patterns
 from local.synth import STACK_NAME, synthesize
-from local.template import AppTemplate, Resolver, Route
-from shared.aws import reset_clients
+from local.template import AppTemplate, Route
+from local.webhooks import WebhookReceiver
+from shared.aws import client, reset_clients
 
 logger = logging.getLogger("local")
 
@@ -34,6 +45,8 @@ DEFAULT_PORT = 8000
 DEFAULT_CONFIG_PREFIX = "/gensail/config"
 DEFAULT_DEMO_FILE = Path(".local/demo.json")
 DOCS_NAME = "docs"
+SCHEDULE_SCALE_VARIABLE = "LOCAL_SCHEDULE_SCALE"
+_STOP_THREADS_SECONDS = 15
 
 
 @dataclass
@@ -53,6 +66,12 @@ class LocalRuntime:
     _moto: MotoServer
     _functions: FunctionHost
     _previous_environment: dict[str, str | None]
+    webhooks: WebhookReceiver
+    streams: StreamPoller
+    scheduler: Scheduler
+    function_names: dict[str, str]  # logical id -> local Lambda function name
+    state_machine_arns: dict[str, str]
+    _baseline_threads: set[threading.Thread]
     _stopped: bool = field(default=False)
 
     def summary(self) -> dict[str, Any]:
@@ -64,20 +83,57 @@ class LocalRuntime:
             "region": "us-east-1",
             "table_name": self.table_name,
             "config_prefix": self.config_prefix,
+            "webhook_url": self.webhooks.url,
+            "state_machine_arns": sorted(self.state_machine_arns.values()),
             **self.demo.as_json(),
         }
 
     def stop(self) -> None:
+        """Stop the workers, abort running executions, shut the servers down and wait for every thread."""
         if self._stopped:
             return
         self._stopped = True
+        self.scheduler.stop()
+        self.streams.stop()
+        self._abort_executions()
         self._api_server.shutdown()
         self._api_server.server_close()
         self._api_thread.join(timeout=10)
+        self.webhooks.stop()
         self._moto.stop()
+        for name in self.function_names.values():
+            unregister_lambda(name)
         self._functions.close()
         restore_environment(self._previous_environment)
         reset_clients()
+        self._join_threads()
+
+    def running_executions(self) -> list[str]:
+        stepfunctions = client("stepfunctions")
+        return [
+            execution["executionArn"]
+            for arn in self.state_machine_arns.values()
+            for execution in stepfunctions.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+        ]
+
+    def _abort_executions(self) -> None:
+        try:
+            running = self.running_executions()
+            for arn in running:
+                client("stepfunctions").stop_execution(executionArn=arn, cause="local runtime stopped")
+        except Exception:  # stopping goes on regardless
+            logger.exception("could not stop the running executions")
+
+    def _join_threads(self) -> None:
+        """Wait (bounded) for the threads this runtime started, moto's execution threads included."""
+        deadline = time.monotonic() + _STOP_THREADS_SECONDS
+        for thread in set(threading.enumerate()) - self._baseline_threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def leftover_threads(self) -> list[threading.Thread]:
+        """Threads started since this runtime started that are still alive (none after ``stop()``)."""
+        return [thread for thread in set(threading.enumerate()) - self._baseline_threads if thread.is_alive()]
 
 
 def start(
@@ -88,8 +144,16 @@ def start(
     seed: int = 7,
     aws_port: int = 0,
     stack_name: str = STACK_NAME,
+    schedule_scale: float | None = None,
+    webhook_port: int = 0,
 ) -> LocalRuntime:
-    """Serve the synthesized app on ``127.0.0.1:port`` (0 picks a free port) over fresh demo data."""
+    """Serve the synthesized app on ``127.0.0.1:port`` (0 picks a free port) over fresh demo data.
+
+    ``schedule_scale`` multiplies every schedule's period (default ``$LOCAL_SCHEDULE_SCALE`` or 1).
+    """
+    baseline = set(threading.enumerate())
+    if schedule_scale is None:
+        schedule_scale = float(os.environ.get(SCHEDULE_SCALE_VARIABLE) or 1)
     if template_path is None:
         with tempfile.TemporaryDirectory(prefix="gensail-synth-") as outdir:
             template = AppTemplate.load(synthesize(Path(outdir), stack_name), stack_name)
@@ -101,21 +165,41 @@ def start(
     previous = apply_environment(aws_environment(moto.url))
     reset_clients()
     functions: FunctionHost | None = None
+    webhooks = WebhookReceiver(secrets.token_urlsafe(32), webhook_port)
+    webhooks.start()
+    function_names: dict[str, str] = {}
     try:
         resources = create_resources(template, moto.url)
-        functions = FunctionHost(template, Resolver(template, resources.refs))
+        functions = FunctionHost(template, resources.resolver(template))
+        function_names = dict(resources.function_names)
+        _serve_functions(functions, function_names)
         config_prefix = _config_prefix(template, functions)
-        demo = seed_demo(resources.table_name, config_prefix, seed=seed)
+        demo = seed_demo(
+            resources.table_name, config_prefix, seed=seed, webhook_url=webhooks.url, webhook_secret=webhooks.secret
+        )
         docs_route = _enable_swagger(template, functions)
         gateway = Gateway(template, functions, extra_routes=[docs_route] if docs_route else [])
         api_server = make_server(HOST, port, gateway, threaded=True)
+        # The demo data is history: the stream workers start after it, at the end of the stream.
+        streams = stream_poller(template, resources, functions, starting_position="LATEST")
+        scheduler = Scheduler(
+            [(schedule, function_names[schedule.function_id]) for schedule in template.schedules],
+            functions.invoke,
+            stack_name=template.stack_name,
+            scale=schedule_scale,
+        )
     except BaseException:
+        for name in function_names.values():
+            unregister_lambda(name)
         if functions is not None:
             functions.close()
+        webhooks.stop()
         moto.stop()
         restore_environment(previous)
         reset_clients()
         raise
+    streams.start()
+    scheduler.start()
     api_thread = threading.Thread(target=api_server.serve_forever, name="local-api", daemon=True)
     api_thread.start()
     api_url = f"http://{HOST}:{api_server.server_port}"
@@ -133,11 +217,58 @@ def start(
         _moto=moto,
         _functions=functions,
         _previous_environment=previous,
+        webhooks=webhooks,
+        streams=streams,
+        scheduler=scheduler,
+        function_names=function_names,
+        state_machine_arns=dict(resources.state_machine_arns),
+        _baseline_threads=baseline,
     )
     if demo_file is not None:
         demo_file.parent.mkdir(parents=True, exist_ok=True)
         demo_file.write_text(json.dumps(runtime.summary(), indent=2) + "\n", encoding="utf-8")
     return runtime
+
+
+def _serve_functions(functions: FunctionHost, function_names: dict[str, str]) -> None:
+    """Lambda invocations through moto (Step Functions' tasks) run the handlers of ``functions`` in-process."""
+    install_lambda_hook()
+
+    def invoker(function_id: str) -> Callable[[Any], Any]:
+        return lambda event: functions.invoke(function_id, event)
+
+    for function_id, name in function_names.items():
+        register_lambda(name, invoker(function_id))
+
+
+def stream_poller(
+    template: AppTemplate,
+    resources: LocalResources,
+    functions: FunctionHost,
+    *,
+    starting_position: str | None = None,
+    poll_seconds: float = 0.5,
+) -> StreamPoller:
+    """A poller for every DynamoDB stream event source mapping of the template (not started)."""
+    mappings = [
+        MappingState(
+            mapping=mapping,
+            function_name=resources.function_names.get(mapping.function_id, mapping.function_id),
+            stream_arn=resources.stream_arns[mapping.table_id],
+            patterns=compile_patterns(mapping.filter_patterns),
+            on_failure_queue_url=resources.queue_urls.get(mapping.on_failure_queue_id or ""),
+        )
+        for mapping in template.event_source_mappings
+        if mapping.enabled and mapping.table_id in resources.stream_arns
+    ]
+    return StreamPoller(
+        mappings,
+        functions.invoke,
+        client("dynamodbstreams"),
+        client("sqs"),
+        starting_position=starting_position,
+        poll_seconds=poll_seconds,
+    )
 
 
 def _config_prefix(template: AppTemplate, functions: FunctionHost) -> str:

@@ -2,7 +2,10 @@
 
 Two partners with two organizations of two workspaces each, one API key per tenant, and 24 jobs per
 workspace in every status, including skipped jobs with each of the spec's skip reasons. One organization and
-one workspace override ``processing.filters.min_duration_seconds`` so the config hierarchy shows.
+one workspace override ``processing.filters.min_duration_seconds`` so the config hierarchy shows. Every job
+carries what the ``source`` transcription provider reads (``source_metadata.transcription``: CallRail-style text
+with speaker labels) and a ``recording_url``. With a webhook receiver, the platform config sends every
+published result there, signed with a secret kept in a SecureString parameter.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared import aws
 from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.clock import format_timestamp
@@ -49,6 +53,30 @@ _AGE_HOURS = {True: (2.0, 120.0), False: (0.02, 2.0)}
 _PARTNERS = ("Northwind Marketing", "Bluebird Agency")
 _ORGANIZATIONS = (("Acme Dental", "Summit Roofing"), ("Harbor Law", "Maple Veterinary"))
 _WORKSPACES = ("Main Office", "Second Location")
+WEBHOOK_SECRET_PARAMETER = "/gensail/secrets/webhooks/demo"  # noqa: S105 - a name, not a secret
+RECORDINGS_BASE_URL = "http://127.0.0.1:9/recordings"  # loopback, never fetched by the `source` provider
+_AGENT_LINES = (
+    "Thanks for calling {company}, this is {agent}. How can I help you today?",
+    "Good afternoon, {company}, {agent} speaking.",
+    "Thank you for holding. What can I do for you?",
+)
+_CALLER_LINES = (
+    "Hi, I'd like to book an appointment for next week if you have anything open.",
+    "Hello, I got a quote from you last month and wanted to ask a couple of questions about it.",
+    "Hi, I'm calling because the work you did on Tuesday isn't quite right and I'm a bit frustrated.",
+    "Hey, do you have any availability this Saturday morning?",
+)
+_AGENT_REPLIES = (
+    "Absolutely, I can help with that. Can I get your name and a good number to reach you?",
+    "I'm sorry to hear that. Let me pull up your account and we'll make it right.",
+    "Sure, let me check the schedule. We have Thursday at ten or Friday at two.",
+)
+_CALLER_CLOSINGS = (
+    "Thursday at ten works great, thank you so much.",
+    "Okay, thanks for your help, I appreciate it.",
+    "That sounds good. Thanks, bye.",
+)
+_AGENTS = ("Maria", "James", "Priya", "Tom")
 
 
 @dataclass
@@ -87,8 +115,19 @@ class DemoData:
         }
 
 
-def seed_demo(table_name: str, config_prefix: str, seed: int = 7, now: datetime | None = None) -> DemoData:
-    """Create the demo tenants, keys, config documents and jobs; the same ``seed`` gives the same shape."""
+def seed_demo(
+    table_name: str,
+    config_prefix: str,
+    seed: int = 7,
+    now: datetime | None = None,
+    *,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+) -> DemoData:
+    """Create the demo tenants, keys, config documents and jobs; the same ``seed`` gives the same shape.
+
+    With ``webhook_url`` and ``webhook_secret``, the platform config delivers every published result there.
+    """
     rng = random.Random(seed)  # noqa: S311 - the shape of demo data, not a secret
     now = now or datetime.now(UTC)
     registry = TenantRegistry(table_name)
@@ -96,6 +135,8 @@ def seed_demo(table_name: str, config_prefix: str, seed: int = 7, now: datetime 
     jobs = JobRepository(table_name)
     config = ConfigStore(config_prefix)
     demo = DemoData()
+    if webhook_url is not None and webhook_secret is not None:
+        seed_webhooks(config, webhook_url, webhook_secret)
 
     def issue(scope: ScopeKind, scope_id: str, name: str) -> None:
         key, record = keys.create(scope, scope_id, f"demo {scope} key ({name})", tenant_exists=True)
@@ -150,6 +191,33 @@ def seed_demo(table_name: str, config_prefix: str, seed: int = 7, now: datetime 
                     jobs.create(job)
                 demo.jobs_per_workspace[workspace.workspace_id] = JOBS_PER_WORKSPACE
     return demo
+
+
+def seed_webhooks(config: ConfigStore, url: str, secret: str) -> None:
+    """The signing secret as a SecureString, and the platform config that sends results to ``url``."""
+    aws.client("ssm").put_parameter(
+        Name=WEBHOOK_SECRET_PARAMETER,
+        Value=secret,
+        Type="SecureString",
+        Overwrite=True,
+        Description="Signing secret of the local runtime's demo webhook receiver",
+    )
+    document = config.read_document(ConfigLevel.PLATFORM)
+    webhooks = document.setdefault("processing", {}).setdefault("webhooks", {})
+    webhooks.update({"urls": [url], "secret_parameter": WEBHOOK_SECRET_PARAMETER})
+    config.write_document(ConfigLevel.PLATFORM, None, document)
+
+
+def demo_transcription(rng: random.Random, company: str) -> str:
+    """A CallRail-style transcription: one line per turn, each with its speaker's label."""
+    agent = rng.choice(_AGENTS)
+    turns = [
+        ("Agent", rng.choice(_AGENT_LINES).format(company=company, agent=agent)),
+        ("Caller", rng.choice(_CALLER_LINES)),
+        ("Agent", rng.choice(_AGENT_REPLIES)),
+        ("Caller", rng.choice(_CALLER_CLOSINGS)),
+    ]
+    return "\n".join(f"{speaker}: {text}" for speaker, text in turns)
 
 
 def _min_duration(seconds: int) -> dict[str, Any]:
@@ -216,6 +284,8 @@ def _job(
             "customer_phone_number": f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}",
             "tracking_phone_number": f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}",
             "recording": f"https://api.callrail.com/v3/a/{account_id}/calls/{call_id}/recording.json",
+            "recording_url": f"{RECORDINGS_BASE_URL}/{call_id}.mp3",
+            "transcription": demo_transcription(rng, workspace.name.split(" - ")[0]),
         },
         history=history,
         failure=rng.choice(_FAILURES) if status is JobStatus.FAILED else None,

@@ -1,8 +1,9 @@
 """Read what the local runtime needs out of a synthesized CloudFormation template.
 
-Routes, authorizers, gateway responses, function handlers and environments, the table, secrets and parameters
-all come from the template that ``cdk synth`` produces, so the local runtime serves the deployed wiring and
-keeps no list of its own. Intrinsic functions are resolved against local values with :class:`Resolver`.
+Routes, authorizers, gateway responses, function handlers and environments, the table, secrets and parameters,
+the stream event source mappings, the schedules, the state machines, buckets, event buses and queues all come
+from the template that ``cdk synth`` produces, so the local runtime serves the deployed wiring and keeps no list
+of its own. Intrinsic functions are resolved against local values with :class:`Resolver`.
 """
 
 from __future__ import annotations
@@ -150,6 +151,69 @@ class ParameterDef:
 
 
 @dataclass(frozen=True)
+class EventSourceMappingDef:
+    """A DynamoDB stream -> Lambda event source mapping (other event sources are not served locally)."""
+
+    logical_id: str
+    function_id: str
+    table_id: str
+    batch_size: int = 100
+    starting_position: str = "LATEST"
+    filter_patterns: tuple[str, ...] = ()  # FilterCriteria.Filters[].Pattern, JSON strings, OR-ed
+    report_batch_item_failures: bool = False
+    maximum_retry_attempts: int = -1  # -1: until the record expires, as in AWS
+    bisect_on_error: bool = False
+    on_failure_queue_id: str | None = None  # logical id of the SQS queue of DestinationConfig.OnFailure
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ScheduleDef:
+    """An EventBridge rule on a schedule that targets a function of the stack."""
+
+    logical_id: str
+    expression: str  # "rate(5 minutes)" or "cron(...)"
+    function_id: str
+    input: Any = None  # the target's constant Input (a JSON string), if any
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class StateMachineDef:
+    logical_id: str
+    name: str | None
+    definition: Any  # DefinitionString (maybe an intrinsic) or Definition (an object)
+    substitutions: Mapping[str, Any] = field(default_factory=dict)
+    type: str = "STANDARD"
+
+    def function_ids(self, resources: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """The stack's functions the definition invokes, in order of first mention."""
+        found: list[str] = []
+        for target in [*_references(self.definition), *_references(dict(self.substitutions))]:
+            if resources.get(target, {}).get("Type") == LAMBDA_FUNCTION and target not in found:
+                found.append(target)
+        return found
+
+    def resolve(self, resolver: Resolver) -> str:
+        """The Amazon States Language document, with every reference resolved to its local ARN or name."""
+        raw = resolver.resolve(self.definition)
+        text = raw if isinstance(raw, str) else json.dumps(raw)
+        for name, value in self.substitutions.items():
+            text = text.replace("${" + name + "}", str(resolver.resolve(value)))
+        json.loads(text)  # a definition that does not parse is a template problem, said here rather than later
+        return text
+
+
+@dataclass(frozen=True)
+class NamedResourceDef:
+    """A resource the local runtime only needs to create by name: a bucket, an event bus or a queue."""
+
+    logical_id: str
+    name: str | None  # the template's explicit name, if it gives one
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class AppTemplate:
     """The parts of one stack's template that the local runtime serves."""
 
@@ -164,6 +228,12 @@ class AppTemplate:
     parameters: tuple[ParameterDef, ...]
     stage_name: str
     outputs: Mapping[str, Any] = field(default_factory=dict)  # output name -> unresolved value
+    event_source_mappings: tuple[EventSourceMappingDef, ...] = ()
+    schedules: tuple[ScheduleDef, ...] = ()
+    state_machines: tuple[StateMachineDef, ...] = ()
+    buckets: tuple[NamedResourceDef, ...] = ()
+    event_buses: tuple[NamedResourceDef, ...] = ()
+    queues: tuple[NamedResourceDef, ...] = ()
 
     @classmethod
     def load(cls, path: Path, stack_name: str = "GensailStack") -> AppTemplate:
@@ -210,6 +280,15 @@ class AppTemplate:
             ),
             stage_name=next((name for name in stages if isinstance(name, str)), "local"),
             outputs={name: output.get("Value") for name, output in template.get("Outputs", {}).items()},
+            event_source_mappings=tuple(_event_source_mappings(resources)),
+            schedules=tuple(_schedules(resources)),
+            state_machines=tuple(
+                _state_machine(logical_id, resource.get("Properties", {}))
+                for logical_id, resource in _of_type(resources, "AWS::StepFunctions::StateMachine")
+            ),
+            buckets=_named(resources, "AWS::S3::Bucket", "BucketName"),
+            event_buses=_named(resources, "AWS::Events::EventBus", "Name"),
+            queues=_named(resources, "AWS::SQS::Queue", "QueueName"),
         )
 
     def function_for_handler(self, handler: str) -> FunctionDef | None:
@@ -220,6 +299,80 @@ class AppTemplate:
         if len(self.tables) != 1:
             raise TemplateError(f"expected exactly one DynamoDB table in the template, found {len(self.tables)}")
         return self.tables[0]
+
+
+def _named(resources: Mapping[str, Mapping[str, Any]], kind: str, name_property: str) -> tuple[NamedResourceDef, ...]:
+    found = []
+    for logical_id, resource in _of_type(resources, kind):
+        props = resource.get("Properties") or {}
+        name = props.get(name_property)
+        found.append(NamedResourceDef(logical_id, name if isinstance(name, str) else None, dict(props)))
+    return tuple(found)
+
+
+def _event_source_mappings(resources: Mapping[str, Mapping[str, Any]]) -> Iterator[EventSourceMappingDef]:
+    for logical_id, resource in _of_type(resources, "AWS::Lambda::EventSourceMapping"):
+        props = resource.get("Properties") or {}
+        source = [target for target in _references(props.get("EventSourceArn")) if target in dict(_tables(resources))]
+        if not source:
+            continue  # SQS, Kinesis, Kafka...: not served locally
+        function_id = referenced_function(props.get("FunctionName"), resources)
+        if function_id is None:
+            raise TemplateError(f"event source mapping {logical_id} invokes a function outside this stack")
+        on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        queue = [
+            target for target in _references(on_failure) if resources.get(target, {}).get("Type") == "AWS::SQS::Queue"
+        ]
+        filters = (props.get("FilterCriteria") or {}).get("Filters") or []
+        yield EventSourceMappingDef(
+            logical_id=logical_id,
+            function_id=function_id,
+            table_id=source[0],
+            batch_size=int(props.get("BatchSize", 100)),
+            starting_position=str(props.get("StartingPosition", "LATEST")),
+            filter_patterns=tuple(
+                item["Pattern"] if isinstance(item["Pattern"], str) else json.dumps(item["Pattern"])
+                for item in filters
+                if "Pattern" in item
+            ),
+            report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+            bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+            on_failure_queue_id=queue[0] if queue else None,
+            enabled=props.get("Enabled", True) is not False,
+        )
+
+
+def _schedules(resources: Mapping[str, Mapping[str, Any]]) -> Iterator[ScheduleDef]:
+    for logical_id, resource in _of_type(resources, "AWS::Events::Rule"):
+        props = resource.get("Properties") or {}
+        expression = props.get("ScheduleExpression")
+        if not isinstance(expression, str):
+            continue  # event-pattern rules are not scheduled
+        for target in props.get("Targets") or []:
+            function_id = referenced_function(target.get("Arn"), resources)
+            if function_id is not None:
+                yield ScheduleDef(
+                    logical_id=logical_id,
+                    expression=expression,
+                    function_id=function_id,
+                    input=target.get("Input"),
+                    enabled=props.get("State", "ENABLED") == "ENABLED",
+                )
+
+
+def _state_machine(logical_id: str, props: Mapping[str, Any]) -> StateMachineDef:
+    definition = props.get("DefinitionString", props.get("Definition"))
+    if definition is None:
+        raise TemplateError(f"state machine {logical_id} has no inline definition (DefinitionS3Location?)")
+    name = props.get("StateMachineName")
+    return StateMachineDef(
+        logical_id=logical_id,
+        name=name if isinstance(name, str) else None,
+        definition=definition,
+        substitutions=dict(props.get("DefinitionSubstitutions") or {}),
+        type=str(props.get("StateMachineType", "STANDARD")),
+    )
 
 
 def _of_type(resources: Mapping[str, Mapping[str, Any]], kind: str) -> Iterator[tuple[str, Mapping[str, Any]]]:

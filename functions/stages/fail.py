@@ -24,5 +24,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     error = event.get("error") or {}
     name = str(error.get("Error", "UnknownError"))
     message = error_message(str(error.get("Cause", "")))
-    logger.error("pipeline run failed", job_id=event["job_id"], error=name, message=message)
+    logger.error("pipeline run failed", job_id=event["job_id"], error=name, error_message=message)
     return stages().fail(event["job_id"], name, message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from local.template import AppTemplate, Resolver
@@ -81,3 +83,25 @@ def test_gateway_responses_are_problem_details(app_template: AppTemplate) -> Non
     assert {"ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(
         app_template.gateway_responses
     )
+
+
+def test_pipeline_wiring_comes_from_the_template(app_template: AppTemplate) -> None:
+    # The worker's stream mapping, the reconciler's schedule and the state machine, as synthesized
+    (mapping,) = app_template.event_source_mappings
+    assert app_template.functions[mapping.function_id].handler == "functions.worker.handler.lambda_handler"
+    assert mapping.table_id == app_template.table.logical_id
+    assert (mapping.batch_size, mapping.report_batch_item_failures, mapping.bisect_on_error) == (25, True, True)
+    assert len(mapping.filter_patterns) == 2
+    assert mapping.on_failure_queue_id is not None
+    (schedule,) = app_template.schedules
+    assert schedule.expression == "rate(5 minutes)"
+    assert app_template.functions[schedule.function_id].handler == "functions.reconciler.handler.lambda_handler"
+    (machine,) = app_template.state_machines
+    refs = {function_id: f"fn-{function_id}" for function_id in app_template.functions}
+    definition = json.loads(machine.resolve(Resolver(app_template, refs)))
+    assert definition["StartAt"] == "StartTranscription"
+    resources = {state.get("Resource", "") for state in definition["States"].values()}
+    assert any(resource.endswith(":function:fn-" + function_id) for resource in resources for function_id in refs)
+    assert len(machine.function_ids(app_template.resources)) == 5
+    assert app_template.event_buses[0].name == "gensail-jobs"
+    assert len(app_template.buckets) == 2

@@ -1,0 +1,180 @@
+"""The local stream poller: the worker mapping's filter criteria, batches, partial failures and dead letters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from local.backend import MotoServer
+from local.streams import MappingState, StreamPoller, compile_patterns
+from local.template import EventSourceMappingDef
+
+# The worker mapping's two filters, as docs/pipeline.md states them (and infra synthesizes them).
+WORKER_PATTERNS = (
+    json.dumps(
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["job"]}, "status": {"S": ["queued"]}}}}
+    ),
+    json.dumps(
+        {
+            "eventName": ["MODIFY"],
+            "dynamodb": {
+                "NewImage": {"entity": {"S": ["job"]}, "status": {"S": ["queued"]}},
+                "OldImage": {"status": {"S": [{"anything-but": ["queued"]}]}},
+            },
+        }
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    server = MotoServer()
+    server.start()
+    yield server.url
+    server.stop()
+
+
+def _client(service: str, url: str) -> Any:
+    return boto3.client(
+        service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+@pytest.fixture
+def table(moto_url: str, request: pytest.FixtureRequest) -> tuple[str, str]:
+    name = f"t-{request.node.name[:40]}"
+    created = _client("dynamodb", moto_url).create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    return name, created["TableDescription"]["LatestStreamArn"]
+
+
+def _put(url: str, table: str, pk: str, status: str, entity: str = "job") -> None:
+    _client("dynamodb", url).put_item(
+        TableName=table, Item={"pk": {"S": pk}, "entity": {"S": entity}, "status": {"S": status}}
+    )
+
+
+def _poller(
+    url: str, stream_arn: str, invoke: Any, *, batch_size: int = 25, retries: int = 5, queue_url: str | None = None
+) -> StreamPoller:
+    mapping = EventSourceMappingDef(
+        logical_id="Worker",
+        function_id="WorkerFn",
+        table_id="Table",
+        batch_size=batch_size,
+        starting_position="TRIM_HORIZON",
+        filter_patterns=WORKER_PATTERNS,
+        report_batch_item_failures=True,
+        maximum_retry_attempts=retries,
+    )
+    state = MappingState(mapping, "worker", stream_arn, compile_patterns(WORKER_PATTERNS), queue_url)
+    return StreamPoller([state], invoke, _client("dynamodbstreams", url), _client("sqs", url))
+
+
+def _drain(poller: StreamPoller, rounds: int = 10) -> None:
+    """Poll synchronously (no thread): each round reads the stream and processes what is pending."""
+    poller.start_positions()
+    for _ in range(rounds):
+        poller.poll_once(poller.mappings[0])
+
+
+def test_filter_passes_new_queued_jobs_and_requeues_only(moto_url: str, table: tuple[str, str]) -> None:
+    # Given jobs inserted queued and skipped, a requeue (skipped -> queued), a queued -> queued rewrite,
+    # a queued -> transcribing change and a non-job item
+    name, stream_arn = table
+    _put(moto_url, name, "a", "queued")  # INSERT queued: passes
+    _put(moto_url, name, "b", "skipped")  # INSERT skipped: ignored
+    _put(moto_url, name, "b", "queued")  # MODIFY skipped -> queued: passes
+    _put(moto_url, name, "a", "queued")  # MODIFY queued -> queued: ignored
+    _put(moto_url, name, "a", "transcribing")  # MODIFY queued -> transcribing: ignored
+    _put(moto_url, name, "k", "queued", entity="api_key")  # not a job: ignored
+    seen: list[dict[str, Any]] = []
+
+    def invoke(function_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        seen.extend(event["Records"])
+        return {"batchItemFailures": []}
+
+    # When the poller drains the stream
+    _drain(_poller(moto_url, stream_arn, invoke))
+
+    # Then the worker saw exactly the new queued job and the requeue, as Lambda stream records
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in seen] == [("INSERT", "a"), ("MODIFY", "b")]
+    assert all(r["eventSourceARN"] == stream_arn for r in seen)
+    assert seen[1]["dynamodb"]["OldImage"]["status"] == {"S": "skipped"}
+    assert isinstance(seen[0]["dynamodb"]["ApproximateCreationDateTime"], int)
+
+
+def test_batches_respect_the_batch_size(moto_url: str, table: tuple[str, str]) -> None:
+    name, stream_arn = table
+    for index in range(5):
+        _put(moto_url, name, f"j{index}", "queued")
+    sizes: list[int] = []
+
+    _drain(_poller(moto_url, stream_arn, lambda _f, event: sizes.append(len(event["Records"])), batch_size=2))
+
+    assert sizes == [2, 2, 1]
+
+
+def test_reported_failure_is_retried_from_that_record_then_dead_lettered(moto_url: str, table: tuple[str, str]) -> None:
+    # Given three queued jobs, the second of which the function always reports as failed
+    name, stream_arn = table
+    for pk in ("x", "y", "z"):
+        _put(moto_url, name, pk, "queued")
+    sqs = _client("sqs", moto_url)
+    queue_url = sqs.create_queue(QueueName="worker-dlq")["QueueUrl"]
+    calls: list[list[str]] = []
+
+    def invoke(function_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        keys = [record["dynamodb"]["Keys"]["pk"]["S"] for record in event["Records"]]
+        calls.append(keys)
+        failed = [r["dynamodb"]["SequenceNumber"] for r in event["Records"] if r["dynamodb"]["Keys"]["pk"]["S"] == "y"]
+        return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}
+
+    # When the poller drains the stream with two retry attempts
+    poller = _poller(moto_url, stream_arn, invoke, retries=2, queue_url=queue_url)
+    _drain(poller)
+
+    # Then the batch is retried from the failed record and, after 1 + 2 attempts, the rest of the batch is
+    # described on the on-failure queue (as Lambda does) and the poller moves on
+    assert calls == [["x", "y", "z"], ["y", "z"], ["y", "z"]]
+    (message,) = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue_url)["Messages"]]
+    assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert message["DDBStreamBatchInfo"]["batchSize"] == 2
+    assert message["DDBStreamBatchInfo"]["streamArn"] == stream_arn
+    assert poller.mappings[0].dead_lettered == [message]
+    assert poller.mappings[0].pending == []
+
+
+def test_raised_error_retries_the_whole_batch(moto_url: str, table: tuple[str, str]) -> None:
+    name, stream_arn = table
+    _put(moto_url, name, "e", "queued")
+    attempts: list[int] = []
+
+    def invoke(function_id: str, event: dict[str, Any]) -> None:
+        attempts.append(len(event["Records"]))
+        if len(attempts) < 3:
+            raise RuntimeError("boom")
+
+    poller = _poller(moto_url, stream_arn, invoke)
+    _drain(poller)
+
+    assert attempts == [1, 1, 1]
+    assert poller.mappings[0].dead_lettered == []
+
+
+def test_thread_stops_cleanly(moto_url: str, table: tuple[str, str]) -> None:
+    _, stream_arn = table
+    poller = _poller(moto_url, stream_arn, lambda _f, _e: None)
+    poller.start()
+    assert poller.alive
+    poller.stop(timeout=5)
+    assert not poller.alive
