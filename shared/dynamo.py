@@ -44,3 +44,21 @@ def to_item(data: dict[str, Any]) -> dict[str, Any]:
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A whole item from wire form to plain Python."""
     return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+class TableRepository:
+    """Base of the repositories over the single table: its name and the DynamoDB client to reach it.
+
+    The client is the process's shared one unless a test hands in its own.
+    """
+
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self._table = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def _db(self) -> Any:
+        # Imported here to keep this module free of client set-up for code that only converts values.
+        from shared.aws import client
+
+        return self._dynamodb or client("dynamodb")

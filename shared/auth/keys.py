@@ -10,9 +10,8 @@ from pydantic import BaseModel
 
 from shared import schema
 from shared.access import Caller, ScopeKind
-from shared.aws import client
 from shared.clock import now_iso
-from shared.dynamo import from_item, serialize, to_item
+from shared.dynamo import TableRepository, from_item, serialize, to_item
 from shared.errors import ApiKeyNotFound, TenantNotFound
 
 KEY_PREFIX = "gsk_"
@@ -58,16 +57,8 @@ def bearer_key(authorization: str | None) -> str | None:
     return key if key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX) else None
 
 
-class ApiKeyRepository:
+class ApiKeyRepository(TableRepository):
     """API key records in the single table, found by the hash of the key."""
-
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
-        self._table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def _db(self) -> Any:
-        return self._dynamodb or client("dynamodb")
 
     def create(self, scope: ScopeKind, scope_id: str, name: str, tenant_exists: bool) -> tuple[str, ApiKeyRecord]:
         """Create a key for a tenant that exists; returns the key (to show once) and its record."""

@@ -9,8 +9,7 @@ from botocore.exceptions import ClientError
 
 from shared import schema
 from shared.access import Caller
-from shared.aws import client
-from shared.dynamo import from_item, serialize, to_item
+from shared.dynamo import TableRepository, from_item, serialize, to_item
 from shared.errors import AccessDenied, InvalidTransition, JobNotFound, JobNotSkipped
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobEvent, JobStatus, can_transition
@@ -41,16 +40,8 @@ def job_item(job: Job) -> dict[str, Any]:
     )
 
 
-class JobRepository:
+class JobRepository(TableRepository):
     """Jobs in the single table."""
-
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
-        self._table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def _db(self) -> Any:
-        return self._dynamodb or client("dynamodb")
 
     def get(self, job_id: str) -> Job | None:
         response = self._db.get_item(TableName=self._table, Key=to_item(schema.job_key(job_id)), ConsistentRead=True)

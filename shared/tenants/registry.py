@@ -11,9 +11,8 @@ from pydantic import BaseModel
 
 from shared import schema
 from shared.access import TenantPath
-from shared.aws import client
 from shared.clock import now_iso
-from shared.dynamo import from_item, serialize, to_item
+from shared.dynamo import TableRepository, from_item, serialize, to_item
 from shared.errors import TenantExists, TenantNotFound
 
 
@@ -57,16 +56,8 @@ def new_tenant_id(entity: str) -> str:
     return _ID_PREFIX[entity] + secrets.token_hex(5)
 
 
-class TenantRegistry:
+class TenantRegistry(TableRepository):
     """Create and look up partners, organizations and workspaces."""
-
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
-        self._table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def _db(self) -> Any:
-        return self._dynamodb or client("dynamodb")
 
     def create_partner(self, name: str, partner_id: str | None = None) -> Partner:
         partner = Partner(
