@@ -10,6 +10,9 @@ from constructs import Construct
 
 from shared import schema
 
+# Epoch seconds after which DynamoDB deletes the item (the ingestion day counters; docs/ingestion.md).
+TTL_ATTRIBUTE = "expires_at"
+
 
 def _string(name: str) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
@@ -25,7 +28,11 @@ def _index(definition: schema.IndexDefinition) -> dynamodb.GlobalSecondaryIndexP
 
 
 class Data(Construct):
-    """The jobs/tenants/keys table: on demand, point-in-time recovery, a change stream for the worker."""
+    """The jobs/tenants/keys table: on demand, point-in-time recovery, a change stream for the worker.
+
+    Items carrying ``expires_at`` (epoch seconds) expire: the ingestion day counters. TTL deletions reach the
+    stream as ``REMOVE`` records, which the worker's filters never deliver.
+    """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -40,16 +47,22 @@ class Data(Construct):
             ),
             dynamo_stream=dynamodb.StreamViewType[schema.STREAM_VIEW],
             global_secondary_indexes=[_index(definition) for definition in schema.GLOBAL_INDEXES],
+            time_to_live_attribute=TTL_ATTRIBUTE,
         )
 
-    def index_arns(self) -> list[str]:
-        """One ARN per index, named: a grant on them carries no wildcard."""
-        return [f"{self.table.table_arn}/index/{definition.name}" for definition in schema.GLOBAL_INDEXES]
+    def index_arns(self, indexes: Sequence[schema.IndexDefinition] = schema.GLOBAL_INDEXES) -> list[str]:
+        """One ARN per index (every index by default), named: a grant on them carries no wildcard."""
+        return [f"{self.table.table_arn}/index/{definition.name}" for definition in indexes]
 
     def grant(
-        self, grantee: iam.IGrantable, *, item_actions: Sequence[str] = (), index_actions: Sequence[str] = ()
+        self,
+        grantee: iam.IGrantable,
+        *,
+        item_actions: Sequence[str] = (),
+        index_actions: Sequence[str] = (),
+        indexes: Sequence[schema.IndexDefinition] = schema.GLOBAL_INDEXES,
     ) -> None:
-        """Allow exactly these actions: ``item_actions`` on the table, ``index_actions`` on its indexes.
+        """Allow exactly these actions: ``item_actions`` on the table, ``index_actions`` on ``indexes``.
 
         Explicit where ``grant_read_write_data`` would also allow Scan, PutItem, DeleteItem and batch writes.
         """
@@ -58,4 +71,6 @@ class Data(Construct):
                 grantee=grantee, actions=list(item_actions), resource_arns=[self.table.table_arn]
             )
         if index_actions:
-            iam.Grant.add_to_principal(grantee=grantee, actions=list(index_actions), resource_arns=self.index_arns())
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=list(index_actions), resource_arns=self.index_arns(indexes)
+            )

@@ -65,6 +65,7 @@ _PER_JOB_OBJECTS = (
 def acknowledge_findings(stack: GensailStack) -> None:
     """The findings this design accepts, each with its reason."""
     _acknowledge_pipeline(stack)
+    _acknowledge_ingestion(stack)
     rest_api = stack.api.rest_api
     stage = rest_api.deployment_stage
 
@@ -115,14 +116,6 @@ def acknowledge_findings(stack: GensailStack) -> None:
 def _acknowledge_pipeline(stack: GensailStack) -> None:
     """The worker, the reconciler, the stage functions and the state machine."""
     stages = stack.stages
-    config = _account_arn("ssm", f"parameter{CONFIG_PARAMETER_PREFIX}/*")
-    for function in (stack.worker_function, stack.reconciler_function, *stages.all()):
-        acknowledge_wildcard(
-            function,
-            config,
-            "The config hierarchy is one SSM parameter per tenant level (platform, partner, organization, "
-            "workspace) and tenant ids are only known at run time; the grant covers the config path only.",
-        )
     bucket = _arn_of(stack.artifacts.bucket)
     objects = {
         stages.start_transcription: (RECORDINGS, TRANSCRIPTS, TRANSCRIBE_OUTPUT),
@@ -147,22 +140,12 @@ def _acknowledge_pipeline(stack: GensailStack) -> None:
         "The Bedrock model is chosen per workspace in the config hierarchy (analysis.bedrock_model_id) at run "
         "time, so the grant is InvokeModel on foundation models; no other Bedrock action or resource type.",
     )
-    for reader, secrets in (
-        (stages.publish, "Webhook signing secrets are one SecureString parameter per webhook"),
-        (stages.start_transcription, "CallRail API keys (needed to fetch recordings) are one SecureString per account"),
-    ):
-        acknowledge_wildcard(
-            reader,
-            _account_arn("ssm", f"parameter{SECRETS_PARAMETER_PREFIX}/*"),
-            f"{secrets}, named at run time by the config; the grant is GetParameter on the secrets path only.",
-        )
-        acknowledge_wildcard(
-            reader,
-            _account_arn("kms", "key/*"),
-            "Decrypts SecureString values under the secrets path: the key id of the account's aws/ssm key is not "
-            "known at synth time, so any key of this account, but only through SSM (kms:ViaService) and only for "
-            "parameters under the secrets path (kms:EncryptionContext:PARAMETER_ARN).",
-        )
+    _acknowledge_config_read(stack.worker_function, stack.reconciler_function, *stages.all())
+    _acknowledge_secrets_read(stages.publish, "Webhook signing secrets are one SecureString parameter per webhook")
+    _acknowledge_secrets_read(
+        stages.start_transcription,
+        "CallRail API keys (needed to fetch recordings) are one SecureString per account",
+    )
 
     state_machine = stack.pipeline.state_machine
     for function in stages.all():
@@ -185,10 +168,49 @@ def _acknowledge_pipeline(stack: GensailStack) -> None:
         "Powertools and every state transition is in the state machine's log group, which is enough to follow "
         "a job; tracing can be switched on when there is a trace consumer.",
     )
-    for queue in (stack.stream_worker.dead_letter_queue, stack.reconcile_schedule.dead_letter_queue):
+    for queue in (
+        stack.stream_worker.dead_letter_queue,
+        stack.reconcile_schedule.dead_letter_queue,
+        stack.poll_schedule.dead_letter_queue,
+    ):
         acknowledge(
             queue,
             "SQS3",
-            "This queue is itself a dead-letter queue (the stream mapping's on-failure destination or the "
-            "schedule target's DLQ); an alarm fires on its first message and nothing consumes it automatically.",
+            "This queue is itself a dead-letter queue (the stream mapping's on-failure destination or a schedule "
+            "target's DLQ); an alarm fires on its first message and nothing consumes it automatically.",
         )
+
+
+def _acknowledge_config_read(*functions: lambda_.IFunction) -> None:
+    for function in functions:
+        acknowledge_wildcard(
+            function,
+            _account_arn("ssm", f"parameter{CONFIG_PARAMETER_PREFIX}/*"),
+            "The config hierarchy is one SSM parameter per tenant level (platform, partner, organization, "
+            "workspace) and tenant ids are only known at run time; the grant covers the config path only.",
+        )
+
+
+def _acknowledge_secrets_read(reader: lambda_.IFunction, secrets: str) -> None:
+    """The two wildcards of ``grant_secrets_read``: the secrets path and the key that encrypts it."""
+    acknowledge_wildcard(
+        reader,
+        _account_arn("ssm", f"parameter{SECRETS_PARAMETER_PREFIX}/*"),
+        f"{secrets}, named at run time by the config; the grant is GetParameter on the secrets path only.",
+    )
+    acknowledge_wildcard(
+        reader,
+        _account_arn("kms", "key/*"),
+        "Decrypts SecureString values under the secrets path: the key id of the account's aws/ssm key is not "
+        "known at synth time, so any key of this account, but only through SSM (kms:ViaService) and only for "
+        "parameters under the secrets path (kms:EncryptionContext:PARAMETER_ARN).",
+    )
+
+
+def _acknowledge_ingestion(stack: GensailStack) -> None:
+    """The dispatcher and the workspace poller read the config; the poller reads the CallRail API keys."""
+    _acknowledge_config_read(stack.dispatcher_function, stack.poller_function)
+    _acknowledge_secrets_read(
+        stack.poller_function,
+        "CallRail API keys are one SecureString per account (integrations.callrail.api_key_parameter)",
+    )

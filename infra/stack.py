@@ -15,11 +15,13 @@ from constructs import Construct
 from infra.api import JobsApi
 from infra.data import Data
 from infra.functions import PythonFunctions
+from infra.ingestion import CALLRAIL_API_URL, DISPATCHER_TIMEOUT, POLLER_TIMEOUT, PollQueue, poll_interval
 from infra.openapi import load_openapi
 from infra.parameters import CONFIG_PARAMETER_PREFIX, grant_config_read, grant_secrets_read
 from infra.pipeline import EVENT_BUS_NAME, Pipeline, StageFunctions
 from infra.storage import Artifacts
-from infra.worker import ReconcileSchedule, StreamWorker, reconcile_interval
+from infra.worker import FunctionSchedule, ReconcileSchedule, StreamWorker, reconcile_interval
+from shared import schema
 from shared.pipeline.artifacts import analysis_key, recording_key, result_key, transcript_key
 from shared.pipeline.transcripts import AwsTranscribe
 
@@ -28,7 +30,9 @@ METRICS_NAMESPACE = "Gensail"
 STUCK_AFTER_SECONDS = 900
 FOUNDATION_MODELS = "arn:{partition}:bedrock:*::foundation-model/*"
 
+BATCH_GET_ITEM = "dynamodb:BatchGetItem"
 GET_ITEM = "dynamodb:GetItem"
+PUT_ITEM = "dynamodb:PutItem"
 QUERY = "dynamodb:Query"
 UPDATE_ITEM = "dynamodb:UpdateItem"
 
@@ -91,6 +95,7 @@ class GensailStack(cdk.Stack):
         self.stages = self._add_stage_functions()
         self.pipeline = Pipeline(self, "Pipeline", stages=self.stages)
         self._add_intake()
+        self._add_ingestion()
 
         cdk.CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the jobs API stage")
         cdk.CfnOutput(self, "TableName", value=self.data.table.table_name)
@@ -109,6 +114,12 @@ class GensailStack(cdk.Stack):
             "WorkerDeadLetterQueueUrl",
             value=self.stream_worker.dead_letter_queue.queue_url,
             description="Stream records the worker gave up on",
+        )
+        cdk.CfnOutput(
+            self,
+            "PollQueueUrl",
+            value=self.poll_queue.queue.queue_url,
+            description="One message per workspace to poll (docs/ingestion.md)",
         )
 
     def _add_stage_functions(self) -> StageFunctions:
@@ -210,6 +221,51 @@ class GensailStack(cdk.Stack):
             self, "ReconcileSchedule", reconciler=self.reconciler_function, every=reconcile_interval(self)
         )
 
+    def _add_ingestion(self) -> None:
+        """CallRail polling (docs/ingestion.md): the dispatcher on a schedule, the poller on the poll queue."""
+        ingestion_environment = {
+            "CONFIG_PREFIX": CONFIG_PARAMETER_PREFIX,
+            "POWERTOOLS_SERVICE_NAME": "poller",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
+        # Reads the workspace and its cursor (GetItem) and which calls have a dedupe item already (BatchGetItem);
+        # one TransactWriteItems puts the job and its dedupe item and updates the day counters (authorized by
+        # PutItem and UpdateItem); it moves the cursor with UpdateItem. No Query, Scan or DeleteItem.
+        self.poller_function = self.add_function(
+            "WorkspacePoller",
+            handler="functions.poller.workspace.lambda_handler",
+            description="Polls one workspace's CallRail calls into jobs",
+            environment={**ingestion_environment, "CALLRAIL_API_URL": CALLRAIL_API_URL},
+            item_actions=[GET_ITEM, BATCH_GET_ITEM, PUT_ITEM, UPDATE_ITEM],
+            timeout=POLLER_TIMEOUT,
+        )
+        grant_config_read(self.poller_function, self)
+        # The account's CallRail API key is a SecureString under the secrets path (api_key_parameter).
+        grant_secrets_read(self.poller_function, self)
+        self.poll_queue = PollQueue(self, "Polling", poller=self.poller_function)
+
+        # Lists the workspaces in the tenant registry (the by_entity index only) and reads tenant items.
+        self.dispatcher_function = self.add_function(
+            "PollDispatcher",
+            handler="functions.poller.dispatch.lambda_handler",
+            description="Sends one poll message per CallRail-enabled workspace",
+            environment={**ingestion_environment, "POLL_QUEUE_URL": self.poll_queue.queue.queue_url},
+            item_actions=[GET_ITEM],
+            index_actions=[QUERY],
+            indexes=[schema.BY_ENTITY],
+            timeout=DISPATCHER_TIMEOUT,
+        )
+        grant_config_read(self.dispatcher_function, self)
+        self.poll_queue.grant_send(self.dispatcher_function)
+        self.poll_schedule = FunctionSchedule(
+            self,
+            "PollSchedule",
+            function=self.dispatcher_function,
+            every=poll_interval(self),
+            description="Dispatches one CallRail poll per enabled workspace",
+            what="poll dispatcher",
+        )
+
     def add_function(
         self,
         construct_id: str,
@@ -219,10 +275,14 @@ class GensailStack(cdk.Stack):
         environment: Mapping[str, str],
         item_actions: Sequence[str] = (),
         index_actions: Sequence[str] = (),
+        indexes: Sequence[schema.IndexDefinition] = schema.GLOBAL_INDEXES,
         memory_size: int = 512,
         timeout: cdk.Duration = cdk.Duration.seconds(10),  # noqa: B008 - an immutable value
     ) -> lambda_.Function:
-        """A function that knows the table (``TABLE_NAME``) and may call exactly these actions on it."""
+        """A function that knows the table (``TABLE_NAME``) and may call exactly these actions on it.
+
+        ``index_actions`` apply to ``indexes`` (every index unless narrowed).
+        """
         function = self.functions.add(
             construct_id,
             handler=handler,
@@ -231,5 +291,5 @@ class GensailStack(cdk.Stack):
             memory_size=memory_size,
             timeout=timeout,
         )
-        self.data.grant(function, item_actions=item_actions, index_actions=index_actions)
+        self.data.grant(function, item_actions=item_actions, index_actions=index_actions, indexes=indexes)
         return function

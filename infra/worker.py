@@ -70,12 +70,12 @@ def _alarm(scope: Construct, construct_id: str, metric: cloudwatch.Metric, descr
     )
 
 
-def _dead_letter_alarm(scope: Construct, construct_id: str, queue: sqs.Queue, what: str) -> cloudwatch.Alarm:
+def dead_letter_alarm(scope: Construct, construct_id: str, queue: sqs.Queue, what: str) -> cloudwatch.Alarm:
     visible = queue.metric_approximate_number_of_messages_visible(period=ALARM_PERIOD, statistic="Maximum")
     return _alarm(scope, construct_id, visible, f"{what} could not be delivered and waits in {queue.node.path}")
 
 
-def _errors_alarm(scope: Construct, construct_id: str, function: lambda_.IFunction, what: str) -> cloudwatch.Alarm:
+def errors_alarm(scope: Construct, construct_id: str, function: lambda_.IFunction, what: str) -> cloudwatch.Alarm:
     errors = function.metric_errors(period=ALARM_PERIOD, statistic="Sum")
     return _alarm(scope, construct_id, errors, f"The {what} function failed")
 
@@ -101,42 +101,80 @@ class StreamWorker(Construct):
             filters=[lambda_.FilterCriteria.filter(pattern) for pattern in JOB_QUEUED_PATTERNS],
         )
         worker.add_event_source(self.event_source)
-        self.dead_letter_alarm = _dead_letter_alarm(
+        self.dead_letter_alarm = dead_letter_alarm(
             self, "DeadLetterAlarm", self.dead_letter_queue, "A queued job's stream record"
         )
-        self.errors_alarm = _errors_alarm(self, "ErrorsAlarm", worker, "worker")
+        self.errors_alarm = errors_alarm(self, "ErrorsAlarm", worker, "worker")
 
 
-class ReconcileSchedule(Construct):
-    """Runs the reconciler every few minutes (context ``reconcile_every_minutes``, default 5)."""
+class FunctionSchedule(Construct):
+    """Invokes ``function`` every ``every`` (an EventBridge rule), with retries, a dead-letter queue and alarms.
+
+    A tick that still fails after the retries (or is older than ``max_event_age``) lands in the dead-letter
+    queue, which alarms on its first message; the function's errors alarm too.
+    """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, reconciler: lambda_.IFunction, every: cdk.Duration
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        every: cdk.Duration,
+        description: str,
+        what: str,
+        tick: str | None = None,
+        retry_attempts: int = RECONCILE_RETRY_ATTEMPTS,
+        max_event_age: cdk.Duration = RECONCILE_MAX_EVENT_AGE,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue")
         self.rule = events.Rule(
             self,
             "Rule",
-            description="Hands jobs stuck in queued back to the worker's intake",
+            description=description,
             schedule=events.Schedule.rate(every),
             targets=[
                 targets.LambdaFunction(
-                    reconciler,
-                    retry_attempts=RECONCILE_RETRY_ATTEMPTS,
-                    max_event_age=RECONCILE_MAX_EVENT_AGE,
+                    function,
+                    retry_attempts=retry_attempts,
+                    max_event_age=max_event_age,
                     dead_letter_queue=self.dead_letter_queue,
                 )
             ],
         )
-        self.dead_letter_alarm = _dead_letter_alarm(self, "DeadLetterAlarm", self.dead_letter_queue, "A reconcile tick")
-        self.errors_alarm = _errors_alarm(self, "ErrorsAlarm", reconciler, "reconciler")
+        self.dead_letter_alarm = dead_letter_alarm(
+            self, "DeadLetterAlarm", self.dead_letter_queue, tick or f"A {what} tick"
+        )
+        self.errors_alarm = errors_alarm(self, "ErrorsAlarm", function, what)
+
+
+class ReconcileSchedule(FunctionSchedule):
+    """Runs the reconciler every few minutes (context ``reconcile_every_minutes``, default 5)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, reconciler: lambda_.IFunction, every: cdk.Duration
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            function=reconciler,
+            every=every,
+            description="Hands jobs stuck in queued back to the worker's intake",
+            what="reconciler",
+            tick="A reconcile tick",
+        )
+
+
+def minutes_from_context(scope: Construct, key: str, default: int) -> cdk.Duration:
+    """A whole number of minutes >= 1 from the CDK context (``-c KEY=10``), ``default`` when it is not set."""
+    value = scope.node.try_get_context(key)
+    minutes = default if value is None else int(value)
+    if minutes < 1:
+        raise ValueError(f"Context {key} must be a whole number of minutes >= 1, got {value!r}")
+    return cdk.Duration.minutes(minutes)
 
 
 def reconcile_interval(scope: Construct) -> cdk.Duration:
     """The schedule's rate from the CDK context (``-c reconcile_every_minutes=10``), default 5 minutes."""
-    value = scope.node.try_get_context(RECONCILE_CONTEXT_KEY)
-    minutes = DEFAULT_RECONCILE_MINUTES if value is None else int(value)
-    if minutes < 1:
-        raise ValueError(f"Context {RECONCILE_CONTEXT_KEY} must be a whole number of minutes >= 1, got {value!r}")
-    return cdk.Duration.minutes(minutes)
+    return minutes_from_context(scope, RECONCILE_CONTEXT_KEY, DEFAULT_RECONCILE_MINUTES)

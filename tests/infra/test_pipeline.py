@@ -15,6 +15,17 @@ from infra.worker import reconcile_interval
 from shared import schema
 from shared.settings import ReconcilerSettings, StageSettings, WorkerSettings
 from tests.infra.conftest import Synthesized
+from tests.infra.helpers import (
+    SSM,
+    alarm_on,
+    function_grants,
+    mapping_of,
+    only,
+    queue_is_private,
+    render,
+    role_grants,
+    schedule_of,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -67,51 +78,9 @@ CONTRACT_FILTERS = [
 ]
 
 
-def _only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    ((logical_id, resource),) = resources.items()
-    return logical_id, resource
-
-
-def _render(value: Any) -> str:
-    """An IAM resource as text: ``<Id.Arn>`` for a GetAtt, ``<Id>`` for a Ref, joins concatenated."""
-    if isinstance(value, str):
-        return value
-    if "Fn::GetAtt" in value:
-        logical_id, attribute = value["Fn::GetAtt"]
-        return f"<{logical_id}.{attribute}>"
-    if "Ref" in value:
-        return f"<{value['Ref']}>"
-    separator, parts = value["Fn::Join"]
-    return str(separator).join(_render(part) for part in parts)
-
-
-def _role_grants(synthesized: Synthesized, role_id: str) -> dict[str, set[str]]:
-    """Action -> rendered resources, over every policy attached to the role (CloudWatch Logs writes left out)."""
-    grants: dict[str, set[str]] = {}
-    for policy in synthesized.resources("AWS::IAM::Policy").values():
-        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
-            continue
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            assert statement["Effect"] == "Allow"
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            for action in actions:
-                grants.setdefault(action, set()).update(_render(resource) for resource in resources)
-    return grants
-
-
-def _function_grants(synthesized: Synthesized, handler: str) -> dict[str, set[str]]:
-    function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
-    grants = _role_grants(synthesized, function["Properties"]["Role"]["Fn::GetAtt"][0])
-    return {action: resources for action, resources in grants.items() if action not in _LOG_WRITES}
-
-
-_LOG_WRITES = {"logs:CreateLogStream", "logs:PutLogEvents"}
-
-
 def _definition(synthesized: Synthesized) -> dict[str, Any]:
     """The state machine definition with every function ARN replaced by ``arn:...:function:<logical id>``."""
-    _, state_machine = _only(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    _, state_machine = only(synthesized.resources("AWS::StepFunctions::StateMachine"))
     separator, parts = state_machine["Properties"]["DefinitionString"]["Fn::Join"]
     text = []
     for part in parts:
@@ -141,7 +110,7 @@ def _ids(synthesized: Synthesized) -> dict[str, str]:
 
 
 def test_worker_reads_the_table_stream_with_the_contract_settings(synthesized: Synthesized) -> None:
-    _, mapping = _only(synthesized.resources("AWS::Lambda::EventSourceMapping"))
+    _, mapping = mapping_of(synthesized, WORKER)
     properties = mapping["Properties"]
     ids = _ids(synthesized)
     dead_letter_id = properties["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
@@ -158,7 +127,7 @@ def test_worker_reads_the_table_stream_with_the_contract_settings(synthesized: S
 
 
 def test_stream_filters_are_the_contracts(synthesized: Synthesized) -> None:
-    _, mapping = _only(synthesized.resources("AWS::Lambda::EventSourceMapping"))
+    _, mapping = mapping_of(synthesized, WORKER)
 
     patterns = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
 
@@ -202,58 +171,31 @@ def _record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = N
 def test_only_transitions_into_queued_reach_the_worker(
     synthesized: Synthesized, record: dict[str, Any], delivered: bool
 ) -> None:
-    _, mapping = _only(synthesized.resources("AWS::Lambda::EventSourceMapping"))
+    _, mapping = mapping_of(synthesized, WORKER)
     filters = [EventPattern.load(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
 
     event: Any = record  # moto types it as an EventBridge event; the matcher takes any JSON object
     assert any(pattern.matches_event(event) for pattern in filters) is delivered
 
 
-def _queue_is_private(synthesized: Synthesized, queue_id: str) -> None:
-    queue = synthesized.template_json["Resources"][queue_id]["Properties"]
-    (policy,) = [
-        p["Properties"]["PolicyDocument"]
-        for p in synthesized.resources("AWS::SQS::QueuePolicy").values()
-        if {"Ref": queue_id} in p["Properties"]["Queues"]
-    ]
-    assert queue["SqsManagedSseEnabled"] is True
-    assert {
-        "Action": "sqs:*",
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        "Effect": "Deny",
-        "Principal": {"AWS": "*"},
-        "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
-    } in policy["Statement"]
-
-
-def _alarm_on(synthesized: Synthesized, metric: str, dimension: dict[str, Any]) -> dict[str, Any]:
-    alarms: list[dict[str, Any]] = [
-        a["Properties"]
-        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["MetricName"] == metric and a["Properties"]["Dimensions"] == [dimension]
-    ]
-    (alarm,) = alarms
-    return alarm
-
-
 def test_worker_dead_letter_queue_is_encrypted_ssl_only_and_alarmed(synthesized: Synthesized) -> None:
-    _, mapping = _only(synthesized.resources("AWS::Lambda::EventSourceMapping"))
+    _, mapping = mapping_of(synthesized, WORKER)
     queue_id = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
 
-    _queue_is_private(synthesized, queue_id)
-    alarm = _alarm_on(
+    queue_is_private(synthesized, queue_id)
+    alarm = alarm_on(
         synthesized,
         "ApproximateNumberOfMessagesVisible",
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}},
     )
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
-    assert "sqs:SendMessage" in _function_grants(synthesized, WORKER)
-    assert f"<{queue_id}.Arn>" in _function_grants(synthesized, WORKER)["sqs:SendMessage"]
+    assert "sqs:SendMessage" in function_grants(synthesized, WORKER)
+    assert f"<{queue_id}.Arn>" in function_grants(synthesized, WORKER)["sqs:SendMessage"]
 
 
 @pytest.mark.parametrize("handler", [WORKER, RECONCILER])
 def test_intake_errors_are_alarmed(synthesized: Synthesized, handler: str) -> None:
-    alarm = _alarm_on(
+    alarm = alarm_on(
         synthesized, "Errors", {"Name": "FunctionName", "Value": {"Ref": synthesized.function_id(handler)}}
     )
 
@@ -265,7 +207,7 @@ def test_intake_errors_are_alarmed(synthesized: Synthesized, handler: str) -> No
 
 
 def test_reconciler_runs_every_five_minutes_with_retries_and_a_dead_letter_queue(synthesized: Synthesized) -> None:
-    rule_id, rule = _only(synthesized.resources("AWS::Events::Rule"))
+    rule_id, rule = schedule_of(synthesized, RECONCILER)
     (target,) = rule["Properties"]["Targets"]
     queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
     reconciler = synthesized.function_id(RECONCILER)
@@ -275,7 +217,7 @@ def test_reconciler_runs_every_five_minutes_with_retries_and_a_dead_letter_queue
     assert rule["Properties"]["State"] == "ENABLED"
     assert target["Arn"] == {"Fn::GetAtt": [reconciler, "Arn"]}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
-    _queue_is_private(synthesized, queue_id)
+    queue_is_private(synthesized, queue_id)
     assert {
         "Action": "lambda:InvokeFunction",
         "FunctionName": {"Fn::GetAtt": [reconciler, "Arn"]},
@@ -336,7 +278,7 @@ def test_every_task_invokes_its_stage_with_the_contracts_retry_and_catch(
 
 
 def test_state_machine_is_standard_logs_every_event_without_data_and_is_not_traced(synthesized: Synthesized) -> None:
-    _, state_machine = _only(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    _, state_machine = only(synthesized.resources("AWS::StepFunctions::StateMachine"))
     properties = state_machine["Properties"]
     logging = properties["LoggingConfiguration"]
     (destination,) = logging["Destinations"]
@@ -349,8 +291,8 @@ def test_state_machine_is_standard_logs_every_event_without_data_and_is_not_trac
 
 
 def test_state_machine_may_invoke_exactly_the_five_stage_functions(synthesized: Synthesized) -> None:
-    _, state_machine = _only(synthesized.resources("AWS::StepFunctions::StateMachine"))
-    grants = _role_grants(synthesized, state_machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
+    _, state_machine = only(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    grants = role_grants(synthesized, state_machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
     functions = [synthesized.function_id(handler) for handler in STAGES]
 
     assert grants.pop("lambda:InvokeFunction") == {
@@ -396,13 +338,10 @@ def test_reconciler_treats_jobs_queued_for_15_minutes_as_stuck(synthesized: Synt
     assert _environment(synthesized, RECONCILER)["STUCK_AFTER_SECONDS"] == "900"
 
 
-_SSM = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
-
-
 def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]:
     ids = _ids(synthesized)
     table = {"dynamodb:GetItem": {f"<{ids['table']}.Arn>"}, "dynamodb:UpdateItem": {f"<{ids['table']}.Arn>"}}
-    config = {action: {f"{_SSM}/gensail/config/*"} for action in ("ssm:GetParameters", "ssm:GetParameter")}
+    config = {action: {f"{SSM}/gensail/config/*"} for action in ("ssm:GetParameters", "ssm:GetParameter")}
     bucket = f"<{ids['bucket']}.Arn>"
     start_execution = {"states:StartExecution": {f"<{ids['state_machine']}>"}}
     put_events = {"events:PutEvents": {f"<{ids['bus']}.Arn>"}}
@@ -417,7 +356,7 @@ def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]
     indexes = {f"<{ids['table']}.Arn>/index/{index.name}" for index in schema.GLOBAL_INDEXES}
     # SecureStrings under the secrets path: webhook signing secrets (publish), CallRail API keys (recordings).
     secrets = {
-        "ssm:GetParameter": {f"{_SSM}/gensail/config/*", f"{_SSM}/gensail/secrets/*"},
+        "ssm:GetParameter": {f"{SSM}/gensail/config/*", f"{SSM}/gensail/secrets/*"},
         "kms:Decrypt": {"arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"},
     }
     return {
@@ -456,13 +395,13 @@ def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]
 def test_each_function_is_allowed_exactly_what_its_stage_does(synthesized: Synthesized, handler: str) -> None:
     expected = _expected_grants(synthesized)[handler]
 
-    assert _function_grants(synthesized, handler) == expected
+    assert function_grants(synthesized, handler) == expected
 
 
 def test_worker_is_allowed_its_items_config_execution_stream_and_dead_letter_queue(
     synthesized: Synthesized,
 ) -> None:
-    grants = _function_grants(synthesized, WORKER)
+    grants = function_grants(synthesized, WORKER)
     expected = _expected_grants(synthesized)[RECONCILER]
     del expected["dynamodb:Query"]  # the worker reads no index
     stream = {f"<{_ids(synthesized)['table']}.StreamArn>"}
@@ -481,7 +420,7 @@ def test_worker_is_allowed_its_items_config_execution_stream_and_dead_letter_que
 
 @pytest.mark.parametrize("handler", STAGES)
 def test_stage_functions_never_scan_put_or_delete_items(synthesized: Synthesized, handler: str) -> None:
-    grants = _function_grants(synthesized, handler)
+    grants = function_grants(synthesized, handler)
 
     assert not {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(grants)
 
@@ -498,9 +437,9 @@ def test_kms_decrypt_only_through_ssm_for_the_secrets_path(synthesized: Synthesi
         if statement["Action"] == "kms:Decrypt"
     ]
 
-    assert _render(statement["Condition"]["StringEquals"]["kms:ViaService"]) == "ssm.<AWS::Region>.<AWS::URLSuffix>"
-    assert _render(statement["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]) == (
-        f"{_SSM}/gensail/secrets/*"
+    assert render(statement["Condition"]["StringEquals"]["kms:ViaService"]) == "ssm.<AWS::Region>.<AWS::URLSuffix>"
+    assert render(statement["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]) == (
+        f"{SSM}/gensail/secrets/*"
     )
 
 
@@ -536,7 +475,7 @@ def test_artifacts_bucket_logs_access_to_the_log_bucket(synthesized: Synthesized
 
 
 def test_event_bus_is_the_contracts(synthesized: Synthesized) -> None:
-    _, bus = _only(synthesized.resources("AWS::Events::EventBus"))
+    _, bus = only(synthesized.resources("AWS::Events::EventBus"))
 
     assert bus["Properties"]["Name"] == "gensail-jobs"
 
@@ -544,7 +483,7 @@ def test_event_bus_is_the_contracts(synthesized: Synthesized) -> None:
 def test_pipeline_outputs(synthesized: Synthesized) -> None:
     outputs = synthesized.template_json["Outputs"]
     ids = _ids(synthesized)
-    _, mapping = _only(synthesized.resources("AWS::Lambda::EventSourceMapping"))
+    _, mapping = mapping_of(synthesized, WORKER)
     worker_queue = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
 
     assert outputs["StateMachineArn"]["Value"] == {"Ref": ids["state_machine"]}

@@ -144,7 +144,11 @@ def test_runtime_wires_worker_schedule_and_pipeline_from_the_template(runtime: L
     assert mapping.mapping.batch_size == 25
     assert mapping.mapping.report_batch_item_failures
     assert mapping.on_failure_queue_url
-    assert [entry.schedule.expression for entry in runtime.scheduler.entries] == ["rate(5 minutes)"]
+    scheduled = {
+        runtime.template.functions[entry.schedule.function_id].handler: entry.schedule.expression
+        for entry in runtime.scheduler.entries
+    }
+    assert scheduled["functions.reconciler.handler.lambda_handler"] == "rate(5 minutes)"
     assert len(runtime.state_machine_arns) == 1
     assert runtime.streams.alive
     assert runtime.scheduler.alive

@@ -93,9 +93,8 @@ def test_pipeline_wiring_comes_from_the_template(app_template: AppTemplate) -> N
     assert (mapping.batch_size, mapping.report_batch_item_failures, mapping.bisect_on_error) == (25, True, True)
     assert len(mapping.filter_patterns) == 2
     assert mapping.on_failure_queue_id is not None
-    (schedule,) = app_template.schedules
-    assert schedule.expression == "rate(5 minutes)"
-    assert app_template.functions[schedule.function_id].handler == "functions.reconciler.handler.lambda_handler"
+    schedules = {app_template.functions[entry.function_id].handler: entry for entry in app_template.schedules}
+    assert schedules["functions.reconciler.handler.lambda_handler"].expression == "rate(5 minutes)"
     (machine,) = app_template.state_machines
     refs = {function_id: f"fn-{function_id}" for function_id in app_template.functions}
     definition = json.loads(machine.resolve(Resolver(app_template, refs)))

@@ -1,0 +1,79 @@
+"""CallRail ingestion (docs/ingestion.md): the poll queue between the dispatcher and the workspace poller.
+
+The dispatcher runs on a schedule (``FunctionSchedule``, context ``poll_every_minutes``) and sends one message
+per enabled workspace to the poll queue; the workspace poller consumes it. Each workspace is its own message,
+so one workspace's slowness or 429 never blocks another, and a message that fails three times waits in the
+poll dead-letter queue (alarmed).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.worker import dead_letter_alarm, dead_letter_queue, errors_alarm, minutes_from_context
+
+POLL_CONTEXT_KEY = "poll_every_minutes"
+DEFAULT_POLL_MINUTES = 5
+CALLRAIL_API_URL = "https://api.callrail.com/v3"
+DISPATCHER_TIMEOUT = cdk.Duration.minutes(2)  # 1,000 workspaces: registry pages, batched configs, 100 sends
+POLLER_TIMEOUT = cdk.Duration.minutes(5)
+# SQS's advice for a Lambda consumer: at least six times the function timeout, so retries of a throttled
+# invocation never see the message reappear while a poll may still be running.
+VISIBILITY_TIMEOUT_FACTOR = 6
+POLL_BATCH_SIZE = 5
+POLL_MAX_RECEIVE_COUNT = 3
+# At most this many pollers at once (5 workspaces each, one after another): 1,000 workspaces are 200
+# invocations, 10 rounds, well within a 5-minute cycle when a poll takes seconds, without a burst of concurrent
+# requests to CallRail or taking the account's whole Lambda concurrency.
+POLL_MAX_CONCURRENCY = 20
+
+
+def poll_interval(scope: Construct) -> cdk.Duration:
+    """The dispatcher's rate from the CDK context (``-c poll_every_minutes=10``), default 5 minutes."""
+    return minutes_from_context(scope, POLL_CONTEXT_KEY, DEFAULT_POLL_MINUTES)
+
+
+def visibility_timeout(function_timeout: cdk.Duration) -> cdk.Duration:
+    """The poll queue's visibility timeout for a consumer with this timeout."""
+    return cdk.Duration.seconds(function_timeout.to_seconds() * VISIBILITY_TIMEOUT_FACTOR)
+
+
+class PollQueue(Construct):
+    """The poll queue, its dead-letter queue, the poller's mapping on it and their alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, poller: lambda_.Function) -> None:
+        super().__init__(scope, construct_id)
+        if poller.timeout is None:
+            raise ValueError("The workspace poller needs an explicit timeout: the visibility timeout derives from it")
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue")
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=visibility_timeout(poller.timeout),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=POLL_MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
+            ),
+        )
+        # Grants the poller ReceiveMessage, DeleteMessage, ChangeMessageVisibility and GetQueueAttributes.
+        self.event_source = event_sources.SqsEventSource(
+            self.queue,
+            batch_size=POLL_BATCH_SIZE,
+            report_batch_item_failures=True,
+            max_concurrency=POLL_MAX_CONCURRENCY,
+        )
+        poller.add_event_source(self.event_source)
+        self.dead_letter_alarm = dead_letter_alarm(
+            self, "DeadLetterAlarm", self.dead_letter_queue, "A workspace poll that failed three times"
+        )
+        self.errors_alarm = errors_alarm(self, "ErrorsAlarm", poller, "workspace poller")
+
+    def grant_send(self, grantee: iam.IGrantable) -> None:
+        """``sqs:SendMessage`` only (it also authorizes ``SendMessageBatch``); the queue is SSE-SQS, no key grant."""
+        iam.Grant.add_to_principal(grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[self.queue.queue_arn])

@@ -1,0 +1,673 @@
+"""A CallRail-compatible sample server on loopback, for the local runtime and the ingestion tests.
+
+SAMPLE DATA: every call it serves is generated, deterministically per account (seeded), and labelled as such:
+callers are named "Sample Caller <n>", phone numbers are in the fictional +1 555-555-01XX range, each call's
+``note`` says it is sample data and every response carries ``X-Sample-Data: true``. Nothing here talks to CallRail.
+
+What it serves (the shapes of the CallRail API v3 documentation):
+
+- ``GET /v3/a/{account_id}/calls.json``: ``start_date`` / ``end_date`` (ISO 8601, both bounds inclusive; a date
+  alone means that whole day, a time without offset is in the account's time zone; without them the last 7 days),
+  ``per_page`` (default 100, at most 250), ``sort`` (``start_time``, ``duration``, ``customer_name``; default
+  ``start_time``) and ``order`` (default ``desc``), ``company_id``, ``fields`` (the default call fields, plus
+  ``company_id``, ``company_name``, ``transcription``, ``note``, ``source``, ``tags``, ``lead_status`` when named).
+  Offset paging (``page``) answers ``page``, ``per_page``, ``total_pages``, ``total_records``, ``calls``; relative
+  paging (``relative_pagination=true``, ``offset`` = 0-based page) answers ``per_page``, ``has_next_page``,
+  ``next_page`` (a full URL with the same filters, or null) and ``calls``.
+- ``GET /v3/a/{account_id}/calls/{call_id}/recording.json``: ``{"url": <loopback audio URL>}``.
+- ``GET /sample-audio/{call_id}.wav``: a tiny WAV file (half a second of tone), without a key, like a signed URL.
+
+Every ``/v3/a/{account_id}/...`` request needs ``Authorization: Token token="<the account's key>"`` (401
+otherwise; 404 for an unknown account). Failures are injected per account (:meth:`fail_next`,
+:meth:`malformed_next`, :meth:`slow_next`): each queued behaviour is used by the next request to that account,
+before the key is checked. :meth:`add_malformed_call` stores a call record that fails validation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import io
+import json
+import logging
+import math
+import random
+import re
+import struct
+import threading
+import wave
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, TypeAlias
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+logger = logging.getLogger("local.callrail_sample")
+
+SAMPLE_HEADER = "X-Sample-Data"
+DEFAULT_PER_PAGE = 100
+MAX_PER_PAGE = 250
+DEFAULT_RANGE = timedelta(days=7)
+MAX_SLOW_SECONDS = 30.0
+_KEPT_REQUESTS = 10_000
+_DEFAULT_FIELDS = (
+    "answered",
+    "business_phone_number",
+    "customer_city",
+    "customer_country",
+    "customer_name",
+    "customer_phone_number",
+    "customer_state",
+    "direction",
+    "duration",
+    "id",
+    "recording",
+    "recording_duration",
+    "recording_player",
+    "start_time",
+    "tracking_phone_number",
+    "voicemail",
+)
+_EXTRA_FIELDS = ("company_id", "company_name", "transcription", "note", "source", "tags", "lead_status")
+_SORT_FIELDS = ("start_time", "duration", "customer_name")
+_CALLS_PATH = re.compile(r"^/v3/a/(?P<account>[^/]+)/calls\.json$")
+_RECORDING_PATH = re.compile(r"^/v3/a/(?P<account>[^/]+)/calls/(?P<call>[^/]+)/recording\.json$")
+_ACCOUNT_PATH = re.compile(r"^/v3/a/(?P<account>[^/]+)/")
+_AUDIO_PATH = re.compile(r"^/sample-audio/(?P<call>[A-Za-z0-9]+)\.wav$")
+_TOKEN = re.compile(r'^Token\s+token="?(?P<key>[^"]*)"?$')
+_AGENT_LINES = (
+    "Thank you for calling, this is a sample call. How can I help?",
+    "Let me look that up for you.",
+    "I can book that appointment for Tuesday morning.",
+    "Is there anything else I can help with today?",
+)
+_CALLER_LINES = (
+    "Hi, I'd like to ask about your opening hours.",
+    "I need a quote for a repair.",
+    "Tuesday works for me.",
+    "No, that's all. Thanks!",
+)
+
+Defect = Literal["duration", "id"]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server answered (the Authorization header is never kept)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    account_id: str | None
+    status: int
+
+
+@dataclass(frozen=True)
+class _Fail:
+    status: int
+    retry_after: float | None
+
+
+@dataclass(frozen=True)
+class _Malformed:
+    pass
+
+
+@dataclass(frozen=True)
+class _Slow:
+    seconds: float
+
+
+_Injection: TypeAlias = _Fail | _Malformed | _Slow
+
+
+@dataclass
+class _StoredCall:
+    record: dict[str, Any]  # every field but ``recording``, which depends on the server's URL
+    start: datetime
+    company_id: str | None
+    has_recording: bool
+    audio: bool
+
+
+@dataclass
+class _Account:
+    api_key: str
+    company_ids: tuple[str, ...]
+    tracking_numbers: dict[str, str]
+    transcriptions: bool
+    tz: timezone
+    rng: random.Random
+    calls: list[_StoredCall] = field(default_factory=list)
+    injections: deque[_Injection] = field(default_factory=deque)
+    sequence: int = 0
+
+
+class _BadRequest(Exception):
+    pass
+
+
+@dataclass
+class _Exchange:
+    """One request being answered, and what the request log keeps of it."""
+
+    request: BaseHTTPRequestHandler
+    path: str
+    pairs: list[tuple[str, str]]
+    account_id: str | None = None
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        query: dict[str, list[str]] = {}
+        for name, value in self.pairs:
+            query.setdefault(name, []).append(value)
+        return query
+
+
+def _tone_wav(seconds: float = 0.5, rate: int = 8000, pitch: float = 440.0) -> bytes:
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * pitch * index / rate)))
+        for index in range(int(seconds * rate))
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(rate)
+        audio.writeframes(frames)
+    return buffer.getvalue()
+
+
+SAMPLE_AUDIO = _tone_wav()
+
+
+class CallRailSampleServer:
+    """A CallRail v3 look-alike on ``127.0.0.1`` serving generated SAMPLE DATA (see the module docstring).
+
+    The port is bound at construction, so :attr:`url` is known before :meth:`start`. With
+    ``arrival_every_seconds`` a background thread adds one new call per account at "now" on that period (at most
+    ``max_arrivals`` in all), for the local demo.
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        arrival_every_seconds: float | None = None,
+        max_arrivals: int = 10_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if host not in {"127.0.0.1", "localhost", "::1"}:
+            raise ValueError("the sample server only binds to loopback")
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._accounts: dict[str, _Account] = {}
+        self._requests: deque[RecordedRequest] = deque(maxlen=_KEPT_REQUESTS)
+        self._stopping = threading.Event()
+        self._arrival_every = arrival_every_seconds
+        self._max_arrivals = max_arrivals
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                # A client that gave up (a timeout test) leaves nothing to answer.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    server._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="callrail-sample", daemon=True
+        )
+        self._arrivals = threading.Thread(target=self._arrive, name="callrail-sample-arrivals", daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The API base, ``http://127.0.0.1:PORT/v3`` (what ``CALLRAIL_API_URL`` points at)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v3"
+
+    @property
+    def origin(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> CallRailSampleServer:
+        """Serve in a background thread (and start the arrivals when asked for)."""
+        self._thread.start()
+        if self._arrival_every:
+            self._arrivals.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; slow responses in flight end at once."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+        if self._arrivals.is_alive():
+            self._arrivals.join(timeout=10)
+
+    def __enter__(self) -> CallRailSampleServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- accounts and calls ----------------------------------------------------------------------------------
+
+    def add_account(
+        self,
+        account_id: str,
+        api_key: str,
+        *,
+        calls: int = 40,
+        end: datetime | None = None,
+        span: timedelta = timedelta(hours=24),
+        company_ids: Sequence[str] | None = None,
+        transcriptions: bool = False,
+        utc_offset_hours: int = -5,
+        seed: int = 0,
+    ) -> tuple[str, ...]:
+        """Create an account whose ``calls`` start spread over ``[end - span, end]``; returns its company ids.
+
+        The same ``account_id`` and ``seed`` always generate the same calls (ids, durations, numbers, offsets
+        within the window). ``end`` defaults to now; ``transcriptions`` gives answered calls a transcript.
+        """
+        digest = hashlib.sha256(f"{account_id}:{seed}".encode()).digest()
+        rng = random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 -- sample data, not secrets
+        companies = tuple(company_ids) if company_ids else tuple(f"COM{rng.getrandbits(128):032x}" for _ in range(2))
+        account = _Account(
+            api_key=api_key,
+            company_ids=companies,
+            tracking_numbers={company: f"+1555555{150 + index:04d}" for index, company in enumerate(companies)},
+            transcriptions=transcriptions,
+            tz=timezone(timedelta(hours=utc_offset_hours)),
+            rng=rng,
+        )
+        window_end = end or self._clock()
+        with self._lock:
+            self._accounts[account_id] = account
+            for _ in range(calls):
+                at = window_end - span * rng.random()
+                account.calls.append(self._generate(account, at, None))
+        return companies
+
+    def add_calls(
+        self, account_id: str, n: int, *, at: datetime | None = None, company_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``n`` new calls that "arrive" now: starting at ``at`` (default now), one second apart."""
+        start = at or self._clock()
+        with self._lock:
+            account = self._account(account_id)
+            stored = [self._generate(account, start + timedelta(seconds=index), company_id) for index in range(n)]
+            account.calls.extend(stored)
+            return [self._render(account_id, call, None) for call in stored]
+
+    def add_malformed_call(
+        self, account_id: str, *, at: datetime | None = None, defect: Defect = "duration"
+    ) -> dict[str, Any]:
+        """Store a call record that fails validation: ``duration: "abc"`` or no ``id``. Returns the record."""
+        start = at or self._clock()
+        with self._lock:
+            account = self._account(account_id)
+            call = self._generate(account, start, None)
+            if defect == "duration":
+                call.record["duration"] = "abc"
+            else:
+                del call.record["id"]
+            call.has_recording = False
+            account.calls.append(call)
+            return self._render(account_id, call, None)
+
+    def calls(
+        self,
+        account_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        company_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The account's call records with every field, ascending ``start_time``, optionally filtered."""
+        with self._lock:
+            account = self._account(account_id)
+            chosen = [
+                call
+                for call in sorted(account.calls, key=_by_start)
+                if (start is None or call.start >= start)
+                and (end is None or call.start <= end)
+                and (company_id is None or call.company_id == company_id)
+            ]
+            return [self._render(account_id, call, None) for call in chosen]
+
+    def company_ids(self, account_id: str) -> tuple[str, ...]:
+        with self._lock:
+            return self._account(account_id).company_ids
+
+    # -- failure injection -----------------------------------------------------------------------------------
+
+    def fail_next(self, account_id: str, *, status: int = 503, times: int = 1, retry_after: float | None = 60) -> None:
+        """The next ``times`` requests to the account answer ``status`` (429 sends ``Retry-After``)."""
+        self._inject(account_id, _Fail(status, retry_after if status == 429 else None), times)
+
+    def malformed_next(self, account_id: str, *, times: int = 1) -> None:
+        """The next ``times`` requests to the account answer 200 with a truncated JSON body."""
+        self._inject(account_id, _Malformed(), times)
+
+    def slow_next(self, account_id: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` requests to the account wait ``seconds`` (at most 30) before answering normally."""
+        self._inject(account_id, _Slow(min(seconds, MAX_SLOW_SECONDS)), times)
+
+    def clear_failures(self, account_id: str) -> None:
+        with self._lock:
+            self._account(account_id).injections.clear()
+
+    # -- observation -----------------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The requests answered so far (the most recent 10,000), oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def request_count(self, account_id: str | None = None, *, path_suffix: str = "") -> int:
+        """How many requests (to ``account_id``, on paths ending with ``path_suffix``) were answered."""
+        return sum(
+            1
+            for request in self.requests
+            if (account_id is None or request.account_id == account_id) and request.path.endswith(path_suffix)
+        )
+
+    def reset_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _account(self, account_id: str) -> _Account:
+        try:
+            return self._accounts[account_id]
+        except KeyError:
+            raise KeyError(f"no sample account {account_id!r}") from None
+
+    def _inject(self, account_id: str, injection: _Injection, times: int) -> None:
+        with self._lock:
+            self._account(account_id).injections.extend([injection] * times)
+
+    def _generate(self, account: _Account, at: datetime, company_id: str | None) -> _StoredCall:
+        """One SAMPLE call (caller must hold the lock)."""
+        rng = account.rng
+        account.sequence += 1
+        number = account.sequence
+        company = company_id or rng.choice(account.company_ids)
+        answered = rng.random() < 0.8
+        if not answered:
+            duration = rng.randint(5, 40)
+        elif rng.random() < 0.5:
+            duration = min(600, max(5, round(rng.gauss(30, 6))))  # many short calls around 30 s
+        else:
+            duration = rng.randint(5, 600)
+        call_id = f"CAL{rng.getrandbits(128):032x}"
+        start = at.astimezone(account.tz)
+        transcription = None
+        if account.transcriptions and answered:
+            lines = []
+            for turn in range(rng.randint(1, len(_AGENT_LINES))):
+                lines.append(f"Agent: {_AGENT_LINES[turn]}")
+                lines.append(f"Caller: {_CALLER_LINES[turn]}")
+            transcription = "\n".join(lines)
+        record: dict[str, Any] = {
+            "id": call_id,
+            "answered": answered,
+            "business_phone_number": "+15555550100",
+            "customer_city": "Sample City",
+            "customer_country": "US",
+            "customer_name": f"Sample Caller {number}",
+            "customer_phone_number": f"+1555555{rng.randint(100, 199):04d}",
+            "customer_state": "ZZ",
+            "direction": "inbound" if rng.random() < 0.85 else "outbound",
+            "duration": duration,
+            "recording_duration": duration if answered else None,
+            "recording_player": None,
+            "start_time": start.isoformat(timespec="milliseconds"),
+            "tracking_phone_number": account.tracking_numbers.get(company, "+15555550199"),
+            "voicemail": not answered and rng.random() < 0.5,
+            "company_id": company,
+            "company_name": f"Sample Company {account.company_ids.index(company) + 1}"
+            if company in account.company_ids
+            else "Sample Company",
+            "transcription": transcription,
+            "note": "SAMPLE DATA generated by local/callrail_sample.py",
+            "source": "Sample Source",
+            "tags": [],
+            "lead_status": None,
+        }
+        return _StoredCall(record=record, start=start, company_id=company, has_recording=answered, audio=answered)
+
+    def _render(self, account_id: str, call: _StoredCall, fields: set[str] | None) -> dict[str, Any]:
+        """The call as the API shows it: default fields plus ``fields`` (all fields when None)."""
+        record = dict(call.record)
+        call_id = record.get("id")
+        record["recording"] = (
+            f"{self.url}/a/{account_id}/calls/{call_id}/recording.json" if call.has_recording and call_id else None
+        )
+        if call.has_recording and call_id:
+            record["recording_player"] = f"{self.origin}/sample-player/{call_id}"
+        if fields is None:
+            return record
+        wanted = set(_DEFAULT_FIELDS) | (fields & set(_EXTRA_FIELDS))
+        return {name: value for name, value in record.items() if name in wanted}
+
+    def _arrive(self) -> None:
+        interval = max(0.05, self._arrival_every or 1.0)
+        arrived = 0
+        while arrived < self._max_arrivals and not self._stopping.wait(interval):
+            with self._lock:
+                now = self._clock()
+                for account in self._accounts.values():
+                    account.calls.append(self._generate(account, now, None))
+                    arrived += 1
+            logger.info("sample calls arrived", extra={"total": arrived})
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(request.path)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        exchange = _Exchange(request, parts.path, pairs)
+        audio = _AUDIO_PATH.match(exchange.path)
+        account_match = _ACCOUNT_PATH.match(exchange.path)
+        if audio:
+            self._serve_audio(exchange, audio["call"])
+        elif not account_match:
+            self._answer(exchange, 404, {"error": "Not found"})
+        else:
+            exchange.account_id = account_match["account"]
+            self._serve_account(exchange, exchange.account_id)
+
+    def _serve_account(self, exchange: _Exchange, account_id: str) -> None:
+        with self._lock:
+            account = self._accounts.get(account_id)
+            injection = account.injections.popleft() if account and account.injections else None
+        if account is None:
+            self._answer(exchange, 404, {"error": "Account not found"})
+            return
+        if injection is not None and self._injected(exchange, injection):
+            return
+        if not self._authorized(account, exchange.request.headers.get("Authorization")):
+            self._answer(exchange, 401, {"error": "HTTP Token: Access denied."})
+            return
+        calls_match = _CALLS_PATH.match(exchange.path)
+        recording_match = _RECORDING_PATH.match(exchange.path)
+        try:
+            if calls_match:
+                document = self._list_calls(account_id, account, exchange.pairs)
+            elif recording_match:
+                document = self._recording(account, recording_match["call"])
+            else:
+                raise LookupError("Not found")
+        except _BadRequest as exc:
+            self._answer(exchange, 400, {"error": str(exc)})
+        except LookupError as exc:
+            self._answer(exchange, 404, {"error": str(exc.args[0])})
+        else:
+            self._answer(exchange, 200, document)
+
+    def _injected(self, exchange: _Exchange, injection: _Injection) -> bool:
+        """Apply a queued behaviour; True when it already answered the request."""
+        if isinstance(injection, _Slow):
+            self._stopping.wait(injection.seconds)
+            return False
+        if isinstance(injection, _Fail):
+            headers = {"Retry-After": f"{injection.retry_after:g}"} if injection.retry_after is not None else {}
+            message = "Too many requests" if injection.status == 429 else "Sample failure"
+            self._answer(exchange, injection.status, {"error": message}, headers)
+            return True
+        self._send(exchange, 200, b'{"calls": [{"id": "CAL', "application/json")
+        return True
+
+    @staticmethod
+    def _authorized(account: _Account, header: str | None) -> bool:
+        match = _TOKEN.match(header or "")
+        return match is not None and hmac.compare_digest(match["key"].encode(), account.api_key.encode())
+
+    def _list_calls(self, account_id: str, account: _Account, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+        first: dict[str, str] = {}
+        for name, value in pairs:
+            first.setdefault(name, value)
+        now = self._clock()
+        end = _parse_bound(first["end_date"], account.tz, end=True) if "end_date" in first else now
+        start = (
+            _parse_bound(first["start_date"], account.tz, end=False) if "start_date" in first else end - DEFAULT_RANGE
+        )
+        per_page = min(MAX_PER_PAGE, max(1, _int_param(first, "per_page", DEFAULT_PER_PAGE)))
+        sort = first.get("sort", "start_time")
+        if sort not in _SORT_FIELDS:
+            raise _BadRequest(f"Invalid sort field: {sort}")
+        order = first.get("order", "desc")
+        if order not in {"asc", "desc"}:
+            raise _BadRequest(f"Invalid order: {order}")
+        fields = {name.strip() for name in first.get("fields", "").split(",") if name.strip()}
+        company_id = first.get("company_id")
+        with self._lock:
+            chosen = [
+                call
+                for call in account.calls
+                if start <= call.start <= end and (company_id is None or call.company_id == company_id)
+            ]
+            chosen.sort(key=_sort_key(sort), reverse=order == "desc")
+            total = len(chosen)
+            if first.get("relative_pagination", "false").lower() == "true":
+                offset = _int_param(first, "offset", 0)
+                if offset < 0:
+                    raise _BadRequest("Invalid offset")
+                page_calls = chosen[offset * per_page : (offset + 1) * per_page]
+                has_next = (offset + 1) * per_page < total
+                next_query = [(name, value) for name, value in pairs if name not in {"offset", "page"}]
+                next_query.append(("offset", str(offset + 1)))
+                return {
+                    "per_page": per_page,
+                    "has_next_page": has_next,
+                    "next_page": f"{self.url}/a/{account_id}/calls.json?{urlencode(next_query)}" if has_next else None,
+                    "calls": [self._render(account_id, call, fields) for call in page_calls],
+                }
+            page = _int_param(first, "page", 1)
+            if page < 1:
+                raise _BadRequest("Invalid page")
+            page_calls = chosen[(page - 1) * per_page : page * per_page]
+            return {
+                "page": page,
+                "per_page": per_page,
+                "total_pages": math.ceil(total / per_page),
+                "total_records": total,
+                "calls": [self._render(account_id, call, fields) for call in page_calls],
+            }
+
+    def _recording(self, account: _Account, call_id: str) -> dict[str, Any]:
+        with self._lock:
+            for call in account.calls:
+                if call.record.get("id") == call_id and call.has_recording:
+                    return {"url": f"{self.origin}/sample-audio/{call_id}.wav"}
+        raise LookupError(f"No recording for call {call_id}")
+
+    def _serve_audio(self, exchange: _Exchange, call_id: str) -> None:
+        with self._lock:
+            known = any(
+                call.audio and call.record.get("id") == call_id
+                for account in self._accounts.values()
+                for call in account.calls
+            )
+        if known:
+            self._send(exchange, 200, SAMPLE_AUDIO, "audio/wav")
+        else:
+            self._answer(exchange, 404, {"error": "Not found"})
+
+    def _answer(
+        self, exchange: _Exchange, status: int, document: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        self._send(exchange, status, json.dumps(document).encode(), "application/json; charset=utf-8", headers)
+
+    def _send(
+        self, exchange: _Exchange, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        with self._lock:
+            self._requests.append(RecordedRequest("GET", exchange.path, exchange.query, exchange.account_id, status))
+        request = exchange.request
+        request.send_response(status)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(body)))
+        request.send_header(SAMPLE_HEADER, "true")
+        for name, value in (headers or {}).items():
+            request.send_header(name, value)
+        request.end_headers()
+        request.wfile.write(body)
+
+
+def _by_start(call: _StoredCall) -> tuple[datetime, str]:
+    return call.start, str(call.record.get("id", ""))
+
+
+def _sort_key(sort: str) -> Callable[[_StoredCall], Any]:
+    if sort == "duration":
+        return lambda call: (
+            call.record["duration"] if isinstance(call.record.get("duration"), int) else -1,
+            *_by_start(call),
+        )
+    if sort == "customer_name":
+        return lambda call: (str(call.record.get("customer_name", "")), *_by_start(call))
+    return _by_start
+
+
+def _int_param(query: dict[str, str], name: str, default: int) -> int:
+    if name not in query:
+        return default
+    try:
+        return int(query[name])
+    except ValueError:
+        raise _BadRequest(f"Invalid {name}") from None
+
+
+def _parse_bound(value: str, tz: timezone, *, end: bool) -> datetime:
+    """A date filter: a bare date is that whole day; a time without offset is in the account's time zone."""
+    text = re.sub(
+        r"(:\d{2}(?:\.\d+)?) (\d{2}:?\d{2})$", r"\1+\2", value.strip()
+    )  # a "+" the client did not percent-encode
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max if end else time.min, tz)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadRequest(f"Invalid {'end_date' if end else 'start_date'}: {value}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)

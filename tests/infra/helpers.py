@@ -1,0 +1,103 @@
+"""Reading the synthesized template: rendered IAM grants, alarms, queues (shared by the infra tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.infra.conftest import Synthesized
+
+
+def only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    ((logical_id, resource),) = resources.items()
+    return logical_id, resource
+
+
+def render(value: Any) -> str:
+    """An IAM resource as text: ``<Id.Arn>`` for a GetAtt, ``<Id>`` for a Ref, joins concatenated."""
+    if isinstance(value, str):
+        return value
+    if "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return f"<{logical_id}.{attribute}>"
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    separator, parts = value["Fn::Join"]
+    return str(separator).join(render(part) for part in parts)
+
+
+def role_grants(synthesized: Synthesized, role_id: str) -> dict[str, set[str]]:
+    """Action -> rendered resources, over every policy attached to the role (CloudWatch Logs writes left out)."""
+    grants: dict[str, set[str]] = {}
+    for policy in synthesized.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for action in actions:
+                grants.setdefault(action, set()).update(render(resource) for resource in resources)
+    return grants
+
+
+def function_grants(synthesized: Synthesized, handler: str) -> dict[str, set[str]]:
+    function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
+    grants = role_grants(synthesized, function["Properties"]["Role"]["Fn::GetAtt"][0])
+    return {action: resources for action, resources in grants.items() if action not in LOG_WRITES}
+
+
+LOG_WRITES = {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def queue_is_private(synthesized: Synthesized, queue_id: str) -> None:
+    queue = synthesized.template_json["Resources"][queue_id]["Properties"]
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]
+        for p in synthesized.resources("AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in p["Properties"]["Queues"]
+    ]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert {
+        "Action": "sqs:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+    } in policy["Statement"]
+
+
+def alarm_on(synthesized: Synthesized, metric: str, dimension: dict[str, Any]) -> dict[str, Any]:
+    alarms: list[dict[str, Any]] = [
+        a["Properties"]
+        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == metric and a["Properties"]["Dimensions"] == [dimension]
+    ]
+    (alarm,) = alarms
+    return alarm
+
+
+SSM = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
+
+
+def mapping_of(synthesized: Synthesized, handler: str) -> tuple[str, dict[str, Any]]:
+    """The one event source mapping that invokes the function running ``handler``."""
+    function = {"Ref": synthesized.function_id(handler)}
+    return only(
+        {
+            logical_id: mapping
+            for logical_id, mapping in synthesized.resources("AWS::Lambda::EventSourceMapping").items()
+            if mapping["Properties"]["FunctionName"] == function
+        }
+    )
+
+
+def schedule_of(synthesized: Synthesized, handler: str) -> tuple[str, dict[str, Any]]:
+    """The one EventBridge rule whose target is the function running ``handler``."""
+    function = {"Fn::GetAtt": [synthesized.function_id(handler), "Arn"]}
+    return only(
+        {
+            logical_id: rule
+            for logical_id, rule in synthesized.resources("AWS::Events::Rule").items()
+            if any(target["Arn"] == function for target in rule["Properties"]["Targets"])
+        }
+    )
