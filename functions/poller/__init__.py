@@ -1,0 +1,1 @@
+"""CallRail poller: a scheduled dispatcher fans out one message per workspace; the workspace poller ingests it."""

@@ -1,0 +1,65 @@
+"""The per-workspace ingestion cursor: the ``start_time`` up to which every call of the workspace is stored.
+
+Positions are fixed-width UTC timestamps (``shared.clock.format_timestamp``), so DynamoDB's string comparison
+orders them in time and the conditional write can refuse to move a cursor backwards.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared import schema
+from shared.aws import client
+from shared.clock import format_timestamp, now_iso, parse_timestamp
+from shared.dynamo import serialize, to_item
+
+CALLRAIL = "callrail"
+
+
+def cursor_key(workspace_id: str, source: str = CALLRAIL) -> dict[str, str]:
+    """The cursor item of one workspace and source (belongs in ``shared.schema`` beside the other keys)."""
+    return {schema.PARTITION_KEY: f"CURSOR#{source}#{workspace_id}", schema.SORT_KEY: "CURSOR"}
+
+
+class CursorStore:
+    """Cursors of the workspaces' CallRail polls in the single table."""
+
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self._table = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def _db(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    def read(self, workspace_id: str) -> datetime | None:
+        """Where the workspace's last poll left off; ``None`` before its first poll."""
+        response = self._db.get_item(
+            TableName=self._table,
+            Key=to_item(cursor_key(workspace_id)),
+            ConsistentRead=True,
+            ProjectionExpression="#position",
+            ExpressionAttributeNames={"#position": "position"},
+        )
+        position = response.get("Item", {}).get("position", {}).get("S")
+        return parse_timestamp(position) if position else None
+
+    def advance(self, workspace_id: str, position: datetime) -> bool:
+        """Move the cursor to ``position`` if that is forward; ``False`` when it already stands there or later."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item(cursor_key(workspace_id)),
+                UpdateExpression="SET #position = :new, updated_at = :now",
+                ConditionExpression="attribute_not_exists(#position) OR #position < :new",
+                ExpressionAttributeNames={"#position": "position"},
+                ExpressionAttributeValues={":new": serialize(format_timestamp(position)), ":now": serialize(now_iso())},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True

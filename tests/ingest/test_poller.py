@@ -1,0 +1,229 @@
+"""Polling one workspace against the CallRail sample server: replays, the cursor, 429s and invalid records."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from local.callrail_sample import CallRailSampleServer
+from shared.aws import client
+from shared.callrail.client import CallRailUnavailable
+from shared.clock import parse_timestamp
+from shared.dynamo import from_item
+from shared.ingest.jobs import IngestOutcome
+from shared.ingest.poller import WorkspaceNotPollable, poll_workspace
+from tests.conftest import Tenants
+from tests.ingest.conftest import connect_account, effective, items_with_prefix, sample_client, stores
+
+ACCOUNT = "ACC1"
+
+
+def stored_call_ids() -> list[str]:
+    return sorted(str(from_item(item)["source_id"]) for item in items_with_prefix("JOB#"))
+
+
+def test_three_replays_of_a_window_store_each_call_once(tenants: Tenants, callrail: CallRailSampleServer) -> None:
+    # Given 12 calls half an hour ago, and polls that re-read the last hour
+    workspace = tenants.workspace(0)
+    connect_account(callrail, workspace, ACCOUNT, write_config=False)
+    now = datetime.now(UTC)
+    calls = callrail.add_calls(ACCOUNT, 12, at=now - timedelta(minutes=30))
+    cursors, store = stores()
+    client = sample_client(callrail, ACCOUNT, per_page=5)
+
+    config = effective(ACCOUNT, overlap_minutes=60)
+
+    # When the same window is polled three times
+    reports = [
+        poll_workspace(workspace, config, client, cursors, store, window_end=now, now=lambda: now) for _ in range(3)
+    ]
+
+    # Then every call has exactly one job and one dedupe item; the replays found them all
+    assert stored_call_ids() == sorted(call["id"] for call in calls)
+    assert len(items_with_prefix("SOURCE#callrail#")) == 12
+    assert reports[0].outcomes == {IngestOutcome.QUEUED: 12}
+    assert [report.outcomes for report in reports[1:]] == [{IngestOutcome.DUPLICATE: 12}] * 2
+    assert all(report.completed for report in reports)
+    assert cursors.read(workspace.workspace_id) == now.replace(microsecond=0)
+
+
+def test_the_cursor_never_passes_an_unstored_call(tenants: Tenants, callrail: CallRailSampleServer) -> None:
+    # Given 12 calls, served 5 per page, and a 429 as soon as the first page is read
+    workspace = tenants.workspace(0)
+    connect_account(callrail, workspace, ACCOUNT, write_config=False)
+    now = datetime.now(UTC)
+    calls = callrail.add_calls(ACCOUNT, 12, at=now - timedelta(minutes=30))
+    cursors, store = stores()
+
+    def rate_limit_after_first_page(index: int) -> None:
+        if index == 1:
+            callrail.fail_next(ACCOUNT, status=429)
+
+    limited = sample_client(callrail, ACCOUNT, per_page=5, after_record=rate_limit_after_first_page)
+
+    # When the workspace is polled
+    first = poll_workspace(workspace, effective(ACCOUNT), limited, cursors, store, window_end=now, now=lambda: now)
+
+    # Then the first page is stored, the poll ends quietly, and the cursor stands at the last stored call
+    assert first.rate_limited
+    assert not first.completed
+    assert first.outcomes == {IngestOutcome.QUEUED: 5}
+    assert stored_call_ids() == sorted(call["id"] for call in calls[:5])
+    assert cursors.read(workspace.workspace_id) == parse_timestamp(calls[4]["start_time"])
+
+    # When the next cycle polls again
+    later = now + timedelta(minutes=5)
+    second = poll_workspace(
+        workspace,
+        effective(ACCOUNT),
+        sample_client(callrail, ACCOUNT),
+        cursors,
+        store,
+        window_end=later,
+        now=lambda: later,
+    )
+
+    # Then it resumes from the cursor (re-reading the overlap) and no call is missed or stored twice
+    assert second.completed
+    assert second.window_start == parse_timestamp(calls[4]["start_time"]) - timedelta(minutes=15)
+    assert second.outcomes == {IngestOutcome.DUPLICATE: 5, IngestOutcome.QUEUED: 7}
+    assert stored_call_ids() == sorted(call["id"] for call in calls)
+    assert cursors.read(workspace.workspace_id) == later.replace(microsecond=0)
+
+
+def test_an_outage_moves_the_cursor_to_the_last_stored_call_and_is_raised(
+    tenants: Tenants, callrail: CallRailSampleServer
+) -> None:
+    workspace = tenants.workspace(0)
+    connect_account(callrail, workspace, ACCOUNT, write_config=False)
+    now = datetime.now(UTC)
+    calls = callrail.add_calls(ACCOUNT, 8, at=now - timedelta(minutes=30))
+    cursors, store = stores()
+
+    def outage_after_first_page(index: int) -> None:
+        if index == 1:
+            callrail.fail_next(ACCOUNT, status=503, times=3)
+
+    client = sample_client(callrail, ACCOUNT, per_page=5, after_record=outage_after_first_page)
+
+    with pytest.raises(CallRailUnavailable):
+        poll_workspace(workspace, effective(ACCOUNT), client, cursors, store, window_end=now, now=lambda: now)
+
+    assert stored_call_ids() == sorted(call["id"] for call in calls[:5])
+    assert cursors.read(workspace.workspace_id) == parse_timestamp(calls[4]["start_time"])
+
+
+def test_an_invalid_record_is_counted_and_the_others_are_ingested(
+    tenants: Tenants, callrail: CallRailSampleServer
+) -> None:
+    workspace = tenants.workspace(0)
+    connect_account(callrail, workspace, ACCOUNT, write_config=False)
+    now = datetime.now(UTC)
+    before = callrail.add_calls(ACCOUNT, 3, at=now - timedelta(minutes=40))
+    broken = callrail.add_malformed_call(ACCOUNT, at=now - timedelta(minutes=30))
+    after = callrail.add_calls(ACCOUNT, 3, at=now - timedelta(minutes=20))
+    cursors, store = stores()
+
+    report = poll_workspace(
+        workspace, effective(ACCOUNT), sample_client(callrail, ACCOUNT), cursors, store, window_end=now, now=lambda: now
+    )
+
+    assert report.completed
+    assert [(invalid.call_id, "duration" in invalid.error) for invalid in report.invalid] == [(broken["id"], True)]
+    assert report.outcomes == {IngestOutcome.QUEUED: 6}
+    assert stored_call_ids() == sorted(call["id"] for call in before + after)
+
+
+def test_the_first_poll_reads_the_initial_lookback_and_stop_when_ends_it_early(
+    tenants: Tenants, callrail: CallRailSampleServer
+) -> None:
+    # Given calls 30 and 3 hours old, and a workspace that looks back 2 hours on its first poll
+    workspace = tenants.workspace(0)
+    connect_account(callrail, workspace, ACCOUNT, write_config=False)
+    now = datetime.now(UTC)
+    callrail.add_calls(ACCOUNT, 2, at=now - timedelta(hours=3))
+    recent = callrail.add_calls(ACCOUNT, 4, at=now - timedelta(minutes=30))
+    cursors, store = stores()
+    config = effective(ACCOUNT, initial_lookback_hours=2)
+    budget = iter([False, False, True])
+
+    # When the poll must stop after two calls (the function's time is running out)
+    report = poll_workspace(
+        workspace,
+        config,
+        sample_client(callrail, ACCOUNT),
+        cursors,
+        store,
+        window_end=now,
+        now=lambda: now,
+        stop_when=lambda: next(budget),
+    )
+
+    # Then only recent calls were read, two were stored, and the cursor stands at the second
+    assert report.window_start == now - timedelta(hours=2)
+    assert report.stopped_early
+    assert not report.completed
+    assert stored_call_ids() == sorted(call["id"] for call in recent[:2])
+    assert cursors.read(workspace.workspace_id) == parse_timestamp(recent[1]["start_time"])
+
+
+def test_the_cursor_only_moves_forward(tenants: Tenants) -> None:
+    cursors, _ = stores()
+    later, earlier = datetime(2026, 11, 28, 12, tzinfo=UTC), datetime(2026, 11, 28, 11, tzinfo=UTC)
+
+    assert cursors.advance("ws_000", later) is True
+    assert cursors.advance("ws_000", earlier) is False
+    assert cursors.advance("ws_000", later) is False
+    assert cursors.read("ws_000") == later
+    assert cursors.read("ws_001") is None
+
+
+def test_a_disabled_workspace_is_not_polled(tenants: Tenants, callrail: CallRailSampleServer) -> None:
+    cursors, store = stores()
+    config = effective(ACCOUNT, enabled=False)
+
+    with pytest.raises(WorkspaceNotPollable):
+        poll_workspace(
+            tenants.workspace(0),
+            config,
+            sample_client(callrail, ACCOUNT),
+            cursors,
+            store,
+            window_end=datetime.now(UTC),
+        )
+
+
+def test_a_poll_over_the_limit_queues_exactly_the_limit_in_one_write_per_call(
+    tenants: Tenants, callrail: CallRailSampleServer
+) -> None:
+    # Given 20 new calls for a workspace that may queue 7 a day
+    workspace = tenants.workspace(0)
+    connect_account(callrail, workspace, ACCOUNT, write_config=False)
+    now = datetime.now(UTC)
+    callrail.add_calls(ACCOUNT, 20, at=now - timedelta(minutes=30))
+    cursors, store = stores()
+    writes: list[str] = []
+    for operation in ("TransactWriteItems", "PutItem", "UpdateItem", "BatchWriteItem"):
+        client("dynamodb").meta.events.register(
+            f"before-call.dynamodb.{operation}", lambda model, **_: writes.append(model.name)
+        )
+
+    # When the workspace is polled
+    report = poll_workspace(
+        workspace,
+        effective(ACCOUNT, max_calls_per_workspace=7),
+        sample_client(callrail, ACCOUNT),
+        cursors,
+        store,
+        window_end=now,
+        now=lambda: now,
+    )
+
+    # Then 7 are queued and 13 skipped for the rate limit
+    assert report.outcomes == {IngestOutcome.QUEUED: 7, IngestOutcome.RATE_LIMITED: 13}
+    statuses = Counter((job["status"], job.get("skipped_reason")) for job in map(from_item, items_with_prefix("JOB#")))
+    assert statuses == {("queued", None): 7, ("skipped", "rate_limit"): 13}
+    # And each call cost one transaction; only the call that found the limit reached needed a second one
+    assert Counter(writes) == {"TransactWriteItems": 21, "UpdateItem": 1}  # the update is the cursor
