@@ -11,7 +11,7 @@ from constructs import Construct
 from shared import schema
 
 # Epoch seconds after which DynamoDB deletes the item (the ingestion day counters; docs/ingestion.md).
-TTL_ATTRIBUTE = "expires_at"
+TTL_ATTRIBUTE = schema.TTL_ATTRIBUTE
 
 
 def _string(name: str) -> dynamodb.Attribute:

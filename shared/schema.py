@@ -56,3 +56,17 @@ def api_key_key(key_hash: str) -> dict[str, str]:
 
 def source_call_key(source: str, source_id: str) -> dict[str, str]:
     return {PARTITION_KEY: f"SOURCE#{source}#{source_id}", SORT_KEY: "SOURCE"}
+
+
+# Items that expire on their own (ingestion day counters) carry this attribute, epoch seconds; the table's TTL.
+TTL_ATTRIBUTE = "expires_at"
+
+
+def cursor_key(source: str, workspace_id: str) -> dict[str, str]:
+    """Where a workspace's poll of ``source`` left off."""
+    return {PARTITION_KEY: f"CURSOR#{source}#{workspace_id}", SORT_KEY: "CURSOR"}
+
+
+def day_counter_key(counted: str, scope: str, tenant_id: str, day: str) -> dict[str, str]:
+    """A per-UTC-day counter of ``counted`` things for one tenant (``scope`` is workspace or partner)."""
+    return {PARTITION_KEY: f"COUNTER#{counted}#{scope}#{tenant_id}#{day}", SORT_KEY: "COUNTER"}

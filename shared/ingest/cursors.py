@@ -7,33 +7,22 @@ orders them in time and the conditional write can refuse to move a cursor backwa
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from shared import schema
-from shared.aws import client
 from shared.clock import format_timestamp, now_iso, parse_timestamp
-from shared.dynamo import serialize, to_item
+from shared.dynamo import TableRepository, serialize, to_item
 
 CALLRAIL = "callrail"
 
 
-def cursor_key(workspace_id: str, source: str = CALLRAIL) -> dict[str, str]:
-    """The cursor item of one workspace and source (belongs in ``shared.schema`` beside the other keys)."""
-    return {schema.PARTITION_KEY: f"CURSOR#{source}#{workspace_id}", schema.SORT_KEY: "CURSOR"}
+def cursor_key(workspace_id: str) -> dict[str, str]:
+    return schema.cursor_key(CALLRAIL, workspace_id)
 
 
-class CursorStore:
+class CursorStore(TableRepository):
     """Cursors of the workspaces' CallRail polls in the single table."""
-
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
-        self._table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def _db(self) -> Any:
-        return self._dynamodb or client("dynamodb")
 
     def read(self, workspace_id: str) -> datetime | None:
         """Where the workspace's last poll left off; ``None`` before its first poll."""

@@ -18,19 +18,18 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared import schema
-from shared.aws import client
 from shared.callrail.client import CallRecord
 from shared.clock import format_timestamp
 from shared.config.model import CallRailIntegration
-from shared.dynamo import serialize, to_item
+from shared.dynamo import TableRepository, serialize, to_item
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobEvent, JobStatus, SkipReason
 from shared.jobs.repository import job_item
 from shared.tenants.registry import Workspace
 
 SOURCE = "callrail"
-# Day counters expire on their own: CDK enables DynamoDB TTL on this attribute (epoch seconds).
-COUNTER_TTL_ATTRIBUTE = "expires_at"
+# Day counters expire on their own (the table's TTL attribute, epoch seconds).
+COUNTER_TTL_ATTRIBUTE = schema.TTL_ATTRIBUTE
 COUNTER_RETENTION = timedelta(days=3)
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem
 
@@ -63,8 +62,8 @@ def counter_day(moment: datetime) -> str:
 
 
 def day_counter_key(scope: CounterScope, tenant_id: str, day: str) -> dict[str, str]:
-    """A day counter of ingested calls (belongs in ``shared.schema`` beside the other keys)."""
-    return {schema.PARTITION_KEY: f"COUNTER#calls#{scope.value}#{tenant_id}#{day}", schema.SORT_KEY: "COUNTER"}
+    """A day counter of ingested calls."""
+    return schema.day_counter_key("calls", scope.value, tenant_id, day)
 
 
 def call_metadata(call: CallRecord, account_id: str) -> dict[str, Any]:
@@ -108,17 +107,12 @@ def job_for_call(
     )
 
 
-class CallJobStore:
+class CallJobStore(TableRepository):
     """Jobs created from CallRail calls, their dedupe items and the day counters, in the single table."""
 
     def __init__(self, table_name: str, dynamodb: Any = None, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._table = table_name
-        self._dynamodb = dynamodb
+        super().__init__(table_name, dynamodb)
         self._sleep = sleep
-
-    @property
-    def _db(self) -> Any:
-        return self._dynamodb or client("dynamodb")
 
     def already_ingested(self, call_ids: Iterable[str]) -> set[str]:
         """The ids among ``call_ids`` (at most 100) that have a job already: one eventually consistent read.
