@@ -138,6 +138,12 @@ def import_times() -> dict[str, Any]:
     }
 
 
+def ingestion_figures() -> dict[str, Any]:
+    from benchmarks.ingestion import ingestion_figures as figures
+
+    return figures()
+
+
 def pipeline_figures() -> dict[str, Any]:
     from benchmarks.pipeline import pipeline_figures as figures
 
@@ -150,7 +156,9 @@ def main() -> None:
         warnings.simplefilter("ignore")
         requests = request_counts()
         pipeline = pipeline_figures()
-    print(json.dumps({"aws_requests": requests, "pipeline": pipeline, "import_time": import_times()}, indent=2))
+        ingestion = ingestion_figures()
+    figures = {"aws_requests": requests, "pipeline": pipeline, "ingestion": ingestion, "import_time": import_times()}
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
