@@ -34,18 +34,20 @@ def without_moto_transaction_rollback_copies() -> Iterator[None]:
     """moto deep-copies the whole table for every item of a transaction (its rollback), so its cost grows with the
     table and 10,000 calls would take hours. No transaction fails in this run, so the copy is skipped here: the
     figure then measures the poller, the client and the paging, not moto's rollback. Benchmark-only."""
-    import moto.dynamodb.models as models
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
 
-    real_copy = models.copy
+    # moto's module imports `copy` and calls copy.deepcopy(table): swap that module global for the run.
+    real_copy: Any = vars(models)["copy"]
 
     def deepcopy(value: Any, memo: Any = None) -> Any:
-        return value if isinstance(value, models.Table) else real_copy.deepcopy(value, memo)
+        return value if isinstance(value, Table) else real_copy.deepcopy(value, memo)
 
-    models.copy = types.SimpleNamespace(deepcopy=deepcopy)  # type: ignore[assignment]
+    setattr(models, "copy", types.SimpleNamespace(deepcopy=deepcopy))  # noqa: B010
     try:
         yield
     finally:
-        models.copy = real_copy
+        setattr(models, "copy", real_copy)  # noqa: B010
 
 
 def ingestion_figures() -> dict[str, Any]:
