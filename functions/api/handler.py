@@ -188,23 +188,23 @@ def _problem_response(code: str, detail: str, issues: list[ValidationIssue] | No
     )
 
 
-_STATUS_OF: dict[type[DomainError], str] = {
-    errors.JobNotFound: "job_not_found",
-    errors.AccessDenied: "forbidden",
-    errors.InvalidStatus: "invalid_status",
-    errors.JobNotSkipped: "job_not_skipped",
-    errors.InvalidCursor: "invalid_cursor",
-    errors.WorkspaceRequired: "workspace_required",
-}
+# The domain errors a client may see; their stable codes index the problem catalogue (status and title).
+_CLIENT_ERRORS = (
+    errors.JobNotFound,
+    errors.AccessDenied,
+    errors.InvalidStatus,
+    errors.JobNotSkipped,
+    errors.InvalidCursor,
+    errors.WorkspaceRequired,
+)
 
 
 @app.exception_handler(DomainError)
 def domain_error(error: DomainError) -> Response[str]:
-    code = _STATUS_OF.get(type(error))
-    if code is None:
-        logger.exception("unmapped domain error")
+    if not isinstance(error, _CLIENT_ERRORS):
+        logger.exception("domain error not meant for clients")
         return _problem_response("internal_error", "The request could not be completed.")
-    return _problem_response(code, error.detail)
+    return _problem_response(error.code, error.detail)
 
 
 @app.exception_handler(RequestValidationError)
