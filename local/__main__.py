@@ -1,5 +1,6 @@
 """``python -m local`` (``make run``): serve the API on 127.0.0.1 with fresh demo data until Ctrl-C, with the
-stream worker, the scheduled functions, the pipeline and a webhook receiver running."""
+stream worker, the scheduled functions, the CallRail poller over a sample server (SAMPLE data), the pipeline and
+a webhook receiver running."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from local.runtime import DEFAULT_DEMO_FILE, DEFAULT_PORT, SCHEDULE_SCALE_VARIABLE, LocalRuntime, start
+from local.runtime import (
+    CALLRAIL_ARRIVAL_SECONDS,
+    DEFAULT_DEMO_FILE,
+    DEFAULT_PORT,
+    SCHEDULE_SCALE_VARIABLE,
+    LocalRuntime,
+    start,
+)
+from local.seed import SAMPLE_LOW_DAILY_LIMIT, SETTING_LOW_LIMIT, SETTING_SKIP_ALL
 from local.synth import SynthError
 
 
@@ -83,6 +92,17 @@ def banner(runtime: LocalRuntime, seconds: float) -> str:
         f"  AWS (moto)   {runtime.aws_endpoint_url}   table {runtime.table_name}",
         f"  Webhooks     {runtime.webhooks.url}   (receiver: checks X-Signature, prints each delivery)",
     ]
+    if runtime.callrail is not None:
+        accounts = runtime.demo.callrail_accounts
+        lines.append(
+            f"  CallRail     {runtime.callrail.url}   CallRail SAMPLE data (generated calls, not CallRail's): "
+            f"{len(accounts)} accounts, one per workspace"
+        )
+    for consumer in runtime.queues.mappings:
+        lines.append(
+            f"  Poller       {consumer.function_name} <- queue {consumer.queue_url.rpartition('/')[2]} "
+            f"(batch {consumer.mapping.batch_size})"
+        )
     for state in runtime.streams.mappings:
         mapping = state.mapping
         lines.append(
@@ -141,7 +161,27 @@ def banner(runtime: LocalRuntime, seconds: float) -> str:
         "",
         "Ctrl-C stops; the next start begins from fresh demo data.",
     ]
+    if runtime.callrail is not None and runtime.demo.callrail_accounts:
+        lines[-2:-2] = ["", *ingestion_lines(runtime)]
     return "\n".join(line for line in lines if line is not None)
+
+
+def ingestion_lines(runtime: LocalRuntime) -> list[str]:
+    """What the CallRail poller does with the SAMPLE accounts, and how to see it."""
+    demo = runtime.demo
+    skip_all = demo.callrail_account(SETTING_SKIP_ALL)
+    low_limit = demo.callrail_account(SETTING_LOW_LIMIT)
+    key = demo.key_for("workspace", skip_all.workspace_id)
+    return [
+        "CallRail ingestion (SAMPLE data): every workspace polls its own sample account; the poll dispatcher ran at "
+        f"start and runs on its schedule; new sample calls arrive every {CALLRAIL_ARRIVAL_SECONDS:g} s.",
+        f"  {skip_all.workspace_name} ({skip_all.workspace_id}): skip_all_on_ingest -> every call skipped",
+        f"  {low_limit.workspace_name} ({low_limit.workspace_id}): max_calls_per_workspace "
+        f"{SAMPLE_LOW_DAILY_LIMIT} -> {SAMPLE_LOW_DAILY_LIMIT} queued a day, the rest skipped (rate_limit)",
+        "  the other workspaces: defaults (short calls skipped by duration, the rest run through the pipeline)",
+        f'  curl "{runtime.api_url}/api/v1/jobs?status=skipped&workspace_id={skip_all.workspace_id}" '
+        f'-H "Authorization: Bearer {key.key}"',
+    ]
 
 
 if __name__ == "__main__":

@@ -234,8 +234,32 @@ def _create_messaging(
         refs[queue.logical_id] = queue_urls[queue.logical_id] = attributes[f"{queue.logical_id}.QueueUrl"] = url
         attributes[f"{queue.logical_id}.QueueName"] = name
         attributes[f"{queue.logical_id}.Arn"] = f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT_ID}:{name}"
-
+    # Then what the template sets on each queue, once every dead-letter queue it may name exists.
+    resolver = Resolver(template, refs, attributes)
+    for queue in template.queues:
+        settings = sqs_queue_settings(queue.properties, resolver)
+        if settings:
+            sqs.set_queue_attributes(QueueUrl=queue_urls[queue.logical_id], Attributes=settings)
     return queue_urls
+
+
+_QUEUE_NUMBERS = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize")
+
+
+def sqs_queue_settings(properties: Mapping[str, Any], resolver: Resolver) -> dict[str, str]:
+    """``SetQueueAttributes`` values for what a template's ``AWS::SQS::Queue`` sets: its timings and its
+    redrive policy (moto moves a message to the dead-letter queue once it was received ``maxReceiveCount`` times)."""
+    settings = {name: str(int(properties[name])) for name in _QUEUE_NUMBERS if name in properties}
+    redrive = properties.get("RedrivePolicy")
+    if isinstance(redrive, Mapping):
+        resolved = resolver.resolve(dict(redrive))
+        settings["RedrivePolicy"] = json.dumps(
+            {
+                "deadLetterTargetArn": resolved["deadLetterTargetArn"],
+                "maxReceiveCount": int(resolved["maxReceiveCount"]),
+            }
+        )
+    return settings
 
 
 def _create_state_machines(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -17,8 +18,9 @@ from aws_lambda_powertools.utilities.parameters import clear_caches as clear_par
 from local.backend import apply_environment, restore_environment
 from local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef, Resolver
 
-# Observability switches: quiet by default locally (a request would print several JSON lines), and the
-# operator's own environment wins, e.g. ``POWERTOOLS_LOG_LEVEL=INFO make run`` shows the functions' logs.
+# Each function's environment is the template's with two kinds of local changes. First, observability and
+# config caching: quiet by default locally (a request would print several JSON lines), and the operator's own
+# environment wins, e.g. ``POWERTOOLS_LOG_LEVEL=INFO make run`` shows the functions' logs.
 # Config documents are read afresh on every use locally, so an operator's ``config set`` shows at the next
 # requeue (deployed functions cache them for a minute; ``CONFIG_CACHE_SECONDS=60 make run`` does too).
 LOCAL_DEFAULTS = {
@@ -27,6 +29,11 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "CONFIG_CACHE_SECONDS": "0",
 }
+
+# Second, and the only other change: external endpoints, replaced only in the functions whose template sets
+# them. The CallRail API is the runtime's sample server on loopback (``local.callrail_sample``, SAMPLE DATA),
+# never api.callrail.com.
+LOCAL_REPLACEMENTS = ("CALLRAIL_API_URL",)
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -56,13 +63,24 @@ class FunctionHost:
     serialized, like one warm Lambda instance per function, which also keeps those swaps safe.
     """
 
-    def __init__(self, template: AppTemplate, resolver: Resolver) -> None:
+    def __init__(
+        self, template: AppTemplate, resolver: Resolver, *, replacements: Mapping[str, str] | None = None
+    ) -> None:
+        """``replacements`` replace variables where the template sets them (see :data:`LOCAL_REPLACEMENTS`)."""
+        unknown = set(replacements or {}) - set(LOCAL_REPLACEMENTS)
+        if unknown:
+            raise ValueError(f"the local runtime only replaces {', '.join(LOCAL_REPLACEMENTS)}, not {sorted(unknown)}")
         self._template = template
         overrides = {name: os.environ[name] for name in LOCAL_DEFAULTS if name in os.environ}
-        self._environments = {
-            logical_id: {**resolver.environment(function), **LOCAL_DEFAULTS, **overrides}
-            for logical_id, function in template.functions.items()
-        }
+        self._environments = {}
+        replaced_ids: set[str] = set()
+        for logical_id, function in template.functions.items():
+            environment = resolver.environment(function)
+            replaced = {name: value for name, value in (replacements or {}).items() if name in environment}
+            if replaced:
+                replaced_ids.add(logical_id)
+            self._environments[logical_id] = {**environment, **replaced, **LOCAL_DEFAULTS, **overrides}
+        self._replaced = frozenset(replaced_ids)
         shared, self._own = _split_environments(self._environments)
         self._previous = apply_environment(shared)
         # Powertools' parameter providers keep a boto3 client and values per process: a cold start has neither.
@@ -103,6 +121,29 @@ class FunctionHost:
     def close(self) -> None:
         restore_environment(self._previous)
 
+    @property
+    def replaced(self) -> frozenset[str]:
+        """The functions whose environment has a local replacement (they call the runtime's local servers)."""
+        return self._replaced
+
+    def release(self, function_ids: Collection[str]) -> None:
+        """End the warm instances of these functions: their handlers and what their modules cache
+        (``functools.cache``), so the connections those clients keep open (e.g. the poller's keep-alive connection
+        to the CallRail sample server) close and the server's connection threads end. Only for functions nothing
+        invokes any more: a later invocation would import them afresh.
+        """
+        with self._lock:
+            modules = {
+                self._template.functions[function_id].module
+                for function_id in function_ids
+                if self._handlers.pop(function_id, None) is not None
+            }
+            for name in modules:
+                module = sys.modules.get(name)
+                if module is not None:
+                    _clear_caches(module)
+        gc.collect()
+
 
 def _split_environments(
     environments: Mapping[str, Mapping[str, str]],
@@ -133,7 +174,15 @@ def _cold_import(module_name: str) -> ModuleType:
     already = module_name in sys.modules
     module = importlib.import_module(module_name)
     if already:
-        for value in vars(module).values():
-            if callable(value) and getattr(value, "__module__", None) == module_name and hasattr(value, "cache_clear"):
-                value.cache_clear()
+        _clear_caches(module)
     return module
+
+
+def _clear_caches(module: ModuleType) -> None:
+    """Drop the ``functools.cache`` results a handler module reaches at module level: its own, and those it
+    imports from its package's siblings (``functions.stages.transcribe`` uses ``functions.stages.common.stages``)."""
+    package = module.__name__.split(".")[0] + "."
+    for value in vars(module).values():
+        defined_in = str(getattr(value, "__module__", ""))
+        if callable(value) and hasattr(value, "cache_clear") and defined_in.startswith(package):
+            value.cache_clear()

@@ -1,5 +1,6 @@
 """Start and stop the whole local runtime: moto, the stack's resources, demo data, the API server, the stream
-workers, the schedules, the pipeline (moto's Step Functions over in-process handlers) and a webhook receiver."""
+workers, the queue consumers, the schedules, the pipeline (moto's Step Functions over in-process handlers), a
+webhook receiver and a CallRail-compatible sample server (SAMPLE DATA) that the poller ingests from."""
 
 from __future__ import annotations
 
@@ -26,11 +27,14 @@ from local.backend import (
     create_resources,
     restore_environment,
 )
+from local.callrail_sample import CallRailSampleServer
 from local.functions import FunctionHost
 from local.gateway import Gateway
 from local.lambda_hook import install as install_lambda_hook
 from local.lambda_hook import register as register_lambda
 from local.lambda_hook import unregister as unregister_lambda
+from local.moto_transactions import install as install_transaction_rollback
+from local.queues import QueueMappingState, QueuePoller
 from local.schedules import Scheduler
 from local.seed import DemoData, seed_demo
 from local.streams import MappingState, StreamPoller, compile_patterns
@@ -47,6 +51,10 @@ DEFAULT_DEMO_FILE = Path(".local/demo.json")
 DOCS_NAME = "docs"
 SCHEDULE_SCALE_VARIABLE = "LOCAL_SCHEDULE_SCALE"
 _STOP_THREADS_SECONDS = 15
+# The CallRail sample server: one new call per SAMPLE account every 20 s, at most 2,000 in all (about an hour
+# and a half with the eight demo accounts), so the poller finds new calls on every schedule.
+CALLRAIL_ARRIVAL_SECONDS = 20.0
+CALLRAIL_MAX_ARRIVALS = 2000
 
 
 @dataclass
@@ -68,7 +76,9 @@ class LocalRuntime:
     _previous_environment: dict[str, str | None]
     webhooks: WebhookReceiver
     streams: StreamPoller
+    queues: QueuePoller
     scheduler: Scheduler
+    callrail: CallRailSampleServer | None
     function_names: dict[str, str]  # logical id -> local Lambda function name
     state_machine_arns: dict[str, str]
     _baseline_threads: set[threading.Thread]
@@ -85,6 +95,7 @@ class LocalRuntime:
             "config_prefix": self.config_prefix,
             "webhook_url": self.webhooks.url,
             "state_machine_arns": sorted(self.state_machine_arns.values()),
+            **({"callrail_api_url": self.callrail.url} if self.callrail else {}),
             **self.demo.as_json(),
         }
 
@@ -94,12 +105,17 @@ class LocalRuntime:
             return
         self._stopped = True
         self.scheduler.stop()
+        self.queues.stop()
         self.streams.stop()
         self._abort_executions()
         self._api_server.shutdown()
         self._api_server.server_close()
         self._api_thread.join(timeout=10)
         self.webhooks.stop()
+        # The poller's keep-alive connection to the sample server closes with its warm instance.
+        self._functions.release(self._functions.replaced)
+        if self.callrail is not None:
+            self.callrail.stop()
         self._moto.stop()
         for name in self.function_names.values():
             unregister_lambda(name)
@@ -146,10 +162,18 @@ def start(
     stack_name: str = STACK_NAME,
     schedule_scale: float | None = None,
     webhook_port: int = 0,
+    callrail_sample: bool = True,
+    callrail_port: int = 0,
+    callrail_arrival_seconds: float | None = CALLRAIL_ARRIVAL_SECONDS,
+    queue_retry_seconds: int = 2,
 ) -> LocalRuntime:
     """Serve the synthesized app on ``127.0.0.1:port`` (0 picks a free port) over fresh demo data.
 
-    ``schedule_scale`` multiplies every schedule's period (default ``$LOCAL_SCHEDULE_SCALE`` or 1).
+    ``schedule_scale`` multiplies every schedule's period (default ``$LOCAL_SCHEDULE_SCALE`` or 1). With
+    ``callrail_sample`` a CallRail-compatible sample server on loopback serves every demo workspace a SAMPLE
+    account (new calls every ``callrail_arrival_seconds``; None: none), the functions that call CallRail call it
+    instead, and the poll dispatcher runs at once, then on its schedule. ``queue_retry_seconds``: how soon a
+    message a queue consumer failed is received again (see :mod:`local.queues`).
     """
     baseline = set(threading.enumerate())
     if schedule_scale is None:
@@ -160,6 +184,7 @@ def start(
     else:
         template = AppTemplate.load(template_path, stack_name)
 
+    install_transaction_rollback()
     moto = MotoServer(aws_port)
     moto.start()
     previous = apply_environment(aws_environment(moto.url))
@@ -167,38 +192,46 @@ def start(
     functions: FunctionHost | None = None
     webhooks = WebhookReceiver(secrets.token_urlsafe(32), webhook_port)
     webhooks.start()
+    callrail = _start_callrail(callrail_port, callrail_arrival_seconds) if callrail_sample else None
     function_names: dict[str, str] = {}
     try:
         resources = create_resources(template, moto.url)
-        functions = FunctionHost(template, resources.resolver(template))
+        functions = FunctionHost(
+            template,
+            resources.resolver(template),
+            replacements={"CALLRAIL_API_URL": callrail.url} if callrail is not None else None,
+        )
         function_names = dict(resources.function_names)
         _serve_functions(functions, function_names)
         config_prefix = _config_prefix(template, functions)
         demo = seed_demo(
-            resources.table_name, config_prefix, seed=seed, webhook_url=webhooks.url, webhook_secret=webhooks.secret
+            resources.table_name,
+            config_prefix,
+            seed=seed,
+            webhook_url=webhooks.url,
+            webhook_secret=webhooks.secret,
+            callrail=callrail,
         )
         docs_route = _enable_swagger(template, functions)
         gateway = Gateway(template, functions, extra_routes=[docs_route] if docs_route else [])
         api_server = make_server(HOST, port, gateway, threaded=True)
         # The demo data is history: the stream workers start after it, at the end of the stream.
         streams = stream_poller(template, resources, functions, starting_position="LATEST")
+        queues = queue_poller(template, resources, functions, retry_seconds=queue_retry_seconds)
         scheduler = Scheduler(
             [(schedule, function_names[schedule.function_id]) for schedule in template.schedules],
             functions.invoke,
             stack_name=template.stack_name,
             scale=schedule_scale,
+            run_at_start=queue_feeders(template, resources, functions),
         )
     except BaseException:
-        for name in function_names.values():
-            unregister_lambda(name)
-        if functions is not None:
-            functions.close()
-        webhooks.stop()
-        moto.stop()
-        restore_environment(previous)
-        reset_clients()
+        _undo_start(
+            function_names, functions=functions, webhooks=webhooks, callrail=callrail, moto=moto, previous=previous
+        )
         raise
     streams.start()
+    queues.start()
     scheduler.start()
     api_thread = threading.Thread(target=api_server.serve_forever, name="local-api", daemon=True)
     api_thread.start()
@@ -219,7 +252,9 @@ def start(
         _previous_environment=previous,
         webhooks=webhooks,
         streams=streams,
+        queues=queues,
         scheduler=scheduler,
+        callrail=callrail,
         function_names=function_names,
         state_machine_arns=dict(resources.state_machine_arns),
         _baseline_threads=baseline,
@@ -228,6 +263,35 @@ def start(
         demo_file.parent.mkdir(parents=True, exist_ok=True)
         demo_file.write_text(json.dumps(runtime.summary(), indent=2) + "\n", encoding="utf-8")
     return runtime
+
+
+def _undo_start(
+    function_names: dict[str, str],
+    *,
+    functions: FunctionHost | None,
+    webhooks: WebhookReceiver,
+    callrail: CallRailSampleServer | None,
+    moto: MotoServer,
+    previous: dict[str, str | None],
+) -> None:
+    """Stop what a start that failed half-way had started."""
+    for name in function_names.values():
+        unregister_lambda(name)
+    if functions is not None:
+        functions.close()
+    webhooks.stop()
+    if callrail is not None:
+        callrail.stop()
+    moto.stop()
+    restore_environment(previous)
+    reset_clients()
+
+
+def _start_callrail(port: int, arrival_seconds: float | None) -> CallRailSampleServer:
+    """The CallRail-compatible sample server (SAMPLE DATA), serving; the demo seed adds its accounts."""
+    return CallRailSampleServer(
+        port=port, arrival_every_seconds=arrival_seconds, max_arrivals=CALLRAIL_MAX_ARRIVALS
+    ).start()
 
 
 def _serve_functions(functions: FunctionHost, function_names: dict[str, str]) -> None:
@@ -269,6 +333,50 @@ def stream_poller(
         starting_position=starting_position,
         poll_seconds=poll_seconds,
     )
+
+
+def queue_poller(
+    template: AppTemplate,
+    resources: LocalResources,
+    functions: FunctionHost,
+    *,
+    poll_seconds: float = 0.5,
+    retry_seconds: int = 2,
+) -> QueuePoller:
+    """A consumer for every SQS event source mapping of the template (not started)."""
+    sqs = client("sqs")
+    mappings = []
+    for mapping in template.sqs_event_source_mappings:
+        if not mapping.enabled or mapping.queue_id not in resources.queue_urls:
+            continue
+        url = resources.queue_urls[mapping.queue_id]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        mappings.append(
+            QueueMappingState(
+                mapping=mapping,
+                function_name=resources.function_names.get(mapping.function_id, mapping.function_id),
+                queue_url=url,
+                queue_arn=str(arn),
+            )
+        )
+    return QueuePoller(mappings, functions.invoke, sqs, poll_seconds=poll_seconds, retry_seconds=retry_seconds)
+
+
+def queue_feeders(template: AppTemplate, resources: LocalResources, functions: FunctionHost) -> set[str]:
+    """Scheduled functions that send to a queue some function consumes (the poll dispatcher): they run at start.
+
+    A deployed stack polls on its next schedule; locally a developer should see the ingested jobs at once.
+    """
+    consumed = {
+        resources.queue_urls[mapping.queue_id]
+        for mapping in template.sqs_event_source_mappings
+        if mapping.enabled and mapping.queue_id in resources.queue_urls
+    }
+    return {
+        schedule.function_id
+        for schedule in template.schedules
+        if schedule.enabled and consumed & set(functions.environment(schedule.function_id).values())
+    }
 
 
 def _config_prefix(template: AppTemplate, functions: FunctionHost) -> str:

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -130,8 +130,9 @@ class ScheduledFunction:
     function_name: str
     next_run: float  # time.monotonic() deadline
     period_seconds: float | None  # None: cron
-    runs: int = 0
+    runs: int = 0  # started
     failures: int = 0
+    completed: int = 0  # ran without an error
 
 
 class Scheduler:
@@ -145,8 +146,13 @@ class Scheduler:
         stack_name: str = "GensailStack",
         scale: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        run_at_start: Collection[str] = (),
     ) -> None:
-        """``schedules`` pairs each schedule with its function's local name; ``invoke(function_id, event)``."""
+        """``schedules`` pairs each schedule with its function's local name; ``invoke(function_id, event)``.
+
+        The schedules of the functions in ``run_at_start`` (logical ids) first run as soon as the thread starts,
+        then on their period (e.g. the poll dispatcher, so a fresh runtime ingests at once).
+        """
         if scale <= 0:
             raise ScheduleError(f"schedule scale must be positive, not {scale}")
         self._invoke = invoke
@@ -160,9 +166,10 @@ class Scheduler:
                 continue
             period = rate_seconds(schedule.expression)
             entry = ScheduledFunction(schedule, function_name, now, period * scale if period is not None else None)
-            entry.next_run = self._next_run(entry, now)
+            entry.next_run = now if schedule.function_id in run_at_start else self._next_run(entry, now)
             self.entries.append(entry)
         self._stop = threading.Event()
+        self._running = threading.Lock()  # one run at a time, from the thread or run_now()
         self._thread = threading.Thread(target=self._run, name="local-scheduler", daemon=True)
 
     @property
@@ -211,17 +218,31 @@ class Scheduler:
             if entry.next_run > now or self._stop.is_set():
                 continue
             entry.next_run = self._next_run(entry, now)
-            entry.runs += 1
+            self._run_entry(entry)
             ran += 1
+        return ran
+
+    def run_now(self, function_id: str) -> Any:
+        """Invoke the schedules of one function at once (in this thread), as if their time had come; their
+        next runs stay as planned. Returns the last run's result; raises when there is no such schedule."""
+        chosen = [entry for entry in self.entries if entry.schedule.function_id == function_id]
+        if not chosen:
+            raise ScheduleError(f"no enabled schedule targets {function_id}")
+        return [self._run_entry(entry) for entry in chosen][-1]
+
+    def _run_entry(self, entry: ScheduledFunction) -> Any:
+        with self._running:
+            entry.runs += 1
             try:
                 event = scheduled_event(entry.schedule, self._stack_name, datetime.now(UTC))
                 result = self._invoke(entry.schedule.function_id, event)
             except Exception as error:  # a failed run is logged; the schedule goes on
                 entry.failures += 1
                 logger.warning("schedule: %s failed (%s: %s)", entry.function_name, type(error).__name__, error)
-            else:
-                logger.info("schedule: %s ran -> %s", entry.function_name, _short(result))
-        return ran
+                return None
+            logger.info("schedule: %s ran -> %s", entry.function_name, _short(result))
+            entry.completed += 1
+            return result
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -2,7 +2,8 @@
 
 Two partners with two organizations of two workspaces each, one API key per tenant, and 24 jobs per
 workspace in every status, including skipped jobs with each of the spec's skip reasons. One organization and
-one workspace override ``processing.filters.min_duration_seconds`` so the config hierarchy shows. Every job
+one workspace override ``processing.filters.min_duration_seconds`` so the config hierarchy shows. With the
+runtime's CallRail sample server, every workspace also polls its own SAMPLE account there. Every job
 carries what the ``source`` transcription provider reads (``source_metadata.transcription``: CallRail-style text
 with speaker labels) and a ``recording_url``. With a webhook receiver, the platform config sends every
 published result there, signed with a secret kept in a SecureString parameter.
@@ -10,10 +11,12 @@ published result there, signed with a secret kept in a SecureString parameter.
 
 from __future__ import annotations
 
+import hashlib
 import random
+import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import aws
 from shared.access import ScopeKind
@@ -25,6 +28,9 @@ from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobEvent, JobFailure, JobStatus, SkipReason
 from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry, Workspace
+
+if TYPE_CHECKING:
+    from local.callrail_sample import CallRailSampleServer
 
 JOBS_PER_WORKSPACE = 24
 _PLATFORM_MIN_DURATION: int = PLATFORM_DEFAULTS["processing"]["filters"]["min_duration_seconds"]  # type: ignore[index]
@@ -78,6 +84,20 @@ _CALLER_CLOSINGS = (
 )
 _AGENTS = ("Maria", "James", "Priya", "Tom")
 
+# CallRail SAMPLE accounts (local/callrail_sample.py), one per demo workspace: each starts with this many calls
+# spread over the last 23 hours, inside the first poll's look-back (``initial_lookback_hours``, 24 by default).
+CALLRAIL_KEY_PREFIX = "/gensail/secrets/callrail/"
+SAMPLE_CALLS_PER_ACCOUNT = 10
+SAMPLE_HISTORY = timedelta(hours=23)
+SAMPLE_LOW_DAILY_LIMIT = 3
+# Which workspaces (partner, organization, workspace indexes) show the ingestion settings; the others keep the
+# defaults. Neither is the banner's example workspace, whose demo walk-through relies on the defaults.
+SKIP_ALL_WORKSPACE = (0, 1, 0)  # Summit Roofing - Main Office: every call is created skipped
+LOW_LIMIT_WORKSPACE = (1, 1, 0)  # Maple Veterinary - Main Office: three queued calls a day, then rate_limit
+SETTING_DEFAULT = "default"
+SETTING_SKIP_ALL = "skip_all_on_ingest"
+SETTING_LOW_LIMIT = f"max_calls_per_workspace={SAMPLE_LOW_DAILY_LIMIT}"
+
 
 @dataclass
 class IssuedKey:
@@ -98,21 +118,41 @@ class DemoTenant:
 
 
 @dataclass
+class SampleAccount:
+    """A CallRail SAMPLE account of the local sample server, wired to one demo workspace."""
+
+    account_id: str
+    workspace_id: str
+    workspace_name: str
+    api_key_parameter: str  # the SecureString with the key, as integrations.callrail.api_key_parameter names it
+    api_key: str  # the sample server's key for this account (loopback only, new on every start)
+    setting: str  # SETTING_DEFAULT, SETTING_SKIP_ALL or SETTING_LOW_LIMIT
+    initial_calls: int
+
+
+@dataclass
 class DemoData:
     """What was seeded: shown once at startup and written to ``.local/demo.json``."""
 
     api_keys: list[IssuedKey] = field(default_factory=list)
     tenants: list[DemoTenant] = field(default_factory=list)
     jobs_per_workspace: dict[str, int] = field(default_factory=dict)
+    callrail_accounts: list[SampleAccount] = field(default_factory=list)
 
     def key_for(self, scope: str, scope_id: str | None = None) -> IssuedKey:
         return next(key for key in self.api_keys if key.scope == scope and scope_id in (None, key.scope_id))
 
+    def callrail_account(self, setting: str) -> SampleAccount:
+        return next(account for account in self.callrail_accounts if account.setting == setting)
+
     def as_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "api_keys": [asdict(key) for key in self.api_keys],
             "tenants": [asdict(tenant) for tenant in self.tenants],
         }
+        if self.callrail_accounts:
+            document["callrail_sample_accounts"] = [asdict(account) for account in self.callrail_accounts]
+        return document
 
 
 def seed_demo(
@@ -123,10 +163,12 @@ def seed_demo(
     *,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    callrail: CallRailSampleServer | None = None,
 ) -> DemoData:
     """Create the demo tenants, keys, config documents and jobs; the same ``seed`` gives the same shape.
 
     With ``webhook_url`` and ``webhook_secret``, the platform config delivers every published result there.
+    With ``callrail`` (a sample server), every workspace polls its own SAMPLE account there (:func:`seed_callrail`).
     """
     rng = random.Random(seed)  # noqa: S311 - the shape of demo data, not a secret
     now = now or datetime.now(UTC)
@@ -135,6 +177,7 @@ def seed_demo(
     jobs = JobRepository(table_name)
     config = ConfigStore(config_prefix)
     demo = DemoData()
+    positions: dict[tuple[int, int, int], Workspace] = {}
     if webhook_url is not None and webhook_secret is not None:
         seed_webhooks(config, webhook_url, webhook_secret)
 
@@ -186,11 +229,68 @@ def seed_demo(
                         ConfigLevel.WORKSPACE, workspace.workspace_id, _min_duration(workspace_minimum)
                     )
                 issue(ScopeKind.WORKSPACE, workspace.workspace_id, workspace.name)
+                positions[(p, o, w)] = workspace
                 minimum = workspace_minimum or organization_minimum or _PLATFORM_MIN_DURATION
                 for job in demo_jobs(workspace, minimum, rng, now):
                     jobs.create(job)
                 demo.jobs_per_workspace[workspace.workspace_id] = JOBS_PER_WORKSPACE
+    if callrail is not None:
+        demo.callrail_accounts = seed_callrail(config, positions, callrail, seed=seed)
     return demo
+
+
+def seed_callrail(
+    config: ConfigStore,
+    workspaces: dict[tuple[int, int, int], Workspace],
+    server: CallRailSampleServer,
+    *,
+    seed: int = 7,
+    calls: int = SAMPLE_CALLS_PER_ACCOUNT,
+) -> list[SampleAccount]:
+    """One SAMPLE account per workspace on ``server``, its key a SecureString under ``/gensail/secrets/``, and
+    the workspace's ``integrations.callrail`` pointing at it (merged into the workspace's own document).
+
+    One workspace ingests everything as skipped (``skip_all_on_ingest``), one may queue only
+    ``SAMPLE_LOW_DAILY_LIMIT`` calls a day; the others keep the defaults.
+    """
+    ssm = aws.client("ssm")
+    accounts = []
+    for position, workspace in workspaces.items():
+        digest = hashlib.sha256(f"{workspace.workspace_id}:{seed}".encode()).hexdigest()
+        account_id = f"ACC{digest[:32]}"
+        api_key = secrets.token_hex(16)
+        parameter = f"{CALLRAIL_KEY_PREFIX}{account_id}"
+        ssm.put_parameter(
+            Name=parameter,
+            Value=api_key,
+            Type="SecureString",
+            Overwrite=True,
+            Description="API key of a CallRail SAMPLE account of the local sample server",
+        )
+        server.add_account(account_id, api_key, calls=calls, span=SAMPLE_HISTORY, transcriptions=True, seed=seed)
+        integration: dict[str, Any] = {"enabled": True, "account_id": account_id, "api_key_parameter": parameter}
+        setting = SETTING_DEFAULT
+        if position == SKIP_ALL_WORKSPACE:
+            integration["skip_all_on_ingest"] = True
+            setting = SETTING_SKIP_ALL
+        elif position == LOW_LIMIT_WORKSPACE:
+            integration["max_calls_per_workspace"] = SAMPLE_LOW_DAILY_LIMIT
+            setting = SETTING_LOW_LIMIT
+        document = config.read_document(ConfigLevel.WORKSPACE, workspace.workspace_id)
+        document.setdefault("integrations", {})["callrail"] = integration
+        config.write_document(ConfigLevel.WORKSPACE, workspace.workspace_id, document)
+        accounts.append(
+            SampleAccount(
+                account_id=account_id,
+                workspace_id=workspace.workspace_id,
+                workspace_name=workspace.name,
+                api_key_parameter=parameter,
+                api_key=api_key,
+                setting=setting,
+                initial_calls=calls,
+            )
+        )
+    return accounts
 
 
 def seed_webhooks(config: ConfigStore, url: str, secret: str) -> None:

@@ -1,7 +1,7 @@
 """Read what the local runtime needs out of a synthesized CloudFormation template.
 
 Routes, authorizers, gateway responses, function handlers and environments, the table, secrets and parameters,
-the stream event source mappings, the schedules, the state machines, buckets, event buses and queues all come
+the stream and queue event source mappings, the schedules, the state machines, buckets, event buses and queues all come
 from the template that ``cdk synth`` produces, so the local runtime serves the deployed wiring and keeps no list
 of its own. Intrinsic functions are resolved against local values with :class:`Resolver`.
 """
@@ -168,6 +168,20 @@ class EventSourceMappingDef:
 
 
 @dataclass(frozen=True)
+class SqsEventSourceMappingDef:
+    """An SQS queue -> Lambda event source mapping."""
+
+    logical_id: str
+    function_id: str
+    queue_id: str
+    batch_size: int = 10
+    report_batch_item_failures: bool = False
+    maximum_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency (one consumer thread locally)
+    maximum_batching_window_seconds: int = 0
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class ScheduleDef:
     """An EventBridge rule on a schedule that targets a function of the stack."""
 
@@ -229,6 +243,7 @@ class AppTemplate:
     stage_name: str
     outputs: Mapping[str, Any] = field(default_factory=dict)  # output name -> unresolved value
     event_source_mappings: tuple[EventSourceMappingDef, ...] = ()
+    sqs_event_source_mappings: tuple[SqsEventSourceMappingDef, ...] = ()
     schedules: tuple[ScheduleDef, ...] = ()
     state_machines: tuple[StateMachineDef, ...] = ()
     buckets: tuple[NamedResourceDef, ...] = ()
@@ -281,6 +296,7 @@ class AppTemplate:
             stage_name=next((name for name in stages if isinstance(name, str)), "local"),
             outputs={name: output.get("Value") for name, output in template.get("Outputs", {}).items()},
             event_source_mappings=tuple(_event_source_mappings(resources)),
+            sqs_event_source_mappings=tuple(_sqs_event_source_mappings(resources)),
             schedules=tuple(_schedules(resources)),
             state_machines=tuple(
                 _state_machine(logical_id, resource.get("Properties", {}))
@@ -315,7 +331,7 @@ def _event_source_mappings(resources: Mapping[str, Mapping[str, Any]]) -> Iterat
         props = resource.get("Properties") or {}
         source = [target for target in _references(props.get("EventSourceArn")) if target in dict(_tables(resources))]
         if not source:
-            continue  # SQS, Kinesis, Kafka...: not served locally
+            continue  # SQS: _sqs_event_source_mappings; Kinesis, Kafka...: not served locally
         function_id = referenced_function(props.get("FunctionName"), resources)
         if function_id is None:
             raise TemplateError(f"event source mapping {logical_id} invokes a function outside this stack")
@@ -339,6 +355,32 @@ def _event_source_mappings(resources: Mapping[str, Mapping[str, Any]]) -> Iterat
             maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
             bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
             on_failure_queue_id=queue[0] if queue else None,
+            enabled=props.get("Enabled", True) is not False,
+        )
+
+
+def _sqs_event_source_mappings(resources: Mapping[str, Mapping[str, Any]]) -> Iterator[SqsEventSourceMappingDef]:
+    for logical_id, resource in _of_type(resources, "AWS::Lambda::EventSourceMapping"):
+        props = resource.get("Properties") or {}
+        source = [
+            target
+            for target in _references(props.get("EventSourceArn"))
+            if resources.get(target, {}).get("Type") == "AWS::SQS::Queue"
+        ]
+        if not source:
+            continue
+        function_id = referenced_function(props.get("FunctionName"), resources)
+        if function_id is None:
+            raise TemplateError(f"event source mapping {logical_id} invokes a function outside this stack")
+        concurrency = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        yield SqsEventSourceMappingDef(
+            logical_id=logical_id,
+            function_id=function_id,
+            queue_id=source[0],
+            batch_size=int(props.get("BatchSize", 10)),
+            report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            maximum_concurrency=int(concurrency) if concurrency is not None else None,
+            maximum_batching_window_seconds=int(props.get("MaximumBatchingWindowInSeconds", 0)),
             enabled=props.get("Enabled", True) is not False,
         )
 

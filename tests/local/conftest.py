@@ -35,9 +35,13 @@ def app_template(template_path: Path) -> AppTemplate:
 
 @pytest.fixture(scope="module")
 def runtime(template_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    """The local runtime on a free port, with its demo file in a temporary folder."""
+    """The local runtime on a free port, with its demo file in a temporary folder.
+
+    Without the CallRail sample server: its ingested calls would run through the pipeline beside what these tests
+    watch (test_ingestion.py starts its own runtime with it).
+    """
     demo_file = tmp_path_factory.mktemp("local") / "demo.json"
-    handle = start(port=0, template_path=template_path, demo_file=demo_file)
+    handle = start(port=0, template_path=template_path, demo_file=demo_file, callrail_sample=False)
     yield handle
     handle.stop()
 

@@ -83,6 +83,13 @@ def test_module_serves_prints_keys_and_stops_cleanly_on_ctrl_c(template_path: Pa
     assert key["key"] in output
     assert "Local runtime stopped." in output
     assert "Traceback" not in output
+    # and announced the CallRail sample server, which workspace skips everything and which has the low limit
+    assert f"{demo['callrail_api_url']}   CallRail SAMPLE data" in output
+    for account in demo["callrail_sample_accounts"]:
+        if account["setting"] == "skip_all_on_ingest":
+            assert f"({account['workspace_id']}): skip_all_on_ingest" in output
+        if account["setting"] == "max_calls_per_workspace=3":
+            assert f"({account['workspace_id']}): max_calls_per_workspace 3" in output
 
 
 def test_second_start_begins_from_fresh_demo_data(template_path: Path, tmp_path: Path) -> None:

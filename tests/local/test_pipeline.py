@@ -157,7 +157,7 @@ def test_runtime_wires_worker_schedule_and_pipeline_from_the_template(runtime: L
 
 def test_stop_ends_every_thread_it_started(template_path: Path, tmp_path: Path) -> None:
     # Given a runtime that has run a pipeline execution
-    handle = start(port=0, template_path=template_path, demo_file=tmp_path / "demo.json")
+    handle = start(port=0, template_path=template_path, demo_file=tmp_path / "demo.json", callrail_sample=False)
     try:
         key = handle.demo.key_for("workspace")
         headers = {"Authorization": f"Bearer {key.key}"}
@@ -172,6 +172,7 @@ def test_stop_ends_every_thread_it_started(template_path: Path, tmp_path: Path) 
 
     # Then the workers, the servers and moto's execution threads have all ended
     assert not handle.streams.alive
+    assert not handle.queues.alive
     assert not handle.scheduler.alive
     assert not handle.webhooks.alive
     assert handle.leftover_threads() == [], [thread.name for thread in handle.leftover_threads()]
