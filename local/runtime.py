@@ -397,6 +397,23 @@ def _api_function(template: AppTemplate) -> str | None:
     return max(set(targets), key=targets.count) if targets else None
 
 
+def _swagger_page(document: dict[str, Any]) -> Any:
+    """Swagger UI (Powertools' bundled assets, no CDN) over the API's own OpenAPI document, not a regenerated one."""
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    assets = Path(swagger_ui.__file__).parent
+    html = swagger_ui.generate_swagger_html(
+        json.dumps(document).replace("</", "<\\/"),
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        swagger_base_url="",
+        oauth2_config=None,
+        persist_authorization=True,
+    )
+    return Response(status_code=200, content_type="text/html", body=html)
+
+
 def _enable_swagger(template: AppTemplate, functions: FunctionHost) -> Route | None:
     """Serve Swagger UI from the API function's resolver, next to its OpenAPI document (local only)."""
     function_id = _api_function(template)
@@ -404,15 +421,15 @@ def _enable_swagger(template: AppTemplate, functions: FunctionHost) -> Route | N
         return None
     module = functions.module(function_id)
     resolver = getattr(module, "app", None)
-    if resolver is None or not hasattr(resolver, "enable_swagger"):
+    document = getattr(module, "openapi_document", None)
+    if resolver is None or document is None:
         return None
     spec_routes = [route for route in template.routes if route.path.endswith("/openapi.json")]
     base = spec_routes[0].path.rpartition("/")[0] if spec_routes else ""
     path = f"{base}/{DOCS_NAME}"
     # A warm module (tests start the runtime more than once per process) already serves the page.
     if path not in getattr(module, "_local_swagger_paths", set()):
-        options: dict[str, Any] = getattr(module, "OPENAPI", {})
-        resolver.enable_swagger(path=path, **options)
+        resolver.get(path, include_in_schema=False)(lambda: _swagger_page(document()))
         module._local_swagger_paths = {*getattr(module, "_local_swagger_paths", set()), path}  # type: ignore[attr-defined]
     return Route(method="GET", path=path, integration="AWS_PROXY", function_id=function_id, authorizer_id=None)
 

@@ -206,6 +206,9 @@ def test_swagger_ui_is_served_without_a_cdn(api: httpx.Client, runtime: LocalRun
     assert response.headers["content-type"].startswith("text/html")
     assert "SwaggerUIBundle" in response.text
     assert 'src="http' not in response.text
+    # the page shows the API's own document: 400 problems, never Powertools' default 422
+    assert '"Gensail Jobs API"' in response.text
+    assert "HTTPValidationError" not in response.text
 
 
 def test_aws_backend_is_reachable_from_another_process(runtime: LocalRuntime) -> None:
