@@ -143,9 +143,13 @@ class LocalRuntime:
     def _join_threads(self) -> None:
         """Wait (bounded) for the threads this runtime started, moto's execution threads included."""
         deadline = time.monotonic() + _STOP_THREADS_SECONDS
-        for thread in set(threading.enumerate()) - self._baseline_threads:
-            if thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - time.monotonic()))
+        # Enumerate again after each round: a request already in flight may start a thread of its own.
+        while (remaining := deadline - time.monotonic()) > 0:
+            pending = [thread for thread in self.leftover_threads() if thread is not threading.current_thread()]
+            if not pending:
+                return
+            for thread in pending:
+                thread.join(min(0.5, max(0.0, remaining)))
 
     def leftover_threads(self) -> list[threading.Thread]:
         """Threads started since this runtime started that are still alive (none after ``stop()``)."""
