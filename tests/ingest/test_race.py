@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import boto3
-import httpx
 import pytest
 
 from shared.aws import reset_clients
@@ -28,7 +27,6 @@ POLLERS = 6
 @pytest.fixture
 def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server = SerialMotoServer().start()
-    httpx.post(f"{server.url}/moto-api/reset")  # the server shares moto's backends with the whole process
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
     reset_clients()
     create_table(boto3.client("dynamodb"))

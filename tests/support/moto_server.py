@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 
+import httpx
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -29,10 +30,16 @@ class SerialMotoServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> SerialMotoServer:
+        """Serve, from a clean account: moto's state is per process, shared with every other test in it."""
         self._thread.start()
+        self.reset()
         return self
 
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
     def stop(self) -> None:
+        self.reset()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
