@@ -112,7 +112,9 @@ def request_counts() -> dict[str, Any]:
 
 def _import_seconds(statement: str) -> float:
     probe = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "0"}
+    # Bytecode caches on both sides, as site-packages has them: any PYTHONDONTWRITEBYTECODE value disables them.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
     output = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60
     )
