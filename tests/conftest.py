@@ -26,6 +26,7 @@ from shared.auth.keys import ApiKeyRepository
 from shared.aws import reset_clients
 from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
 from tests.support.aws import TABLE_NAME, create_cursor_secret, create_table
+from tests.support.moto_server import SerialMotoServer
 
 
 @pytest.fixture
@@ -39,6 +40,26 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv("CURSOR_SECRET_ARN", secret_arn)
         yield
         reset_clients()
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A single-threaded moto server with the table and cursor secret, for tests that race writers.
+
+    In-process moto lets racing conditional writes both win; a server that serves one request at a time
+    behaves like DynamoDB's per-item atomicity.
+    """
+    server = SerialMotoServer().start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    reset_clients()
+    create_table(boto3.client("dynamodb"))
+    monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
+    monkeypatch.setenv("CURSOR_SECRET_ARN", create_cursor_secret(boto3.client("secretsmanager")))
+    try:
+        yield server.url
+    finally:
+        reset_clients()
+        server.stop()
 
 
 @dataclass

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import boto3
 import pytest
 
-from shared.aws import reset_clients
 from shared.callrail.client import CallRecord
 from shared.dynamo import from_item
 from shared.ingest.cursors import CursorStore
@@ -18,23 +16,9 @@ from shared.ingest.jobs import CallJobStore
 from shared.ingest.poller import PollReport, poll_workspace
 from shared.tenants.registry import TenantRegistry, Workspace
 from tests.ingest.conftest import ListClient, effective, items_with_prefix, make_calls
-from tests.support.aws import TABLE_NAME, create_table
-from tests.support.moto_server import SerialMotoServer
+from tests.support.aws import TABLE_NAME
 
 POLLERS = 6
-
-
-@pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = SerialMotoServer().start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
-    reset_clients()
-    create_table(boto3.client("dynamodb"))
-    try:
-        yield server.url
-    finally:
-        reset_clients()
-        server.stop()
 
 
 def two_workspaces() -> tuple[Workspace, Workspace]:

@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
 
 from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
-from shared.aws import reset_clients
 from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry
 from tests.integration.conftest import ApiReply
-from tests.support.aws import TABLE_NAME, create_cursor_secret, create_table
+from tests.support.aws import TABLE_NAME
 from tests.support.events import FakeContext, api_event
 from tests.support.factories import make_job
-from tests.support.moto_server import SerialMotoServer
 
 CLIENTS = 50
-
-
-@pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = SerialMotoServer().start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
-    reset_clients()
-    create_table(boto3.client("dynamodb"))
-    monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
-    monkeypatch.setenv("CURSOR_SECRET_ARN", create_cursor_secret(boto3.client("secretsmanager")))
-    try:
-        yield server.url
-    finally:
-        reset_clients()
-        server.stop()
 
 
 @pytest.mark.slow
