@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from local.loop import BackgroundLoop
 from local.template import REGION, SqsEventSourceMappingDef
 
 logger = logging.getLogger("local.queues")
@@ -115,7 +115,7 @@ def failed_message_ids(records: list[dict[str, Any]], response: Any, *, report_f
     return named
 
 
-class QueuePoller:
+class QueuePoller(BackgroundLoop):
     """Polls every mapping's queue in one background thread; ``stop()`` ends it after the batch in hand."""
 
     def __init__(
@@ -133,21 +133,14 @@ class QueuePoller:
         self._sqs = sqs_client
         self._poll_seconds = poll_seconds
         self._retry_seconds = retry_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="local-queue-poller", daemon=True)
+        super().__init__("local-queue-poller")
 
     def start(self) -> None:
         if self.mappings:
-            self._thread.start()
+            super().start()
 
     def stop(self, timeout: float = 30) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+        super().stop(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():

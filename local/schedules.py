@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from local.loop import BackgroundLoop
 from local.template import ACCOUNT_ID, REGION, ScheduleDef
 
 logger = logging.getLogger("local.schedules")
@@ -135,7 +136,7 @@ class ScheduledFunction:
     completed: int = 0  # ran without an error
 
 
-class Scheduler:
+class Scheduler(BackgroundLoop):
     """Runs every enabled schedule in one background thread; ``stop()`` ends it."""
 
     def __init__(
@@ -168,9 +169,8 @@ class Scheduler:
             entry = ScheduledFunction(schedule, function_name, now, period * scale if period is not None else None)
             entry.next_run = now if schedule.function_id in run_at_start else self._next_run(entry, now)
             self.entries.append(entry)
-        self._stop = threading.Event()
         self._running = threading.Lock()  # one run at a time, from the thread or run_now()
-        self._thread = threading.Thread(target=self._run, name="local-scheduler", daemon=True)
+        super().__init__("local-scheduler")
 
     @property
     def scale(self) -> float:
@@ -197,18 +197,6 @@ class Scheduler:
         if upcoming is None:
             return float("inf")
         return now + (upcoming - wall).total_seconds() * self._scale
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     def run_due(self) -> int:
         """Invoke every schedule whose time has come; returns how many ran."""

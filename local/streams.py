@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 
 from moto.events.models import EventPattern
 
+from local.loop import BackgroundLoop
 from local.template import ACCOUNT_ID, REGION, EventSourceMappingDef
 
 logger = logging.getLogger("local.streams")
@@ -82,7 +82,7 @@ class MappingState:
         return 1 + (LOCAL_MAX_RETRY_ATTEMPTS if retries < 0 else min(retries, LOCAL_MAX_RETRY_ATTEMPTS))
 
 
-class StreamPoller:
+class StreamPoller(BackgroundLoop):
     """Polls every mapping's stream in one background thread; ``stop()`` ends it."""
 
     def __init__(
@@ -102,8 +102,7 @@ class StreamPoller:
         self._sqs = sqs_client
         self._starting_position = starting_position
         self._poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="local-stream-poller", daemon=True)
+        super().__init__("local-stream-poller")
 
     def start_positions(self) -> None:
         """Take each mapping's first shard iterator (at its starting position) without starting the thread."""
@@ -113,16 +112,7 @@ class StreamPoller:
 
     def start(self) -> None:
         self.start_positions()
-        self._thread.start()
-
-    def stop(self, timeout: float = 10) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+        super().start()
 
     def _first_iterator(self, state: MappingState) -> str | None:
         shards = self._streams.describe_stream(StreamArn=state.stream_arn)["StreamDescription"]["Shards"]
