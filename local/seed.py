@@ -364,9 +364,7 @@ def _job(
     updated = history[-1].at
     return Job(
         job_id=new_job_id(created),
-        partner_id=workspace.partner_id,
-        organization_id=workspace.organization_id,
-        workspace_id=workspace.workspace_id,
+        **workspace.path.model_dump(),
         status=status,
         skipped_reason=skipped_reason,
         skipped_at=updated if status is JobStatus.SKIPPED else None,

@@ -91,9 +91,7 @@ def job_for_call(
     cause = f"ingested from CallRail: {skipped_reason}" if skipped_reason else "ingested from CallRail"
     return Job(
         job_id=new_job_id(now),
-        partner_id=workspace.partner_id,
-        organization_id=workspace.organization_id,
-        workspace_id=workspace.workspace_id,
+        **workspace.path.model_dump(),
         status=status,
         skipped_reason=skipped_reason,
         skipped_at=stamp if skipped_reason else None,

@@ -25,9 +25,7 @@ def make_job(
     skipped = status is JobStatus.SKIPPED
     return Job(
         job_id=new_job_id(created),
-        partner_id=workspace.partner_id,
-        organization_id=workspace.organization_id,
-        workspace_id=workspace.workspace_id,
+        **workspace.path.model_dump(),
         status=status,
         skipped_reason=(skipped_reason or SkipReason.duration_below_minimum(duration, 30)) if skipped else None,
         skipped_at=stamp if skipped else None,
