@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from types import ModuleType
 from typing import Any
 
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.parameters import clear_caches as clear_parameter_caches
 
 from local.backend import apply_environment, restore_environment
@@ -117,6 +118,9 @@ class FunctionHost:
                 return handler(event, LambdaContext(self._template.functions[function_id]))
             finally:
                 restore_environment(previous)
+                # With metrics disabled, Powertools never flushes, so its process-wide metric set would only
+                # grow (and reach whatever later flushes in this process); drop it after each invocation.
+                Metrics().clear_metrics()
 
     def close(self) -> None:
         restore_environment(self._previous)

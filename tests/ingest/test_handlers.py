@@ -36,6 +36,7 @@ def poller_env(aws: None, callrail: CallRailSampleServer, monkeypatch: pytest.Mo
     caches = (poller._polls, dispatcher._settings, dispatcher._configs)
     for cache in caches:
         cache.cache_clear()
+    poller.metrics.clear_metrics()  # Powertools keeps one metric set per process
     yield queue_url
     for cache in caches:
         cache.cache_clear()
