@@ -8,12 +8,30 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 
+from local.backend import MotoServer
 from local.runtime import LocalRuntime, start
 from local.synth import synthesize
 from local.template import AppTemplate
+
+
+def moto_client(service: str, url: str) -> Any:
+    """A client of the embedded moto server at ``url``."""
+    return boto3.client(
+        service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    """An embedded moto server of the module's own, for the runtime's pieces tested alone."""
+    server = MotoServer()
+    server.start()
+    yield server.url
+    server.stop()
 
 
 def free_port() -> int:

@@ -6,39 +6,22 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local.backend import MotoServer
 from local.moto_transactions import install as install_transaction_rollback
 from local.queues import QueueMappingState, QueuePoller, failed_message_ids, queue_depth
 from local.template import AppTemplate, SqsEventSourceMappingDef
+from tests.local.conftest import moto_client
 
 MAX_RECEIVE_COUNT = 3
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    install_transaction_rollback()
-    server = MotoServer()
-    server.start()
-    yield server.url
-    server.stop()
-
-
-def _client(service: str, url: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-
-
 def _queues(url: str, name: str) -> tuple[str, str, str]:
     """A queue with a dead-letter queue after MAX_RECEIVE_COUNT receives: (url, arn, dead-letter url)."""
-    sqs = _client("sqs", url)
+    sqs = moto_client("sqs", url)
     dead = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue = sqs.create_queue(
@@ -57,7 +40,7 @@ def _poller(url: str, queue: str, arn: str, invoke: Any, *, batch_size: int = 5)
         logical_id="Mapping", function_id="Fn", queue_id="Queue", batch_size=batch_size, report_batch_item_failures=True
     )
     state = QueueMappingState(mapping=mapping, function_name="fn", queue_url=queue, queue_arn=arn)
-    return QueuePoller([state], invoke, _client("sqs", url), poll_seconds=0.05, retry_seconds=0)
+    return QueuePoller([state], invoke, moto_client("sqs", url), poll_seconds=0.05, retry_seconds=0)
 
 
 def test_template_mapping_of_the_poll_queue(app_template: AppTemplate) -> None:
@@ -74,7 +57,7 @@ def test_template_mapping_of_the_poll_queue(app_template: AppTemplate) -> None:
 def test_batch_item_failures_stay_and_go_to_the_dead_letter_queue(moto_url: str) -> None:
     # Given three messages and a function that fails the one saying "bad"
     queue, arn, dead = _queues(moto_url, "partial")
-    sqs = _client("sqs", moto_url)
+    sqs = moto_client("sqs", moto_url)
     for body in ("one", "bad", "three"):
         sqs.send_message(QueueUrl=queue, MessageBody=body)
     events: list[dict[str, Any]] = []
@@ -111,7 +94,7 @@ def test_batch_item_failures_stay_and_go_to_the_dead_letter_queue(moto_url: str)
 
 def test_a_raised_error_keeps_the_whole_batch(moto_url: str) -> None:
     queue, arn, _ = _queues(moto_url, "raising")
-    sqs = _client("sqs", moto_url)
+    sqs = moto_client("sqs", moto_url)
     sqs.send_message_batch(
         QueueUrl=queue, Entries=[{"Id": str(index), "MessageBody": f"m{index}"} for index in range(7)]
     )
@@ -141,7 +124,7 @@ def test_unknown_item_identifier_fails_the_whole_batch() -> None:
 
 def test_thread_processes_messages_and_stops_cleanly(moto_url: str) -> None:
     queue, arn, _ = _queues(moto_url, "threaded")
-    sqs = _client("sqs", moto_url)
+    sqs = moto_client("sqs", moto_url)
     seen: list[str] = []
     poller = _poller(moto_url, queue, arn, lambda _fid, event: seen.extend(r["body"] for r in event["Records"]))
     before = set(threading.enumerate())
@@ -159,9 +142,10 @@ def test_thread_processes_messages_and_stops_cleanly(moto_url: str) -> None:
 
 
 def test_cancelled_transaction_rolls_back_without_killing_the_stream(moto_url: str) -> None:
+    install_transaction_rollback()
     # Given a table with a stream and an iterator at its end
-    dynamodb = _client("dynamodb", moto_url)
-    streams = _client("dynamodbstreams", moto_url)
+    dynamodb = moto_client("dynamodb", moto_url)
+    streams = moto_client("dynamodbstreams", moto_url)
     stream_arn = dynamodb.create_table(
         TableName="transactions",
         BillingMode="PAY_PER_REQUEST",

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-from local.backend import MotoServer
 from local.streams import MappingState, StreamPoller, compile_patterns
 from local.template import EventSourceMappingDef
+from tests.local.conftest import moto_client
 
 # The worker mapping's two filters, as docs/pipeline.md states them (and infra synthesizes them).
 WORKER_PATTERNS = (
@@ -30,24 +28,10 @@ WORKER_PATTERNS = (
 )
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = MotoServer()
-    server.start()
-    yield server.url
-    server.stop()
-
-
-def _client(service: str, url: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-
-
 @pytest.fixture
 def table(moto_url: str, request: pytest.FixtureRequest) -> tuple[str, str]:
     name = f"t-{request.node.name[:40]}"
-    created = _client("dynamodb", moto_url).create_table(
+    created = moto_client("dynamodb", moto_url).create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -58,7 +42,7 @@ def table(moto_url: str, request: pytest.FixtureRequest) -> tuple[str, str]:
 
 
 def _put(url: str, table: str, pk: str, status: str, entity: str = "job") -> None:
-    _client("dynamodb", url).put_item(
+    moto_client("dynamodb", url).put_item(
         TableName=table, Item={"pk": {"S": pk}, "entity": {"S": entity}, "status": {"S": status}}
     )
 
@@ -77,7 +61,7 @@ def _poller(
         maximum_retry_attempts=retries,
     )
     state = MappingState(mapping, "worker", stream_arn, compile_patterns(WORKER_PATTERNS), queue_url)
-    return StreamPoller([state], invoke, _client("dynamodbstreams", url), _client("sqs", url))
+    return StreamPoller([state], invoke, moto_client("dynamodbstreams", url), moto_client("sqs", url))
 
 
 def _drain(poller: StreamPoller, rounds: int = 10) -> None:
@@ -129,7 +113,7 @@ def test_reported_failure_is_retried_from_that_record_then_dead_lettered(moto_ur
     name, stream_arn = table
     for pk in ("x", "y", "z"):
         _put(moto_url, name, pk, "queued")
-    sqs = _client("sqs", moto_url)
+    sqs = moto_client("sqs", moto_url)
     queue_url = sqs.create_queue(QueueName="worker-dlq")["QueueUrl"]
     calls: list[list[str]] = []
 
