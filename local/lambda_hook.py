@@ -29,32 +29,24 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from local.method_patch import MethodPatch
+
 logger = logging.getLogger("local.lambda")
 
 Invoke = Callable[[Any], Any]  # the event in, the handler's return value out
 
 _LOCK = threading.Lock()
 _REGISTRY: dict[str, Invoke] = {}
-_ORIGINAL: Any = None
 
 
 def install() -> None:
     """Route moto's Lambda invocations to registered handlers (idempotent)."""
-    global _ORIGINAL  # noqa: PLW0603 - one patch per process, remembered so uninstall() can undo it
-    with _LOCK:
-        if _ORIGINAL is not None:
-            return
-        _ORIGINAL = LambdaFunction._invoke_lambda
-        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+    _PATCH.install()
 
 
 def uninstall() -> None:
     """Give moto its own ``_invoke_lambda`` back."""
-    global _ORIGINAL  # noqa: PLW0603
-    with _LOCK:
-        if _ORIGINAL is not None:
-            LambdaFunction._invoke_lambda = _ORIGINAL  # type: ignore[method-assign]
-            _ORIGINAL = None
+    _PATCH.uninstall()
 
 
 def register(function_name: str, invoke: Invoke) -> None:
@@ -100,7 +92,7 @@ def _error_payload(error_type: str, message: str, stack: list[str]) -> str:
 def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
     with _LOCK:
         invoke = _REGISTRY.get(self.function_name)
-        original = _ORIGINAL
+        original = _PATCH.original
     if invoke is None:
         if original is None:  # pragma: no cover - only reachable if uninstalled mid-call
             return _error_payload("ResourceNotFoundException", f"{self.function_name} is not served", []), True, ""
@@ -110,3 +102,6 @@ def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, 
     if errored:
         logger.info("%s failed: %s", self.function_name, json.loads(payload)["errorType"])
     return payload, errored, logs
+
+
+_PATCH = MethodPatch(LambdaFunction, "_invoke_lambda", _invoke_lambda)

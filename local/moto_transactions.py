@@ -19,7 +19,6 @@ the stream records of the undone writes, as DynamoDB never emits them. Behaviour
 from __future__ import annotations
 
 import copy
-import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -29,8 +28,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
-_LOCK = threading.Lock()
-_ORIGINAL: Any = None
+from local.method_patch import MethodPatch
 
 
 class _KeepLiveTables:
@@ -102,7 +100,7 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
     backups = {name: _Backup(table, list(_keys(table, name, transact_items))) for name, table in live.items()}
     setattr(dynamodb_models, "copy", _KeepLiveTables())  # noqa: B010 - moto's backup: the live table itself
     try:
-        _ORIGINAL(self, transact_items)
+        _PATCH.original(self, transact_items)
     except BaseException:
         for name, table in live.items():
             backups[name].restore(table)
@@ -112,19 +110,13 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
         setattr(dynamodb_models, "copy", copy)  # noqa: B010
 
 
+_PATCH = MethodPatch(DynamoDBBackend, "transact_write_items", _transact_write_items)
+
+
 def install() -> None:
     """Patch moto's ``transact_write_items`` (idempotent; the moto server runs one request at a time)."""
-    global _ORIGINAL  # noqa: PLW0603 - one patch per process, remembered so uninstall() can undo it
-    with _LOCK:
-        if _ORIGINAL is not None:
-            return
-        _ORIGINAL = DynamoDBBackend.transact_write_items
-        DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    _PATCH.install()
 
 
 def uninstall() -> None:
-    global _ORIGINAL  # noqa: PLW0603
-    with _LOCK:
-        if _ORIGINAL is not None:
-            DynamoDBBackend.transact_write_items = _ORIGINAL  # type: ignore[method-assign]
-            _ORIGINAL = None
+    _PATCH.uninstall()
