@@ -73,9 +73,8 @@ class JobRepository(TableRepository):
         """
         event = JobEvent(status=JobStatus.QUEUED, at=now, cause=f"requeued by {caller.scope} key {caller.key_id}")
         try:
-            response = self._db.update_item(
-                TableName=self._table,
-                Key=to_item(schema.job_key(job_id)),
+            return self._conditional_update(
+                job_id,
                 ConditionExpression="attribute_exists(#pk) AND #status = :skipped AND #scope = :scope_id",
                 UpdateExpression=(
                     "SET #status = :queued, updated_at = :now,"
@@ -106,15 +105,9 @@ class JobRepository(TableRepository):
                     ":empty": {"L": []},
                     ":event": serialize([event.model_dump(mode="json")]),
                 },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old = error.response.get("Item")
-            raise _requeue_refusal(job_id, caller, from_item(old) if old else None) from None
-        return self._trimmed(job_from_item(response["Attributes"]))
+        except _ConditionFailed as refused:
+            raise _requeue_refusal(job_id, caller, refused.old) from None
 
     def transition(
         self,
@@ -158,26 +151,39 @@ class JobRepository(TableRepository):
                 names[f"#r{index}"] = field
             expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove_fields)))
         try:
-            response = self._db.update_item(
-                TableName=self._table,
-                Key=to_item(schema.job_key(job_id)),
+            return self._conditional_update(
+                job_id,
                 ConditionExpression="attribute_exists(#pk) AND #status = :source",
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+            )
+        except _ConditionFailed as refused:
+            if refused.old is None:
+                raise JobNotFound(f"Job {job_id} not found.") from None
+            raise InvalidTransition(
+                f"Job {job_id} is '{refused.old.get('status')}', not '{source}': it cannot move to '{target}'."
+            ) from None
+
+    def _conditional_update(self, job_id: str, **request: Any) -> Job:
+        """One conditional ``UpdateItem`` of a job, returning the job as written.
+
+        When the condition fails, raises ``_ConditionFailed`` with the item as it was (``None``: no such job),
+        which DynamoDB returns with the failure, so no read is needed to tell why.
+        """
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key=to_item(schema.job_key(job_id)),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **request,
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             old = error.response.get("Item")
-            if not old:
-                raise JobNotFound(f"Job {job_id} not found.") from None
-            current = from_item(old).get("status")
-            raise InvalidTransition(
-                f"Job {job_id} is '{current}', not '{source}': it cannot move to '{target}'."
-            ) from None
+            raise _ConditionFailed(from_item(old) if old else None) from None
         return self._trimmed(job_from_item(response["Attributes"]))
 
     def _trimmed(self, job: Job) -> Job:
@@ -232,6 +238,12 @@ class JobRepository(TableRepository):
             jobs=[job_from_item(item) for item in response.get("Items", [])],
             last_key=from_item(last) if last else None,
         )
+
+
+class _ConditionFailed(Exception):
+    def __init__(self, old: dict[str, Any] | None) -> None:
+        super().__init__("condition failed")
+        self.old = old
 
 
 def _requeue_refusal(job_id: str, caller: Caller, old: dict[str, Any] | None) -> Exception:
