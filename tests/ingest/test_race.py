@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from shared.callrail.client import CallRecord
+from shared.config.model import EffectiveConfig
 from shared.dynamo import from_item
 from shared.ingest.cursors import CursorStore
 from shared.ingest.jobs import CallJobStore
@@ -41,6 +42,18 @@ def counter(scope: str, tenant_id: str) -> int:
     return int(boto3.client("dynamodb").get_item(TableName=TABLE_NAME, Key=key)["Item"]["count"]["N"])
 
 
+def _poll(workspace: Workspace, config: EffectiveConfig, calls_seen: list[CallRecord]) -> PollReport:
+    """One poller's run over the calls it happened to see."""
+    return poll_workspace(
+        workspace,
+        config,
+        ListClient(calls_seen),
+        CursorStore(TABLE_NAME),
+        CallJobStore(TABLE_NAME),
+        window_end=datetime.now(UTC),
+    )
+
+
 @pytest.mark.slow
 def test_concurrent_pollers_of_one_workspace_queue_exactly_the_limit(moto_server: str) -> None:
     # Given 24 calls and pollers that each see an overlapping slice of them, for a workspace limited to 7 a day
@@ -49,19 +62,9 @@ def test_concurrent_pollers_of_one_workspace_queue_exactly_the_limit(moto_server
     slices = [calls[start : start + 12] for start in range(0, 15, 3)] + [calls]
     config = effective("ACC1", max_calls_per_workspace=7)
 
-    def poll(calls_seen: list[CallRecord]) -> PollReport:
-        return poll_workspace(
-            workspace,
-            config,
-            ListClient(calls_seen),
-            CursorStore(TABLE_NAME),
-            CallJobStore(TABLE_NAME),
-            window_end=datetime.now(UTC),
-        )
-
     # When they all ingest at once
     with ThreadPoolExecutor(max_workers=POLLERS) as pool:
-        reports = list(pool.map(poll, slices))
+        reports = list(pool.map(lambda seen: _poll(workspace, config, seen), slices))
 
     # Then every call has one job, exactly 7 of them queued, and the counter says 7
     assert len(items_with_prefix("JOB#")) == 24
@@ -78,19 +81,8 @@ def test_concurrent_pollers_of_two_workspaces_share_the_partner_limit(moto_serve
     config = effective("ACC1", max_total_calls=9)
     work = [(first, make_calls(10, prefix="A")), (second, make_calls(10, prefix="B"))] * 2
 
-    def poll(job: tuple[Workspace, list[CallRecord]]) -> PollReport:
-        workspace, calls_seen = job
-        return poll_workspace(
-            workspace,
-            config,
-            ListClient(calls_seen),
-            CursorStore(TABLE_NAME),
-            CallJobStore(TABLE_NAME),
-            window_end=datetime.now(UTC),
-        )
-
     with ThreadPoolExecutor(max_workers=len(work)) as pool:
-        list(pool.map(poll, work))
+        list(pool.map(lambda job: _poll(job[0], config, job[1]), work))
 
     by_status = statuses()
     assert sum(count for (_, status, _), count in by_status.items() if status == "queued") == 9
