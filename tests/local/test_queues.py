@@ -138,7 +138,9 @@ def test_thread_processes_messages_and_stops_cleanly(moto_url: str) -> None:
 
     assert seen == ["hello"]
     assert not poller.alive
-    assert not [thread for thread in set(threading.enumerate()) - before if thread.is_alive()]
+    # The moto server may still be closing the last request's thread; only the poller's own threads count.
+    left = [thread for thread in set(threading.enumerate()) - before if thread.is_alive()]
+    assert not [thread for thread in left if "process_request_thread" not in thread.name]
 
 
 def test_cancelled_transaction_rolls_back_without_killing_the_stream(moto_url: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -58,8 +58,16 @@ def test_job_ids_are_numeric_safe_integers_that_grow_with_time() -> None:
     assert int(far_future) < 2**53
 
 
-def test_job_ids_in_one_millisecond_rarely_collide() -> None:
+def test_job_ids_in_one_millisecond_never_collide_within_a_process() -> None:
     moment = datetime(2026, 11, 28, tzinfo=UTC)
-    ids = {new_job_id(moment) for _ in range(200)}
-    # 12 random bits: 200 draws from 4096 values leave ~5 collisions on average, never most of them.
-    assert len(ids) > 180
+    ids = [int(new_job_id(moment)) for _ in range(500)]
+    # A whole batch stamped with one moment: each id is above the last, none repeats.
+    assert ids == sorted(set(ids))
+    # And the next millisecond still sorts after all of them
+    assert int(new_job_id(moment + timedelta(milliseconds=200))) > ids[-1]
+
+
+def test_job_ids_for_an_earlier_moment_keep_that_moments_order() -> None:
+    later = int(new_job_id(datetime(2026, 11, 28, 12, tzinfo=UTC)))
+    earlier = int(new_job_id(datetime(2026, 11, 27, 12, tzinfo=UTC)))
+    assert earlier < later
