@@ -16,11 +16,12 @@ from infra.api import JobsApi
 from infra.data import Data
 from infra.functions import PythonFunctions
 from infra.ingestion import CALLRAIL_API_URL, DISPATCHER_TIMEOUT, POLLER_TIMEOUT, PollQueue, poll_interval
+from infra.monitoring import AlarmNotifications, api_server_errors_alarm, pipeline_timeouts_alarm
 from infra.openapi import load_openapi
 from infra.parameters import CONFIG_PARAMETER_PREFIX, grant_config_read, grant_secrets_read
 from infra.pipeline import EVENT_BUS_NAME, Pipeline, StageFunctions
 from infra.storage import Artifacts
-from infra.worker import FunctionSchedule, ReconcileSchedule, StreamWorker, reconcile_interval
+from infra.worker import FunctionSchedule, ReconcileSchedule, StreamWorker, errors_alarm, reconcile_interval
 from shared import schema
 from shared.pipeline.artifacts import analysis_key, recording_key, result_key, transcript_key
 from shared.pipeline.transcripts import AwsTranscribe
@@ -96,6 +97,7 @@ class GensailStack(cdk.Stack):
         self.pipeline = Pipeline(self, "Pipeline", stages=self.stages)
         self._add_intake()
         self._add_ingestion()
+        self._add_alarms()
 
         cdk.CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the jobs API stage")
         cdk.CfnOutput(self, "TableName", value=self.data.table.table_name)
@@ -111,6 +113,12 @@ class GensailStack(cdk.Stack):
         cdk.CfnOutput(self, "EventBusName", value=self.event_bus.event_bus_name)
         cdk.CfnOutput(
             self,
+            "AlarmTopicArn",
+            value=self.alarm_notifications.topic.topic_arn,
+            description="Every alarm notifies this topic; subscribe to it, or deploy with -c alarm_email=...",
+        )
+        cdk.CfnOutput(
+            self,
             "WorkerDeadLetterQueueUrl",
             value=self.stream_worker.dead_letter_queue.queue_url,
             description="Stream records the worker gave up on",
@@ -121,6 +129,19 @@ class GensailStack(cdk.Stack):
             value=self.poll_queue.queue.queue_url,
             description="One message per workspace to poll (docs/ingestion.md)",
         )
+
+    def _add_alarms(self) -> None:
+        """Alarms on what is not watched where it is built, then every alarm in the stack sent to one topic."""
+        self.api_errors_alarm = api_server_errors_alarm(self, "ApiServerErrorsAlarm", self.api.rest_api)
+        # A failing stage is recorded on its job by MarkFailed; MarkFailed failing, or a timeout, is not.
+        self.mark_failed_errors_alarm = errors_alarm(
+            self, "MarkFailedErrorsAlarm", self.stages.mark_failed, "pipeline's MarkFailed"
+        )
+        self.pipeline_timeouts_alarm = pipeline_timeouts_alarm(
+            self, "PipelineTimeoutsAlarm", self.pipeline.state_machine
+        )
+        self.alarm_notifications = AlarmNotifications(self, "AlarmNotifications")
+        self.alarm_notifications.notify_on_every_alarm(self)
 
     def _add_stage_functions(self) -> StageFunctions:
         """One function per Task, each allowed only what its stage does (docs/pipeline.md)."""

@@ -56,7 +56,9 @@ def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
     )
 
 
-def _alarm(scope: Construct, construct_id: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
+def alarm_at_least_once(
+    scope: Construct, construct_id: str, metric: cloudwatch.IMetric, description: str
+) -> cloudwatch.Alarm:
     """Alarms as soon as ``metric`` reaches 1 in a period; no data (an idle function) is fine."""
     return cloudwatch.Alarm(
         scope,
@@ -72,12 +74,14 @@ def _alarm(scope: Construct, construct_id: str, metric: cloudwatch.Metric, descr
 
 def dead_letter_alarm(scope: Construct, construct_id: str, queue: sqs.Queue, what: str) -> cloudwatch.Alarm:
     visible = queue.metric_approximate_number_of_messages_visible(period=ALARM_PERIOD, statistic="Maximum")
-    return _alarm(scope, construct_id, visible, f"{what} could not be delivered and waits in {queue.node.path}")
+    return alarm_at_least_once(
+        scope, construct_id, visible, f"{what} could not be delivered and waits in {queue.node.path}"
+    )
 
 
 def errors_alarm(scope: Construct, construct_id: str, function: lambda_.IFunction, what: str) -> cloudwatch.Alarm:
     errors = function.metric_errors(period=ALARM_PERIOD, statistic="Sum")
-    return _alarm(scope, construct_id, errors, f"The {what} function failed")
+    return alarm_at_least_once(scope, construct_id, errors, f"The {what} function failed")
 
 
 class StreamWorker(Construct):

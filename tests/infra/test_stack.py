@@ -398,6 +398,8 @@ def test_outputs(template: Template, synthesized: Synthesized) -> None:
     template.has_output("CursorSecretArn", {"Value": {"Ref": secret_id}})
     template.has_output("ConfigParameterPrefix", {"Value": CONFIG_PARAMETER_PREFIX})
     template.has_output("ApiUrl", {"Value": {"Fn::Join": ["", Match.array_with(["/"])]}})
+    (topic_id,) = synthesized.resources("AWS::SNS::Topic")
+    template.has_output("AlarmTopicArn", {"Value": {"Ref": topic_id}})
 
 
 # --- cdk-nag ---------------------------------------------------------------------------------------------------
