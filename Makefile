@@ -4,12 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CDK := infra/node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck unit openapi synth wheelhouse bench admin clean
+.PHONY: install run test lint typecheck unit openapi synth deploy wheelhouse bench admin clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +22,7 @@ install: $(STAMP)
 
 ## Serve the API on http://127.0.0.1:$${PORT:-8000} with an embedded AWS emulator and demo data.
 run: install
-	$(BIN)/python -m local
+	$(BIN)/python -m infra.local
 
 ## The whole suite: lint, format check, types, then every test tier.
 test: install lint typecheck
@@ -32,7 +33,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy app.py infra functions shared local cli benchmarks
+	$(BIN)/mypy app.py infra functions shared benchmarks
 
 ## Regenerate docs/openapi.json from the API code (a test fails while they differ).
 openapi: install
@@ -43,12 +44,17 @@ wheelhouse: install
 	$(BIN)/python -m infra.layer download
 
 ## `cdk synth` with no AWS account and no network (after `make wheelhouse` has filled .build/wheelhouse).
-synth: install wheelhouse node_modules
-	npx --no-install cdk synth --quiet
+synth: install wheelhouse $(CDK)
+	$(CDK) synth --quiet
 
-node_modules: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch node_modules
+## `cdk deploy` with your AWS credentials, e.g. `make deploy ARGS="-c alarm_email=oncall@example.com"`.
+deploy: install wheelhouse $(CDK)
+	$(CDK) deploy $(ARGS)
+
+# The pinned CDK CLI (the app itself is Python: app.py, infra/).
+$(CDK): infra/package.json infra/package-lock.json
+	npm ci --prefix infra --no-audit --no-fund --loglevel=error
+	touch $(CDK)
 
 ## AWS requests per operation and handler import times, as JSON.
 bench: install
@@ -56,7 +62,7 @@ bench: install
 
 ## Operators' command, e.g. `make admin ARGS="--local tenants list"`.
 admin: install
-	$(BIN)/python -m cli.admin $(ARGS)
+	$(BIN)/python -m infra.admin $(ARGS)
 
 clean:
-	rm -rf $(VENV) cdk.out .build .local node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) cdk.out .build .local infra/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,7 @@ import boto3
 from moto import mock_aws
 
 from benchmarks.counting import counting_requests
-from local.callrail_sample import CallRailSampleServer
+from infra.local.callrail_sample import CallRailSampleServer
 from shared.aws import reset_clients
 from shared.callrail.client import CallRailClient
 from shared.config.model import CallRailIntegration, EffectiveConfig, Integrations

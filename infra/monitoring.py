@@ -3,7 +3,7 @@
 The alarms themselves sit beside what they watch (dead-letter queues, function errors, the API stage, the
 state machine); ``AlarmNotifications.notify_on_every_alarm`` wires each of them to the topic once the stack is
 built, so an alarm added later cannot be left without a recipient. Operators subscribe to the topic, or name an
-address at deploy time: ``cdk deploy -c alarm_email=oncall@example.com``.
+address at deploy time: ``make deploy ARGS="-c alarm_email=oncall@example.com"``.
 """
 
 from __future__ import annotations

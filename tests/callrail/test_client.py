@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from local.callrail_sample import CallRailSampleServer
+from infra.local.callrail_sample import CallRailSampleServer
 from shared.callrail.client import (
     CallRailClient,
     CallRailError,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from local.callrail_sample import CallRailSampleServer
+from infra.local.callrail_sample import CallRailSampleServer
 from tests.callrail.conftest import ACCOUNT, API_KEY, WINDOW_END, WINDOW_START
 
 AUTH = {"Authorization": f'Token token="{API_KEY}"'}

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.callrail_sample import CallRailSampleServer
+from infra.local.callrail_sample import CallRailSampleServer
 from shared.callrail.client import CallRailClient, CallRecord, InvalidCall
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.config.model import CallRailIntegration, EffectiveConfig, Integrations

@@ -13,7 +13,7 @@ import pytest
 
 from functions.poller import dispatch as dispatcher
 from functions.poller import workspace as poller
-from local.callrail_sample import CallRailSampleServer
+from infra.local.callrail_sample import CallRailSampleServer
 from shared.aws import client
 from shared.clock import format_timestamp
 from shared.config.hierarchy import ConfigLevel, ConfigStore

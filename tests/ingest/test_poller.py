@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from local.callrail_sample import CallRailSampleServer
+from infra.local.callrail_sample import CallRailSampleServer
 from shared.aws import client
 from shared.callrail.client import CallRailUnavailable
 from shared.clock import parse_timestamp

@@ -12,10 +12,10 @@ import boto3
 import httpx
 import pytest
 
-from local.backend import MotoServer
-from local.runtime import LocalRuntime, start
-from local.synth import synthesize
-from local.template import AppTemplate
+from infra.local.backend import MotoServer
+from infra.local.runtime import LocalRuntime, start
+from infra.local.synth import synthesize
+from infra.local.template import AppTemplate
 
 
 def moto_client(service: str, url: str) -> Any:

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from local.runtime import LocalRuntime, start
-from local.seed import SAMPLE_LOW_DAILY_LIMIT, SETTING_DEFAULT, SETTING_LOW_LIMIT, SETTING_SKIP_ALL
+from infra.local.runtime import LocalRuntime, start
+from infra.local.seed import SAMPLE_LOW_DAILY_LIMIT, SETTING_DEFAULT, SETTING_LOW_LIMIT, SETTING_SKIP_ALL
 from shared.jobs.models import SkipReason
 
 pytestmark = pytest.mark.slow

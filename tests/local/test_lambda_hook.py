@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local import lambda_hook
+from infra.local import lambda_hook
 
 REGION = "us-east-1"
 

@@ -1,4 +1,4 @@
-"""``python -m local`` as ``make run`` starts it: serves, stops cleanly on Ctrl-C, starts fresh every time."""
+"""``python -m infra.local`` as ``make run`` starts it: serves, stops cleanly on Ctrl-C, starts fresh every time."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from local.synth import REPO_ROOT
+from infra.local.synth import REPO_ROOT
 from tests.local.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ STOP_TIMEOUT_SECONDS = 15
 
 def _run_until_ready(template_path: Path, demo_file: Path, port: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     process = subprocess.Popen(  # noqa: S603 - this interpreter running this repo's module
-        [sys.executable, "-m", "local", "--template", str(template_path), "--demo-file", str(demo_file)],
+        [sys.executable, "-m", "infra.local", "--template", str(template_path), "--demo-file", str(demo_file)],
         cwd=REPO_ROOT,
         env={**os.environ, "PORT": str(port)},
         stdout=subprocess.PIPE,
@@ -35,7 +35,7 @@ def _run_until_ready(template_path: Path, demo_file: Path, port: int) -> tuple[s
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"python -m local exited early:\n{process.communicate()[0]}")
+            raise AssertionError(f"python -m infra.local exited early:\n{process.communicate()[0]}")
         if demo_file.exists():
             try:
                 httpx.get(f"http://127.0.0.1:{port}/api/v1/jobs", timeout=2)
@@ -44,7 +44,7 @@ def _run_until_ready(template_path: Path, demo_file: Path, port: int) -> tuple[s
                 pass
         time.sleep(0.2)
     process.kill()
-    raise AssertionError(f"python -m local did not start in time:\n{process.communicate()[0]}")
+    raise AssertionError(f"python -m infra.local did not start in time:\n{process.communicate()[0]}")
 
 
 def _interrupt(process: subprocess.Popen[str]) -> tuple[int, str]:
@@ -54,12 +54,12 @@ def _interrupt(process: subprocess.Popen[str]) -> tuple[int, str]:
     except subprocess.TimeoutExpired:
         process.kill()
         output, _ = process.communicate()
-        raise AssertionError(f"python -m local did not stop on SIGINT:\n{output}") from None
+        raise AssertionError(f"python -m infra.local did not stop on SIGINT:\n{output}") from None
     return process.returncode, output
 
 
 def test_module_serves_prints_keys_and_stops_cleanly_on_ctrl_c(template_path: Path, tmp_path: Path) -> None:
-    # Given `python -m local` started on PORT
+    # Given `python -m infra.local` started on PORT
     port = free_port()
     demo_file = tmp_path / "demo.json"
     process, demo = _run_until_ready(template_path, demo_file, port)

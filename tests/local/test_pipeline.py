@@ -19,8 +19,8 @@ import boto3
 import httpx
 import pytest
 
-from cli.admin import main as admin
-from local.runtime import LocalRuntime, start
+from infra.admin.cli import main as admin
+from infra.local.runtime import LocalRuntime, start
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from local.moto_transactions import install as install_transaction_rollback
-from local.queues import QueueMappingState, QueuePoller, failed_message_ids, queue_depth
-from local.template import AppTemplate, SqsEventSourceMappingDef
+from infra.local.moto_transactions import install as install_transaction_rollback
+from infra.local.queues import QueueMappingState, QueuePoller, failed_message_ids, queue_depth
+from infra.local.template import AppTemplate, SqsEventSourceMappingDef
 from tests.local.conftest import moto_client
 
 MAX_RECEIVE_COUNT = 3

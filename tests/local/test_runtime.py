@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from local.runtime import LocalRuntime
+from infra.local.runtime import LocalRuntime
 from shared.jobs.models import SkipReason, requeue_message
 
 pytestmark = pytest.mark.slow

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from local.schedules import Scheduler, next_cron, rate_seconds
-from local.template import ScheduleDef
-from local.webhooks import WebhookReceiver, verify_signature
+from infra.local.schedules import Scheduler, next_cron, rate_seconds
+from infra.local.template import ScheduleDef
+from infra.local.webhooks import WebhookReceiver, verify_signature
 
 
 def test_rates_and_crons() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from local.streams import MappingState, StreamPoller, compile_patterns
-from local.template import EventSourceMappingDef
+from infra.local.streams import MappingState, StreamPoller, compile_patterns
+from infra.local.template import EventSourceMappingDef
 from tests.local.conftest import moto_client
 
 # The worker mapping's two filters, as docs/pipeline.md states them (and infra synthesizes them).

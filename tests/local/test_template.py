@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from local.template import AppTemplate, Resolver
+from infra.local.template import AppTemplate, Resolver
 from shared import schema
 
 pytestmark = pytest.mark.slow

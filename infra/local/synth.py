@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from infra import REPO_ROOT
+
 STACK_NAME = "GensailStack"
 SYNTH_CONTEXT: dict[str, list[str]] = {
     "aws:cdk:bundling-stacks": []
@@ -25,10 +26,8 @@ class SynthError(RuntimeError):
 
 def synthesize(outdir: Path, stack_name: str = STACK_NAME) -> Path:
     """Synthesize the app into ``outdir``; returns the path of the stack's template."""
-    if not (REPO_ROOT / "infra" / "app.py").exists():
-        raise SynthError("infra/app.py does not exist yet: pass --template PATH to serve a synthesized template")
     completed = subprocess.run(  # noqa: S603 - our own interpreter running our own module
-        [sys.executable, "-m", "local.synth", str(outdir), stack_name],
+        [sys.executable, "-m", "infra.local.synth", str(outdir), stack_name],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -44,7 +43,7 @@ def synthesize(outdir: Path, stack_name: str = STACK_NAME) -> Path:
 
 
 def _synthesize_here(outdir: str, stack_name: str) -> str:
-    from infra.app import build_app  # type: ignore[import-not-found,unused-ignore]
+    from infra.app import build_app  # loads the CDK (and its Node.js process) in the child only
 
     assembly = build_app(context=dict(SYNTH_CONTEXT), outdir=outdir).synth()
     return str(assembly.get_stack_by_name(stack_name).template_full_path)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-logger = logging.getLogger("local.webhooks")
+logger = logging.getLogger("infra.local.webhooks")
 
 SIGNATURE_HEADER = "X-Signature"
 TOLERANCE_SECONDS = 300

@@ -16,8 +16,8 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.parameters import clear_caches as clear_parameter_caches
 
-from local.backend import apply_environment, restore_environment
-from local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef, Resolver
+from infra.local.backend import apply_environment, restore_environment
+from infra.local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef, Resolver
 
 # Each function's environment is the template's with two kinds of local changes. First, observability and
 # config caching: quiet by default locally (a request would print several JSON lines), and the operator's own
@@ -32,7 +32,7 @@ LOCAL_DEFAULTS = {
 }
 
 # Second, and the only other change: external endpoints, replaced only in the functions whose template sets
-# them. The CallRail API is the runtime's sample server on loopback (``local.callrail_sample``, SAMPLE DATA),
+# them. The CallRail API is the runtime's sample server on loopback (``infra.local.callrail_sample``, SAMPLE DATA),
 # never api.callrail.com.
 LOCAL_REPLACEMENTS = ("CALLRAIL_API_URL",)
 

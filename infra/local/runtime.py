@@ -18,7 +18,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local.backend import (
+from infra.local.backend import (
     HOST,
     LocalResources,
     MotoServer,
@@ -27,23 +27,23 @@ from local.backend import (
     create_resources,
     restore_environment,
 )
-from local.callrail_sample import CallRailSampleServer
-from local.functions import FunctionHost
-from local.gateway import Gateway
-from local.lambda_hook import install as install_lambda_hook
-from local.lambda_hook import register as register_lambda
-from local.lambda_hook import unregister as unregister_lambda
-from local.moto_transactions import install as install_transaction_rollback
-from local.queues import QueueMappingState, QueuePoller
-from local.schedules import Scheduler
-from local.seed import DemoData, seed_demo
-from local.streams import MappingState, StreamPoller, compile_patterns
-from local.synth import STACK_NAME, synthesize
-from local.template import AppTemplate, Route
-from local.webhooks import WebhookReceiver
+from infra.local.callrail_sample import CallRailSampleServer
+from infra.local.functions import FunctionHost
+from infra.local.gateway import Gateway
+from infra.local.lambda_hook import install as install_lambda_hook
+from infra.local.lambda_hook import register as register_lambda
+from infra.local.lambda_hook import unregister as unregister_lambda
+from infra.local.moto_transactions import install as install_transaction_rollback
+from infra.local.queues import QueueMappingState, QueuePoller
+from infra.local.schedules import Scheduler
+from infra.local.seed import DemoData, seed_demo
+from infra.local.streams import MappingState, StreamPoller, compile_patterns
+from infra.local.synth import STACK_NAME, synthesize
+from infra.local.template import AppTemplate, Route
+from infra.local.webhooks import WebhookReceiver
 from shared.aws import client, reset_clients
 
-logger = logging.getLogger("local")
+logger = logging.getLogger("infra.local")
 
 DEFAULT_PORT = 8000
 DEFAULT_CONFIG_PREFIX = "/gensail/config"
@@ -177,7 +177,7 @@ def start(
     ``callrail_sample`` a CallRail-compatible sample server on loopback serves every demo workspace a SAMPLE
     account (new calls every ``callrail_arrival_seconds``; None: none), the functions that call CallRail call it
     instead, and the poll dispatcher runs at once, then on its schedule. ``queue_retry_seconds``: how soon a
-    message a queue consumer failed is received again (see :mod:`local.queues`).
+    message a queue consumer failed is received again (see :mod:`infra.local.queues`).
     """
     baseline = set(threading.enumerate())
     if schedule_scale is None:

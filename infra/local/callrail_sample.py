@@ -45,7 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-logger = logging.getLogger("local.callrail_sample")
+logger = logging.getLogger("infra.local.callrail_sample")
 
 SAMPLE_HEADER = "X-Sample-Data"
 DEFAULT_PER_PAGE = 100

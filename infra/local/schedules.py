@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from local.loop import BackgroundLoop
-from local.template import ACCOUNT_ID, REGION, ScheduleDef
+from infra.local.loop import BackgroundLoop
+from infra.local.template import ACCOUNT_ID, REGION, ScheduleDef
 
-logger = logging.getLogger("local.schedules")
+logger = logging.getLogger("infra.local.schedules")
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")

@@ -1,5 +1,5 @@
 """Replacing one method of a moto class for the whole process, and putting it back: how the local runtime's
-two moto hooks (:mod:`local.lambda_hook`, :mod:`local.moto_transactions`) install themselves."""
+two moto hooks (:mod:`infra.local.lambda_hook`, :mod:`infra.local.moto_transactions`) install themselves."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``python -m local`` (``make run``): serve the API on 127.0.0.1 with fresh demo data until Ctrl-C, with the
+"""``python -m infra.local`` (``make run``): serve the API on 127.0.0.1 with fresh demo data until Ctrl-C, with the
 stream worker, the scheduled functions, the CallRail poller over a sample server (SAMPLE data), the pipeline and
 a webhook receiver running."""
 
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from local.runtime import (
+from infra.local.runtime import (
     CALLRAIL_ARRIVAL_SECONDS,
     DEFAULT_DEMO_FILE,
     DEFAULT_PORT,
@@ -22,12 +22,12 @@ from local.runtime import (
     LocalRuntime,
     start,
 )
-from local.seed import SAMPLE_LOW_DAILY_LIMIT, SETTING_LOW_LIMIT, SETTING_SKIP_ALL
-from local.synth import SynthError
+from infra.local.seed import SAMPLE_LOW_DAILY_LIMIT, SETTING_LOW_LIMIT, SETTING_SKIP_ALL
+from infra.local.synth import SynthError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="API port (PORT)")
     parser.add_argument("--template", type=Path, help="serve this synthesized template instead of synthesizing")
     parser.add_argument("--aws-port", type=int, default=0, help="port of the embedded moto server (default: free)")
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("werkzeug").setLevel(logging.INFO)  # the API's access log
-    logging.getLogger("local").setLevel(logging.INFO)  # the worker's, the schedules' and the pipeline's lines
+    logging.getLogger("infra.local").setLevel(logging.INFO)  # the worker's, the schedules' and the pipeline's lines
 
     stop_requested = threading.Event()
 
@@ -155,7 +155,7 @@ def banner(runtime: LocalRuntime, seconds: float) -> str:
         "Watch the pipeline: requeue a skipped job (PATCH above), then poll it until it settles:",
         f'  curl "{runtime.api_url}/api/v1/jobs/JOB_ID" -H "Authorization: Bearer {workspace_key.key}"',
         "  A short call goes back to skipped (duration_below_minimum). Lower the threshold and requeue again:",
-        f"  python -m cli --local{state_option} config set --level workspace --id {workspace.id} "
+        f"  python -m infra.admin --local{state_option} config set --level workspace --id {workspace.id} "
         "processing.filters.min_duration_seconds 5",
         "  ... and it moves queued -> transcribing -> analyzing -> publishing -> completed; the webhook prints above.",
         "",

@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 from shared.aws import reset_clients
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.tenants.registry import TenantRegistry
-from tests.cli.conftest import CONFIG_PREFIX, Admin
+from tests.admin.conftest import CONFIG_PREFIX, Admin
 from tests.support.aws import TABLE_NAME, create_table
 
 # What the command changes in its own environment when it targets the local runtime.

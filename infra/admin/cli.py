@@ -3,7 +3,7 @@
 Operators run it with their own AWS credentials; it calls the same repositories the Lambda functions use, so
 every rule (tenant ancestry, hashed keys, validated config documents) is the product's, not a second copy.
 
-    python -m cli.admin [--local | --stack NAME | --table-name T --config-prefix P] <group> <command> ...
+    python -m infra.admin [--local | --stack NAME | --table-name T --config-prefix P] <group> <command> ...
 
 Exit status: 0 on success, 2 for a refused request (usage, unknown tenant, invalid config...), 1 when AWS fails.
 """
@@ -40,7 +40,7 @@ from shared.errors import ConfigError, DomainError, TenantNotFound
 from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
 
 DEFAULT_STACK = "GensailStack"
-# Where the local runtime (``python -m local``) writes its state by default: relative to the working directory.
+# Where the local runtime (``python -m infra.local``) writes its state by default: relative to the working directory.
 DEFAULT_LOCAL_STATE = Path(".local/demo.json")
 STACK_OUTPUT_TABLE = "TableName"
 STACK_OUTPUT_CONFIG_PREFIX = "ConfigParameterPrefix"
@@ -397,12 +397,12 @@ Handler = Callable[[argparse.Namespace, Services], int]
 
 _EXAMPLES = """\
 examples:
-  python -m cli.admin --local tenants create-partner --name "Acme Agency" --id ptn_acme
-  python -m cli.admin tenants create-workspace --organization org_acme --name "Main line"
-  python -m cli.admin --stack GensailStack keys create --scope workspace --scope-id ws_main --name reporting
-  python -m cli.admin keys revoke key_0123456789ab
-  python -m cli.admin config set --level workspace --id ws_main processing.filters.min_duration_seconds 10
-  python -m cli.admin config show --workspace ws_main
+  python -m infra.admin --local tenants create-partner --name "Acme Agency" --id ptn_acme
+  python -m infra.admin tenants create-workspace --organization org_acme --name "Main line"
+  python -m infra.admin --stack GensailStack keys create --scope workspace --scope-id ws_main --name reporting
+  python -m infra.admin keys revoke key_0123456789ab
+  python -m infra.admin config set --level workspace --id ws_main processing.filters.min_duration_seconds 10
+  python -m infra.admin config show --workspace ws_main
 
 AWS credentials and region come from the usual environment (AWS_PROFILE, AWS_REGION, ...).
 """
@@ -410,7 +410,7 @@ AWS credentials and region come from the usual environment (AWS_PROFILE, AWS_REG
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m cli.admin",
+        prog="python -m infra.admin",
         description="Administer Gensail tenants, API keys and configuration (operators only).",
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -25,11 +25,11 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local.functions import FunctionHost
-from local.template import ACCOUNT_ID, REGION, AppTemplate, AuthorizerDef, GatewayResponseDef, Route
+from infra.local.functions import FunctionHost
+from infra.local.template import ACCOUNT_ID, REGION, AppTemplate, AuthorizerDef, GatewayResponseDef, Route
 from shared.problems import PROBLEM_CONTENT_TYPE, problem
 
-logger = logging.getLogger("local.gateway")
+logger = logging.getLogger("infra.local.gateway")
 
 API_ID = "localapi"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit

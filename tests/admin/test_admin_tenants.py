@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.tenants.registry import TenantRegistry
-from tests.cli.conftest import Admin
+from tests.admin.conftest import Admin
 from tests.support.aws import TABLE_NAME
 
 

@@ -23,10 +23,10 @@ from typing import Any
 
 from moto.events.models import EventPattern
 
-from local.loop import BackgroundLoop
-from local.template import ACCOUNT_ID, REGION, EventSourceMappingDef
+from infra.local.loop import BackgroundLoop
+from infra.local.template import ACCOUNT_ID, REGION, EventSourceMappingDef
 
-logger = logging.getLogger("local.streams")
+logger = logging.getLogger("infra.local.streams")
 
 POLL_SECONDS = 0.5
 LOCAL_MAX_RETRY_ATTEMPTS = 10  # a mapping that retries "forever" (-1) gives up after this many locally

@@ -10,7 +10,7 @@ registered keep moto's own behaviour.
 
 Usable under ``mock_aws`` too (the pipeline's end-to-end test)::
 
-    from local import lambda_hook
+    from infra.local import lambda_hook
 
     lambda_hook.install()
     with lambda_hook.registered({"my-function": lambda event: handler(event, context)}):
@@ -29,9 +29,9 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from local.method_patch import MethodPatch
+from infra.local.method_patch import MethodPatch
 
-logger = logging.getLogger("local.lambda")
+logger = logging.getLogger("infra.local.lambda")
 
 Invoke = Callable[[Any], Any]  # the event in, the handler's return value out
 

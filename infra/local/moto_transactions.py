@@ -1,4 +1,4 @@
-"""The second place the local runtime reaches into moto (the first is :mod:`local.lambda_hook`): how
+"""The second place the local runtime reaches into moto (the first is :mod:`infra.local.lambda_hook`): how
 ``TransactWriteItems`` rolls back.
 
 moto 5.x backs up every table a transaction writes to with ``copy.deepcopy`` before it starts, and on a failed
@@ -28,7 +28,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
-from local.method_patch import MethodPatch
+from infra.local.method_patch import MethodPatch
 
 
 class _KeepLiveTables:

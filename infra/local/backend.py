@@ -6,7 +6,7 @@ through its URL, and the server serializes requests (one AWS request at a time) 
 conditional writes, where in-process moto lets racing conditional updates both win.
 
 One kind of request is not serialized: a Lambda ``Invoke`` (Step Functions calls its tasks' functions through the
-server). Its handler runs in-process (:mod:`local.lambda_hook`) and calls back into the server for the table,
+server). Its handler runs in-process (:mod:`infra.local.lambda_hook`) and calls back into the server for the table,
 the bucket and so on; serializing it with those calls would deadlock the server on itself.
 """
 
@@ -29,7 +29,7 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local.template import ACCOUNT_ID, PARTITION, REGION, AppTemplate, Resolver
+from infra.local.template import ACCOUNT_ID, PARTITION, REGION, AppTemplate, Resolver
 
 HOST = "127.0.0.1"
 LOCAL_ROLE_NAME = "gensail-local-runtime"  # the one role every local function and state machine "assumes"
@@ -94,7 +94,7 @@ class MotoServer:
         """Serve, starting from empty backends.
 
         moto keeps its backends in module globals, so a second runtime in the same process (tests) would
-        otherwise find the first one's data; a restart of ``python -m local`` is fresh by construction.
+        otherwise find the first one's data; a restart of ``python -m infra.local`` is fresh by construction.
         """
         self._thread.start()
         self._post("/moto-api/reset")
@@ -153,7 +153,7 @@ def create_resources(template: AppTemplate, endpoint_url: str | None) -> LocalRe
     """Create the template's resources in moto; returns their local names.
 
     The table, secrets and SSM parameters; buckets, event buses and queues; every function, registered in moto's
-    Lambda (a stub package: :mod:`local.lambda_hook` runs the real handler in-process); then the state machines
+    Lambda (a stub package: :mod:`infra.local.lambda_hook` runs the real handler in-process); then the state machines
     from their definitions, resolved against those functions' ARNs. ``endpoint_url=None`` creates them in
     in-process moto (under ``mock_aws``).
     """

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from shared.config.hierarchy import ConfigLevel, ConfigStore
-from tests.cli.conftest import CONFIG_PREFIX, Admin
+from tests.admin.conftest import CONFIG_PREFIX, Admin
 
 MIN_DURATION = "processing.filters.min_duration_seconds"
 WORKSPACE_PARAMETER = f"{CONFIG_PREFIX}/workspaces/ws_main"

@@ -30,7 +30,7 @@ from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry, Workspace
 
 if TYPE_CHECKING:
-    from local.callrail_sample import CallRailSampleServer
+    from infra.local.callrail_sample import CallRailSampleServer
 
 JOBS_PER_WORKSPACE = 24
 _PLATFORM_MIN_DURATION: int = PLATFORM_DEFAULTS["processing"]["filters"]["min_duration_seconds"]  # type: ignore[index]
@@ -84,7 +84,7 @@ _CALLER_CLOSINGS = (
 )
 _AGENTS = ("Maria", "James", "Priya", "Tom")
 
-# CallRail SAMPLE accounts (local/callrail_sample.py), one per demo workspace: each starts with this many calls
+# CallRail SAMPLE accounts (infra/local/callrail_sample.py), one per demo workspace: each starts with this many calls
 # spread over the last 23 hours, inside the first poll's look-back (``initial_lookback_hours``, 24 by default).
 CALLRAIL_KEY_PREFIX = "/gensail/secrets/callrail/"
 SAMPLE_CALLS_PER_ACCOUNT = 10

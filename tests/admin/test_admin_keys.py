@@ -8,7 +8,7 @@ import boto3
 
 from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository, hash_key
-from tests.cli.conftest import Admin
+from tests.admin.conftest import Admin
 from tests.support.aws import TABLE_NAME
 
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cli.admin import main
+from infra.admin.cli import main
 from shared.aws import reset_clients
 from shared.config.hierarchy import ConfigStore
 from tests.support.aws import TABLE_NAME, create_table
@@ -42,7 +42,7 @@ def account() -> Iterator[None]:
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Admin:
-    """Run ``cli.admin.main`` with the given arguments and capture its exit status and output."""
+    """Run ``infra.admin.cli.main`` with the given arguments and capture its exit status and output."""
 
     def invoke(*argv: str) -> Run:
         capsys.readouterr()

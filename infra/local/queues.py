@@ -27,10 +27,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.loop import BackgroundLoop
-from local.template import REGION, SqsEventSourceMappingDef
+from infra.local.loop import BackgroundLoop
+from infra.local.template import REGION, SqsEventSourceMappingDef
 
-logger = logging.getLogger("local.queues")
+logger = logging.getLogger("infra.local.queues")
 
 POLL_SECONDS = 0.5
 RETRY_SECONDS = 2

@@ -1,0 +1,7 @@
+"""``python -m infra.admin`` is the admin command."""
+
+import sys
+
+from infra.admin.cli import run
+
+sys.exit(run())
