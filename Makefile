@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CDK := infra/node_modules/.bin/cdk
+WHEELHOUSE := .build/wheelhouse/.downloaded
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := 1
@@ -40,15 +41,19 @@ openapi: install
 	$(BIN)/python -m infra.openapi
 
 ## Wheels for the Lambda layer, for the functions' platform; synth then builds the layer with no network.
-wheelhouse: install
-	$(BIN)/python -m infra.layer download
+## Downloaded once per change of requirements.txt (the package registry is the only network it needs).
+wheelhouse: $(WHEELHOUSE)
 
-## `cdk synth` with no AWS account and no network (after `make wheelhouse` has filled .build/wheelhouse).
-synth: install wheelhouse $(CDK)
+$(WHEELHOUSE): requirements.txt | install
+	$(BIN)/python -m infra.layer download
+	touch $(WHEELHOUSE)
+
+## `cdk synth` with no AWS account and no network (once the wheelhouse and the CDK CLI are installed).
+synth: install $(WHEELHOUSE) $(CDK)
 	$(CDK) synth --quiet
 
 ## `cdk deploy` with your AWS credentials, e.g. `make deploy ARGS="-c alarm_email=oncall@example.com"`.
-deploy: install wheelhouse $(CDK)
+deploy: install $(WHEELHOUSE) $(CDK)
 	$(CDK) deploy $(ARGS)
 
 # The pinned CDK CLI (the app itself is Python: app.py, infra/).

@@ -18,13 +18,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.functions import LOG_RETENTION
+from shared.auth.keys import AUTHORIZER_CACHE_SECONDS
 from shared.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, PROBLEMS
 
 # Routes carry their own version (/api/v1/...); a custom domain maps its root to this stage.
 STAGE_NAME = "prod"
 THROTTLING_RATE_LIMIT = 50  # steady requests per second, for every method of the stage
 THROTTLING_BURST_LIMIT = 100
-AUTHORIZER_CACHE_TTL = cdk.Duration.seconds(300)
+AUTHORIZER_CACHE_TTL = cdk.Duration.seconds(AUTHORIZER_CACHE_SECONDS)
 AUTHORIZATION_HEADER = "Authorization"
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch"})
 

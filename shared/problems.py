@@ -26,6 +26,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "route_not_found": (404, "Not found"),
     "method_not_allowed": (405, "Method not allowed"),
     "payload_too_large": (413, "Payload too large"),
+    "unsupported_media_type": (415, "Unsupported media type"),
     "rate_limited": (429, "Too many requests"),
     "internal_error": (500, "Internal server error"),
     "service_unavailable": (503, "Service unavailable"),

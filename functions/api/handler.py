@@ -16,7 +16,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -62,6 +65,7 @@ def _problem_responses(*statuses: int) -> dict[int, Any]:
         401: "Missing, unknown or revoked API key",
         403: "No access to the workspace",
         404: "Job not found",
+        415: "The request body is not application/json",
         429: "Too many requests",
     }
     return {
@@ -108,7 +112,7 @@ def _caller() -> Caller:
     tags=["jobs"],
     responses={
         200: {"description": "Job requeued", "content": {"application/json": {"model": RequeueResponse}}},
-        **_problem_responses(400, 403, 404),
+        **_problem_responses(400, 403, 404, 415),
     },
 )
 def requeue_job(job_id: JOB_ID, change: StatusChange) -> RequeueResponse:
@@ -221,6 +225,13 @@ def invalid_request(error: RequestValidationError) -> Response[str]:
         for issue in error.errors()
     ]
     return _problem_response("validation_error", "The request is not valid; see errors.", issues)
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def unsupported_media_type(_: RequestUnsupportedContentType) -> Response[str]:
+    # Powertools raises this before validation for a body it cannot parse (e.g. text/plain); without this
+    # handler the catch-all below would answer 500.
+    return _problem_response("unsupported_media_type", "The request body must be application/json.")
 
 
 @app.not_found

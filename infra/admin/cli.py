@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared import schema
 from shared.access import ScopeKind
-from shared.auth.keys import ApiKeyRepository
+from shared.auth.keys import AUTHORIZER_CACHE_SECONDS, ApiKeyRepository
 from shared.aws import client, reset_clients
 from shared.config.hierarchy import (
     DEFAULTS_SOURCE,
@@ -243,6 +243,10 @@ def create_key(args: argparse.Namespace, services: Services) -> int:
 def revoke_key(args: argparse.Namespace, services: Services) -> int:
     record = services.keys.revoke(args.key_id)
     print(f"Revoked {record.key_id} ({record.scope} {record.scope_id}) at {record.revoked_at}.")
+    print(
+        f"Requests may still be accepted for up to {AUTHORIZER_CACHE_SECONDS} s while API Gateway's authorizer "
+        "cache holds the key."
+    )
     return 0
 
 

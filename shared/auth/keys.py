@@ -15,6 +15,8 @@ from shared.dynamo import TableRepository, from_item, serialize, to_item
 from shared.errors import ApiKeyNotFound, TenantNotFound
 
 KEY_PREFIX = "gsk_"
+# How long API Gateway caches the authorizer's decision for a key: a revoked key may work this long after.
+AUTHORIZER_CACHE_SECONDS = 300
 _BEARER = "bearer "
 
 

@@ -43,7 +43,13 @@ class CursorCodec:
     def decode(self, cursor: str, binding: dict[str, Any]) -> dict[str, Any]:
         """The ``LastEvaluatedKey`` in ``cursor``, after checking its signature and its binding."""
         payload, _, signature = cursor.partition(".")
-        if not payload or not hmac.compare_digest(signature, self._sign(payload)):
+        # Issued cursors are base64url: any other character (non-ASCII, a lone surrogate) is refused before it can
+        # make encoding or compare_digest raise; the comparison is of bytes, which compare_digest always accepts.
+        if (
+            not cursor.isascii()
+            or not payload
+            or not hmac.compare_digest(signature.encode(), self._sign(payload).encode())
+        ):
             raise InvalidCursor("The cursor is not valid: it was altered or not issued by this API.")
         try:
             content = json.loads(_b64decode(payload))
@@ -51,7 +57,7 @@ class CursorCodec:
             bound_to = content["b"]
         except (ValueError, KeyError, TypeError):
             raise InvalidCursor("The cursor is not valid: it cannot be read.") from None
-        if not isinstance(last_key, dict) or not hmac.compare_digest(str(bound_to), _digest(binding)):
+        if not isinstance(last_key, dict) or not hmac.compare_digest(str(bound_to).encode(), _digest(binding).encode()):
             raise InvalidCursor("The cursor belongs to another query or another API key; start again without it.")
         return last_key
 

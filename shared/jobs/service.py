@@ -100,12 +100,17 @@ class JobService:
         return JobListing(jobs=page.jobs, next_cursor=next_cursor)
 
     def _accessible_workspace(self, caller: Caller, workspace_id: str | None) -> str:
+        # `workspace_id=` (empty) means the same as no workspace_id, whatever the key's scope.
+        workspace_id = workspace_id or None
         if caller.scope is ScopeKind.WORKSPACE:
             if workspace_id not in (None, caller.scope_id):
                 raise AccessDenied(f"Your API key has no access to workspace {workspace_id}.")
             return caller.scope_id
-        if not workspace_id:
-            raise WorkspaceRequired(f"A key scoped to a {caller.scope} must name the workspace to list (workspace_id).")
+        if workspace_id is None:
+            article = "an" if caller.scope[0] in "aeiou" else "a"
+            raise WorkspaceRequired(
+                f"A key scoped to {article} {caller.scope} must name the workspace to list (workspace_id)."
+            )
         path = self._workspaces.path_of(workspace_id)
         # An unknown workspace is refused like a foreign one, so ids of other tenants cannot be probed.
         if path is None or not caller.covers(path):

@@ -7,7 +7,7 @@ import re
 import boto3
 
 from shared.access import ScopeKind
-from shared.auth.keys import ApiKeyRepository, hash_key
+from shared.auth.keys import AUTHORIZER_CACHE_SECONDS, ApiKeyRepository, hash_key
 from tests.admin.conftest import Admin
 from tests.support.aws import TABLE_NAME
 
@@ -48,7 +48,12 @@ def test_revoked_key_no_longer_authenticates(admin: Admin, hierarchy: None) -> N
     revoked = admin("keys", "revoke", key_id)
 
     assert revoked.code == 0
-    assert key_id in revoked.out
+    assert re.fullmatch(
+        rf"Revoked {key_id} \(partner ptn_acme\) at \d{{4}}-\d\d-\d\dT\S+Z\.\n"
+        rf"Requests may still be accepted for up to {AUTHORIZER_CACHE_SECONDS} s while API Gateway's authorizer "
+        r"cache holds the key\.\n",
+        revoked.out,
+    )
     assert ApiKeyRepository(TABLE_NAME).authenticate(key) is None
 
 

@@ -11,7 +11,6 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from infra.api import (
-    AUTHORIZER_CACHE_TTL,
     GATEWAY_PROBLEMS,
     STAGE_NAME,
     THROTTLING_BURST_LIMIT,
@@ -25,6 +24,7 @@ from infra.openapi import load_openapi
 from infra.parameters import CONFIG_PARAMETER_PREFIX
 from infra.stack import STACK_NAME, GensailStack
 from shared import schema
+from shared.auth.keys import AUTHORIZER_CACHE_SECONDS
 from tests.infra.conftest import Synthesized
 
 pytestmark = pytest.mark.slow
@@ -333,7 +333,8 @@ def test_authorizer_reads_the_bearer_header_and_caches_decisions(template: Templ
         {
             "Type": "REQUEST",
             "IdentitySource": "method.request.header.Authorization",
-            "AuthorizerResultTtlInSeconds": AUTHORIZER_CACHE_TTL.to_seconds(),
+            # The window the admin command warns about when it revokes a key.
+            "AuthorizerResultTtlInSeconds": AUTHORIZER_CACHE_SECONDS,
             "AuthorizerUri": {
                 "Fn::Join": [
                     "",

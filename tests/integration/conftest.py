@@ -35,8 +35,13 @@ def api(aws: None) -> Iterator[ApiCall]:
         caller: Caller | None,
         body: Any = None,
         query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> ApiReply:
-        response = handler.lambda_handler(api_event(method, path, caller, body, query), FakeContext())  # type: ignore[arg-type]
+        event = api_event(method, path, caller, body, query)
+        for name, value in (headers or {}).items():  # replace the event's defaults, e.g. its Content-Type
+            event["headers"][name] = value
+            event["multiValueHeaders"][name] = [value]
+        response = handler.lambda_handler(event, FakeContext())  # type: ignore[arg-type]
         return ApiReply(
             status=response["statusCode"],
             body=json.loads(response["body"]) if response.get("body") else None,

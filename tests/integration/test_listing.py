@@ -89,6 +89,8 @@ def test_a_changed_cursor_is_refused(api: ApiCall, tenants: Tenants, mixed_jobs:
             query={"status": "skipped", "limit": "2", "cursor": cursor, "workspace_id": workspace.workspace_id},
         ),
         api("GET", "/api/v1/jobs", caller, query={"status": "skipped", "cursor": "garbage"}),
+        # a signature with non-ASCII characters (API Gateway URL-decodes %C3%A9 before the function sees it)
+        api("GET", "/api/v1/jobs", caller, query={"status": "skipped", "limit": "2", "cursor": f"{payload}.é"}),
     ]
 
     for reply in replies:
@@ -112,11 +114,29 @@ def test_an_unknown_status_filter_is_a_validation_error(api: ApiCall, tenants: T
     assert reply.body["code"] == "validation_error"
 
 
-def test_organization_and_partner_keys_must_name_a_workspace(api: ApiCall, tenants: Tenants) -> None:
-    for tenant_id in ("org_00", "ptn_0"):
-        reply = api("GET", "/api/v1/jobs", tenants.callers[tenant_id], query={"status": "skipped"})
+@pytest.mark.parametrize("workspace_query", [{}, {"workspace_id": ""}], ids=["absent", "empty"])
+def test_organization_and_partner_keys_must_name_a_workspace(
+    api: ApiCall, tenants: Tenants, workspace_query: dict[str, str]
+) -> None:
+    for tenant_id, scope in (("org_00", "an organization"), ("ptn_0", "a partner")):
+        reply = api("GET", "/api/v1/jobs", tenants.callers[tenant_id], query={"status": "skipped", **workspace_query})
         assert reply.status == 400
         assert reply.body["code"] == "workspace_required"
+        assert reply.body["detail"] == f"A key scoped to {scope} must name the workspace to list (workspace_id)."
+
+
+def test_a_workspace_key_with_an_empty_workspace_id_lists_its_own_workspace(
+    api: ApiCall, tenants: Tenants, mixed_jobs: dict[str, list[str]]
+) -> None:
+    # `workspace_id=` is the same as leaving it out, for every scope
+    workspace = tenants.workspace(0)
+
+    reply = api(
+        "GET", "/api/v1/jobs", tenants.callers[workspace.workspace_id], query={"status": "skipped", "workspace_id": ""}
+    )
+
+    assert reply.status == 200
+    assert [job["job_id"] for job in reply.body["jobs"]] == mixed_jobs["skipped"]
 
 
 def test_an_unknown_workspace_is_refused_like_a_foreign_one(api: ApiCall, tenants: Tenants) -> None:

@@ -67,6 +67,17 @@ def test_every_reply_matches_its_documented_schema(api: ApiCall, tenants: Tenant
         (status_path, "patch", api("PATCH", f"/api/v1/jobs/{job.job_id}/status", foreign, {"status": "queued"})),
         (status_path, "patch", api("PATCH", "/api/v1/jobs/42/status", own, {"status": "queued"})),
         (status_path, "patch", api("PATCH", f"/api/v1/jobs/{job.job_id}/status", own, {"state": "queued"})),
+        (
+            status_path,
+            "patch",
+            api(
+                "PATCH",
+                f"/api/v1/jobs/{job.job_id}/status",
+                own,
+                {"status": "queued"},
+                headers={"Content-Type": "text/plain"},
+            ),
+        ),
         (job_path, "get", api("GET", f"/api/v1/jobs/{job.job_id}", own)),
         (job_path, "get", api("GET", f"/api/v1/jobs/{job.job_id}", foreign)),
         (job_path, "get", api("GET", "/api/v1/jobs/42", own)),
@@ -79,4 +90,4 @@ def test_every_reply_matches_its_documented_schema(api: ApiCall, tenants: Tenant
     for path, method, reply in cases:
         _check(document, path, method, reply)
         statuses.add(reply.status)
-    assert statuses == {200, 400, 403, 404}
+    assert statuses == {200, 400, 403, 404, 415}

@@ -163,3 +163,33 @@ def test_malformed_requests_are_400_problems(api: ApiCall, tenants: Tenants) -> 
         assert reply.status == 400
         assert reply.body["code"] == "validation_error"
         assert reply.body["errors"]
+
+
+def test_a_body_that_is_not_json_is_a_415_problem_and_the_job_is_untouched(api: ApiCall, tenants: Tenants) -> None:
+    # Given a skipped job
+    workspace = tenants.workspace(0)
+    job = store_job(workspace)
+
+    # When its requeue is sent as text/plain, even with a JSON body
+    reply = api(
+        "PATCH",
+        f"/api/v1/jobs/{job.job_id}/status",
+        tenants.callers[workspace.workspace_id],
+        {"status": "queued"},
+        headers={"Content-Type": "text/plain"},
+    )
+
+    # Then it is refused with the catalogue's 415 problem, and the job stays skipped
+    assert reply.status == 415
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert reply.body == {
+        "type": "https://analytics-api.gensail.com/problems/unsupported_media_type",
+        "title": "Unsupported media type",
+        "status": 415,
+        "detail": "The request body must be application/json.",
+        "code": "unsupported_media_type",
+        "instance": f"/api/v1/jobs/{job.job_id}/status",
+    }
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.SKIPPED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from shared.auth.keys import KEY_PREFIX, bearer_key, generate_key, hash_key, key_id_for
@@ -32,6 +34,26 @@ def test_a_cursor_is_bound_to_every_part_of_the_query_and_caller(field: str) -> 
 
     with pytest.raises(InvalidCursor):
         codec.decode(cursor, {**BINDING, field: "other"})
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda payload, signature: f"{payload}.{signature[:-1]}é", id="non-ascii-signature"),
+        pytest.param(lambda payload, signature: f"{payload}.{signature}\u00a0", id="non-ascii-after-signature"),
+        pytest.param(lambda payload, signature: f"{payload}é.{signature}", id="non-ascii-payload"),
+        pytest.param(lambda payload, signature: f"{payload}.{signature}\udc80", id="lone-surrogate"),
+        pytest.param(lambda payload, signature: f".{signature}", id="no-payload"),
+        pytest.param(lambda payload, signature: payload, id="no-signature"),
+        pytest.param(lambda payload, signature: "", id="empty"),
+    ],
+)
+def test_a_malformed_cursor_is_an_invalid_cursor(tamper: Callable[[str, str], str]) -> None:
+    codec = CursorCodec(b"x" * 32)
+    payload, _, signature = codec.encode(LAST_KEY, BINDING).partition(".")
+
+    with pytest.raises(InvalidCursor):
+        codec.decode(tamper(payload, signature), BINDING)
 
 
 def test_a_short_secret_is_refused() -> None:
