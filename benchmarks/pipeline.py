@@ -103,8 +103,8 @@ def requests_per_completed_job() -> dict[str, Any]:
         with counting_requests() as calls:
             worker.lambda_handler({"Records": [stream_record(item)]}, context)
             stages.start_transcription(job.job_id, 0)
-            stages.analyze(job.job_id)
-            stages.publish(job.job_id)
+            stages.analyze(job.job_id, 0)
+            stages.publish(job.job_id, 0)
         stored = JobRepository(TABLE_NAME).get(job.job_id)
         assert stored is not None
         assert stored.status is JobStatus.COMPLETED

@@ -20,7 +20,7 @@ from infra.functions import LOG_RETENTION
 from shared.pipeline.errors import TransientStageError
 
 EVENT_BUS_NAME = "gensail-jobs"
-EXECUTION_TIMEOUT = cdk.Duration.hours(2)  # also bounds the wait-for-transcript loop
+EXECUTION_TIMEOUT = cdk.Duration.hours(2)  # above the stages' TRANSCRIPTION_DEADLINE, with room for the rest
 TRANSCRIPT_POLL_INTERVAL = cdk.Duration.seconds(10)
 
 # Lambda's own transient failures and the stages' "try again later" error.

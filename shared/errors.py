@@ -33,6 +33,12 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
+class RunSuperseded(InvalidTransition):
+    """The job was requeued since this run began: the newer requeue owns it, and this run must not touch it."""
+
+    code = "run_superseded"
+
+
 class InvalidCursor(DomainError):
     code = "invalid_cursor"
 

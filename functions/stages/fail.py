@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.stages.common import logger, stages
+from shared.pipeline.errors import SupersededRunError
 
 
 def error_message(cause: str) -> str:
@@ -24,5 +25,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     error = event.get("error") or {}
     name = str(error.get("Error", "UnknownError"))
     message = error_message(str(error.get("Cause", "")))
-    logger.error("pipeline run failed", job_id=event["job_id"], error=name, error_message=message)
-    return stages().fail(event["job_id"], name, message)
+    if name == SupersededRunError.__name__:
+        logger.info("pipeline run superseded by a newer requeue", job_id=event["job_id"], error_message=message)
+    else:
+        logger.error("pipeline run failed", job_id=event["job_id"], error=name, error_message=message)
+    return stages().fail(event["job_id"], int(event["requeue_count"]), name, message)

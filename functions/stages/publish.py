@@ -11,4 +11,4 @@ from functions.stages.common import logger, stages
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return stages().publish(event["job_id"])
+    return stages().publish(event["job_id"], int(event["requeue_count"]))

@@ -16,4 +16,5 @@ def start_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
 
 @logger.inject_lambda_context
 def check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return stages().check_transcription(event["job_id"], event["transcription"]["transcribe_job"])
+    run = int(event["requeue_count"])
+    return stages().check_transcription(event["job_id"], run, event["transcription"]["transcribe_job"])

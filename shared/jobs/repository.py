@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from shared import schema
 from shared.access import Caller
 from shared.dynamo import TableRepository, from_item, serialize, to_item
-from shared.errors import AccessDenied, InvalidTransition, JobNotFound, JobNotSkipped
+from shared.errors import AccessDenied, InvalidTransition, JobNotFound, JobNotSkipped, RunSuperseded
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobEvent, JobStatus, can_transition
 
@@ -119,11 +119,17 @@ class JobRepository(TableRepository):
         cause: str,
         set_fields: dict[str, Any] | None = None,
         remove_fields: tuple[str, ...] = (),
+        requeue_count: int | None = None,
     ) -> Job:
         """Move a job from ``source`` to ``target`` in one conditional write, appending to its history.
 
+        ``requeue_count``: the requeue this change belongs to (a pipeline run's, or a stream record's); the
+        write then also requires the job's ``requeue_count`` to still be that, so a run or a record that a newer
+        requeue has overtaken changes nothing.
+
         Raises ``InvalidTransition`` for a change the lifecycle does not allow, and when the job is no longer
-        in ``source`` (another worker got there first); ``JobNotFound`` when there is no such job.
+        in ``source`` (another worker got there first); ``RunSuperseded`` (an ``InvalidTransition``) when the job
+        has been requeued since; ``JobNotFound`` when there is no such job.
         """
         if not can_transition(source, target):
             raise InvalidTransition(f"A job cannot move from '{source}' to '{target}'.")
@@ -150,10 +156,13 @@ class JobRepository(TableRepository):
             for index, field in enumerate(remove_fields):
                 names[f"#r{index}"] = field
             expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove_fields)))
+        condition = "attribute_exists(#pk) AND #status = :source"
+        if requeue_count is not None:
+            condition += " AND " + _requeue_count_is(requeue_count, names, values)
         try:
             return self._conditional_update(
                 job_id,
-                ConditionExpression="attribute_exists(#pk) AND #status = :source",
+                ConditionExpression=condition,
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -161,6 +170,12 @@ class JobRepository(TableRepository):
         except _ConditionFailed as refused:
             if refused.old is None:
                 raise JobNotFound(f"Job {job_id} not found.") from None
+            current = int(refused.old.get("source_metadata", {}).get("requeue_count", 0))
+            if requeue_count is not None and current != requeue_count:
+                raise RunSuperseded(
+                    f"Job {job_id} was requeued (requeue #{current}) after requeue #{requeue_count}; "
+                    "the newer requeue owns it."
+                ) from None
             raise InvalidTransition(
                 f"Job {job_id} is '{refused.old.get('status')}', not '{source}': it cannot move to '{target}'."
             ) from None
@@ -238,6 +253,17 @@ class JobRepository(TableRepository):
             jobs=[job_from_item(item) for item in response.get("Items", [])],
             last_key=from_item(last) if last else None,
         )
+
+
+def _requeue_count_is(requeue_count: int, names: dict[str, str], values: dict[str, Any]) -> str:
+    """A condition that the job's ``source_metadata.requeue_count`` is ``requeue_count`` (absent counts as 0)."""
+    names["#metadata"] = "source_metadata"
+    names["#requeues"] = "requeue_count"
+    values[":requeues"] = serialize(requeue_count)
+    matches = "#metadata.#requeues = :requeues"
+    if requeue_count == 0:
+        return f"(attribute_not_exists(#metadata.#requeues) OR {matches})"
+    return matches
 
 
 class _ConditionFailed(Exception):

@@ -15,3 +15,15 @@ class PermanentStageError(DomainError):
     """Retrying cannot help (no transcript, a failed transcription job, invalid provider output): the job fails."""
 
     code = "permanent_stage_error"
+
+
+class SupersededRunError(PermanentStageError):
+    """The job was requeued while this run was under way: the newer run owns it, so this one stops untouched."""
+
+    code = "superseded_run"
+
+
+class TranscriptionTimedOut(PermanentStageError):
+    """The transcription provider did not finish within the stage's deadline."""
+
+    code = "transcription_timed_out"

@@ -2,7 +2,13 @@
 
 Stages are safe to retry: a stage that finds the job already in its own status carries on (the state machine
 retried it after the transition had been written), and anything else out of order is a permanent error.
-Deliveries are at least once: a retried publish stage may deliver a webhook again, with a new signature.
+Deliveries are at least once: a retried publish stage may deliver a webhook again, with a new signature, and a
+retry that finds the job already finished by this run sends its ``Job Completed`` / ``Job Failed`` event again.
+
+A run belongs to one requeue of its job (``run`` is the job's ``requeue_count`` when the run started, as in the
+execution's name). Every transition requires the job to still be at that requeue, so a run overtaken by a newer
+requeue (a stale stream record, an execution still retrying) stops with ``SupersededRunError`` and changes
+nothing: the newer run owns the job, and the fail stage leaves the job alone too.
 """
 
 from __future__ import annotations
@@ -10,23 +16,28 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.access import TenantPath
-from shared.clock import now_iso
+from shared.clock import now_iso, parse_timestamp
 from shared.config.hierarchy import ConfigStore
 from shared.config.model import EffectiveConfig
-from shared.errors import InvalidTransition, JobNotFound
+from shared.errors import InvalidTransition, JobNotFound, RunSuperseded
 from shared.jobs.models import Job, JobFailure, JobStatus
 from shared.jobs.repository import JobRepository
 from shared.pipeline.analysis import Analysis, BedrockAnalyzer, analyze_builtin
 from shared.pipeline.artifacts import ArtifactStore, analysis_key, result_key, transcript_key
-from shared.pipeline.errors import PermanentStageError
+from shared.pipeline.errors import PermanentStageError, SupersededRunError, TranscriptionTimedOut
 from shared.pipeline.publishing import EventPublisher, WebhookDelivery
 from shared.pipeline.transcripts import AwsTranscribe, Transcript, transcript_from_source
 
 # Where a job can be when a stage fails; anything else is already finished.
 _IN_FLIGHT = (JobStatus.QUEUED, JobStatus.TRANSCRIBING, JobStatus.ANALYZING, JobStatus.PUBLISHING)
+# How long a provider may take to transcribe one call. The state machine's own timeout is longer (infra.pipeline
+# checks this), so a transcription that never finishes fails the job through MarkFailed instead of leaving it
+# ``transcribing`` when the execution times out.
+TRANSCRIPTION_DEADLINE = timedelta(minutes=90)
 
 
 def transcription_job_name(job_id: str, requeue_count: int) -> str:
@@ -53,24 +64,28 @@ class PipelineStages:
     def __init__(self, services: StageServices) -> None:
         self._s = services
 
-    def start_transcription(self, job_id: str, requeue_count: int) -> dict[str, Any]:
-        job = self._advance(job_id, JobStatus.QUEUED, JobStatus.TRANSCRIBING, "transcription started")
+    def start_transcription(self, job_id: str, run: int) -> dict[str, Any]:
+        job = self._advance(job_id, run, JobStatus.QUEUED, JobStatus.TRANSCRIBING, "transcription started")
         settings = self._config(job).processing.transcription
         if settings.provider == "source":
             return self._transcript_ready(job, transcript_from_source(job))
-        name = transcription_job_name(job_id, requeue_count)
+        name = transcription_job_name(job_id, run)
         self._s.transcribe().start(job, name, settings.language_code, recording_headers=self._recording_headers(job))
         return {"ready": False, "transcribe_job": name, "transcript_key": None}
 
-    def check_transcription(self, job_id: str, transcribe_job: str) -> dict[str, Any]:
-        job = self._require(job_id, JobStatus.TRANSCRIBING)
+    def check_transcription(self, job_id: str, run: int, transcribe_job: str) -> dict[str, Any]:
+        job = self._require(job_id, run, JobStatus.TRANSCRIBING)
         transcript = self._s.transcribe().check(transcribe_job)
-        if transcript is None:
-            return {"ready": False, "transcribe_job": transcribe_job, "transcript_key": None}
-        return self._transcript_ready(job, transcript, transcribe_job)
+        if transcript is not None:
+            return self._transcript_ready(job, transcript, transcribe_job)
+        started = next(event.at for event in reversed(job.history) if event.status is JobStatus.TRANSCRIBING)
+        if datetime.now(UTC) - parse_timestamp(started) > TRANSCRIPTION_DEADLINE:
+            minutes = int(TRANSCRIPTION_DEADLINE.total_seconds() // 60)
+            raise TranscriptionTimedOut(f"Transcription job {transcribe_job} did not finish within {minutes} minutes.")
+        return {"ready": False, "transcribe_job": transcribe_job, "transcript_key": None}
 
-    def analyze(self, job_id: str) -> dict[str, Any]:
-        job = self._advance(job_id, JobStatus.TRANSCRIBING, JobStatus.ANALYZING, "analysis started")
+    def analyze(self, job_id: str, run: int) -> dict[str, Any]:
+        job = self._advance(job_id, run, JobStatus.TRANSCRIBING, JobStatus.ANALYZING, "analysis started")
         settings = self._config(job).processing.analysis
         transcript = Transcript.model_validate(self._s.artifacts.get_json(transcript_key(job_id)))
         if settings.provider == "bedrock":
@@ -79,8 +94,21 @@ class PipelineStages:
             analysis = analyze_builtin(transcript, settings.keywords)
         return {"analysis_key": self._s.artifacts.put_json(analysis_key(job_id), analysis)}
 
-    def publish(self, job_id: str) -> dict[str, Any]:
-        job = self._advance(job_id, JobStatus.ANALYZING, JobStatus.PUBLISHING, "publishing started")
+    def publish(self, job_id: str, run: int) -> dict[str, Any]:
+        try:
+            job = self._advance(job_id, run, JobStatus.ANALYZING, JobStatus.PUBLISHING, "publishing started")
+        except SupersededRunError:
+            raise
+        except PermanentStageError:
+            finished = self._s.jobs.get(job_id)
+            if finished is None or finished.status is not JobStatus.COMPLETED or finished.result is None:
+                raise
+            # A retry after this run completed the job: only its event can be missing, so it is sent again.
+            self._s.events.job_completed(finished, str(finished.result["result_key"]))
+            return {
+                "result_key": finished.result["result_key"],
+                "webhooks_delivered": finished.result.get("webhooks_delivered", 0),
+            }
         webhooks = self._config(job).processing.webhooks
         analysis = Analysis.model_validate(self._s.artifacts.get_json(analysis_key(job_id)))
         transcript = self._s.artifacts.get_json(transcript_key(job_id))
@@ -117,31 +145,43 @@ class PipelineStages:
             for url in webhooks.urls:
                 self._s.webhooks.deliver(url, body, secret)
                 delivered += 1
-        done = self._s.jobs.transition(
+        done = self._transition(
             job_id,
+            run,
             JobStatus.PUBLISHING,
             JobStatus.COMPLETED,
-            now=now_iso(),
             cause=f"published; {delivered} webhook(s) delivered",
             set_fields={"result": {**summary, "webhooks_delivered": delivered}},
         )
         self._s.events.job_completed(done, stored_key)
         return {"result_key": stored_key, "webhooks_delivered": delivered}
 
-    def fail(self, job_id: str, error: str, message: str) -> dict[str, Any]:
-        """Record why the run failed and end the job ``failed`` (a finished job is left as it is)."""
+    def fail(self, job_id: str, run: int, error: str, message: str) -> dict[str, Any]:
+        """Record why the run failed and end the job ``failed``.
+
+        A job another requeue owns now, or one that finished, is left as it is. A job this run already failed
+        (a retry after its event could not be sent) gets its ``Job Failed`` event again.
+        """
         job = self._s.jobs.get(job_id)
-        if job is None or job.status not in _IN_FLIGHT:
+        if job is None or job.requeue_count != run:
+            return {"recorded": False}
+        if job.status is JobStatus.FAILED and job.failure is not None:
+            self._s.events.job_failed(job, job.failure.model_dump())
+            return {"recorded": True, **job.failure.model_dump()}
+        if job.status not in _IN_FLIGHT:
             return {"recorded": False}
         failure = JobFailure(stage=job.status.value, error=error, message=message[:1000])
-        failed = self._s.jobs.transition(
-            job_id,
-            job.status,
-            JobStatus.FAILED,
-            now=now_iso(),
-            cause=f"{failure.stage} failed: {error}",
-            set_fields={"failure": failure.model_dump()},
-        )
+        try:
+            failed = self._transition(
+                job_id,
+                run,
+                job.status,
+                JobStatus.FAILED,
+                cause=f"{failure.stage} failed: {error}",
+                set_fields={"failure": failure.model_dump()},
+            )
+        except SupersededRunError:
+            return {"recorded": False}
         self._s.events.job_failed(failed, failure.model_dump())
         return {"recorded": True, **failure.model_dump()}
 
@@ -161,19 +201,40 @@ class PipelineStages:
         path = TenantPath(partner_id=job.partner_id, organization_id=job.organization_id, workspace_id=job.workspace_id)
         return self._s.config.resolve(path).config
 
-    def _require(self, job_id: str, status: JobStatus) -> Job:
+    def _require(self, job_id: str, run: int, status: JobStatus) -> Job:
         job = self._s.jobs.get(job_id)
         if job is None:
             raise PermanentStageError(f"Job {job_id} no longer exists.")
+        if job.requeue_count != run:
+            raise SupersededRunError(
+                f"Job {job_id} was requeued (requeue #{job.requeue_count}) after this run (requeue #{run}) began."
+            )
         if job.status is not status:
             raise PermanentStageError(f"Job {job_id} is '{job.status}', expected '{status}'.")
         return job
 
-    def _advance(self, job_id: str, source: JobStatus, target: JobStatus, cause: str) -> Job:
+    def _transition(
+        self,
+        job_id: str,
+        run: int,
+        source: JobStatus,
+        target: JobStatus,
+        *,
+        cause: str,
+        set_fields: dict[str, Any] | None = None,
+    ) -> Job:
         try:
-            return self._s.jobs.transition(job_id, source, target, now=now_iso(), cause=cause)
+            return self._s.jobs.transition(
+                job_id, source, target, now=now_iso(), cause=cause, set_fields=set_fields, requeue_count=run
+            )
+        except RunSuperseded as superseded:
+            raise SupersededRunError(superseded.detail) from None
         except JobNotFound:
             raise PermanentStageError(f"Job {job_id} no longer exists.") from None
+
+    def _advance(self, job_id: str, run: int, source: JobStatus, target: JobStatus, cause: str) -> Job:
+        try:
+            return self._transition(job_id, run, source, target, cause=cause)
         except InvalidTransition:
             # A retry of this stage after its transition was written carries on from where it was.
-            return self._require(job_id, target)
+            return self._require(job_id, run, target)

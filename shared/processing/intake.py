@@ -94,8 +94,10 @@ class JobIntake:
                 now=now,
                 cause=f"processing filters: {reason}",
                 set_fields={"skipped_reason": reason, "skipped_at": now},
+                requeue_count=job.requeue_count,
             )
         except InvalidTransition:
-            # Already handled by an earlier delivery of the same change.
+            # Already handled by an earlier delivery of the same change, or a stale record of a job requeued
+            # since (RunSuperseded): the newer change's own record decides.
             return IntakeOutcome.NOT_QUEUED
         return IntakeOutcome.SKIPPED

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from infra.parameters import CONFIG_PARAMETER_PREFIX
 from infra.worker import reconcile_interval
 from shared import schema
+from shared.pipeline.stages import TRANSCRIPTION_DEADLINE
 from shared.settings import ReconcilerSettings, StageSettings, WorkerSettings
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import (
@@ -256,6 +257,18 @@ def test_state_machine_has_the_contracts_states_and_transitions(synthesized: Syn
     assert states["WaitForTranscript"] == {"Type": "Wait", "Seconds": 10, "Next": "CheckTranscription"}
     assert states["Completed"] == {"Type": "Succeed"}
     assert states["Failed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+def test_a_transcription_gives_up_well_before_the_execution_times_out(synthesized: Synthesized) -> None:
+    # The check stage fails a transcription past its deadline, so MarkFailed records it; an execution timeout
+    # would skip every Catch and leave the job transcribing. The rest of the run needs the remaining time.
+    definition = _definition(synthesized)
+    remaining = definition["TimeoutSeconds"] - TRANSCRIPTION_DEADLINE.total_seconds()
+    functions = synthesized.template_json["Resources"]
+    later_stages = sum(
+        functions[synthesized.function_id(handler)]["Properties"]["Timeout"] for handler in (ANALYZE, PUBLISH, FAIL)
+    )
+    assert remaining >= later_stages + 2 * definition["States"]["WaitForTranscript"]["Seconds"]
 
 
 @pytest.mark.parametrize("state_name", list(TASKS))

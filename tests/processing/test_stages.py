@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -14,9 +15,15 @@ import pytest
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
+from shared.pipeline import stages as stage_module
 from shared.pipeline.analysis import Analysis, Sentiment
 from shared.pipeline.artifacts import ArtifactStore, result_key
-from shared.pipeline.errors import PermanentStageError
+from shared.pipeline.errors import (
+    PermanentStageError,
+    SupersededRunError,
+    TranscriptionTimedOut,
+    TransientStageError,
+)
 from shared.pipeline.publishing import EventPublisher, WebhookDelivery
 from shared.pipeline.stages import PipelineStages, StageServices
 from shared.pipeline.transcripts import Segment, Transcript
@@ -147,8 +154,8 @@ def test_a_job_goes_from_queued_to_completed_with_a_signed_webhook(
 
     # When the state machine runs each stage
     transcription = stages.start_transcription(job_id, 0)
-    analysis = stages.analyze(job_id)
-    publication = stages.publish(job_id)
+    analysis = stages.analyze(job_id, 0)
+    publication = stages.publish(job_id, 0)
 
     # Then the job is completed with its result summary and history
     assert transcription["ready"] is True
@@ -185,13 +192,13 @@ def test_amazon_transcribe_is_awaited_and_bedrock_analyzes(
             "integrations": {"callrail": {"api_key_parameter": SECRET_PARAMETER}},
         }
     )
-    job = store_job(tenants.workspace(1), status=JobStatus.QUEUED, duration=75)
+    job = store_job(tenants.workspace(1), status=JobStatus.QUEUED, duration=75, source_metadata={"requeue_count": 2})
 
     started = stages.start_transcription(job.job_id, 2)
-    first = stages.check_transcription(job.job_id, started["transcribe_job"])
-    second = stages.check_transcription(job.job_id, started["transcribe_job"])
-    stages.analyze(job.job_id)
-    stages.publish(job.job_id)
+    first = stages.check_transcription(job.job_id, 2, started["transcribe_job"])
+    second = stages.check_transcription(job.job_id, 2, started["transcribe_job"])
+    stages.analyze(job.job_id, 2)
+    stages.publish(job.job_id, 2)
 
     assert started == {"ready": False, "transcribe_job": f"job-{job.job_id}-2", "transcript_key": None}
     assert transcribe.headers == {"Authorization": f'Token token="{SECRET.decode()}"'}
@@ -225,7 +232,7 @@ def test_a_stage_failure_ends_the_job_failed_with_the_error(tenants: Tenants, st
         stages.start_transcription(job.job_id, 0)
 
     # When the state machine's catch hands the error to the fail stage
-    recorded = stages.fail(job.job_id, "PermanentStageError", raised.value.detail)
+    recorded = stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
 
     # Then the job is failed with {stage, error, message} and the bus says so
     stored = JobRepository(TABLE_NAME).get(job.job_id)
@@ -245,16 +252,136 @@ def test_webhooks_without_a_secret_are_a_permanent_error(tenants: Tenants, stage
         tenants.workspace(4), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
     )
     stages.start_transcription(job.job_id, 0)
-    stages.analyze(job.job_id)
+    stages.analyze(job.job_id, 0)
 
     with pytest.raises(PermanentStageError, match="secret_parameter"):
-        stages.publish(job.job_id)
+        stages.publish(job.job_id, 0)
 
 
 def test_fail_leaves_a_finished_job_alone(tenants: Tenants, stages: PipelineStages) -> None:
     job = store_job(tenants.workspace(5), status=JobStatus.COMPLETED)
 
-    assert stages.fail(job.job_id, "States.Timeout", "late") == {"recorded": False}
+    assert stages.fail(job.job_id, 0, "States.Timeout", "late") == {"recorded": False}
     stored = JobRepository(TABLE_NAME).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.COMPLETED
+
+
+# --- runs that belong to an older requeue, retries after the last write, transcriptions that never finish ---------
+
+
+def test_a_run_for_an_older_requeue_changes_nothing(tenants: Tenants, stages: PipelineStages) -> None:
+    # Given a job at requeue #1 and a run started for requeue #0 (a stale stream record of the same job)
+    job = store_job(
+        tenants.workspace(6),
+        status=JobStatus.QUEUED,
+        duration=75,
+        source_metadata={"transcription": TRANSCRIPTION, "requeue_count": 1},
+    )
+
+    # When the stale run's first stage runs, then it stops without touching the job
+    with pytest.raises(SupersededRunError, match="requeue #1"):
+        stages.start_transcription(job.job_id, 0)
+    # and its failure handler leaves the job to the newer run
+    assert stages.fail(job.job_id, 0, "SupersededRunError", "superseded") == {"recorded": False}
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored == job
+    assert _events() == []
+    # while the run of the current requeue proceeds
+    assert stages.start_transcription(job.job_id, 1)["ready"] is True
+
+
+def test_a_publish_retried_after_completing_sends_the_missing_event(
+    tenants: Tenants, stages: PipelineStages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run whose final event cannot be sent the first time
+    job = store_job(
+        tenants.workspace(7), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
+    )
+    stages.start_transcription(job.job_id, 0)
+    stages.analyze(job.job_id, 0)
+    original = EventPublisher.job_completed
+    calls: list[str] = []
+
+    def completed_once_unavailable(self: EventPublisher, finished: Any, result: str) -> None:
+        calls.append(result)
+        if len(calls) == 1:
+            raise TransientStageError("PutEvents Job Completed failed (InternalException); retry later")
+        original(self, finished, result)
+
+    monkeypatch.setattr(EventPublisher, "job_completed", completed_once_unavailable)
+    with pytest.raises(TransientStageError):
+        stages.publish(job.job_id, 0)
+
+    # When the state machine retries the stage
+    again = stages.publish(job.job_id, 0)
+
+    # Then the job stays completed with its result, and the event is sent once
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.COMPLETED
+    assert again == {"result_key": result_key(job.job_id), "webhooks_delivered": 0}
+    assert [event["detail-type"] for event in _events()] == ["Job Completed"]
+    assert [event.status for event in stored.history][-1] == "completed"
+
+
+def test_a_fail_retried_after_recording_sends_the_missing_event(
+    tenants: Tenants, stages: PipelineStages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = store_job(tenants.workspace(0), status=JobStatus.QUEUED, duration=75)  # no transcript: the stage fails
+    with pytest.raises(PermanentStageError) as raised:
+        stages.start_transcription(job.job_id, 0)
+    original = EventPublisher.job_failed
+    calls: list[str] = []
+
+    def failed_once_unavailable(self: EventPublisher, failed: Any, failure: dict[str, Any]) -> None:
+        calls.append(failed.job_id)
+        if len(calls) == 1:
+            raise TransientStageError("PutEvents Job Failed failed (InternalException); retry later")
+        original(self, failed, failure)
+
+    monkeypatch.setattr(EventPublisher, "job_failed", failed_once_unavailable)
+    with pytest.raises(TransientStageError):
+        stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
+
+    again = stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
+
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.FAILED
+    assert again["recorded"] is True
+    assert again["stage"] == "transcribing"
+    assert [event["detail-type"] for event in _events()] == ["Job Failed"]
+    assert [event.status for event in stored.history] == ["transcribing", "failed"]
+
+
+def test_a_transcription_that_never_finishes_fails_the_job_before_the_run_times_out(
+    tenants: Tenants, stages: PipelineStages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an Amazon Transcribe job that is still running when the deadline has passed
+    _configure({"processing": {"transcription": {"provider": "aws_transcribe"}}})
+    job = store_job(tenants.workspace(1), status=JobStatus.QUEUED, duration=75)
+    started = stages.start_transcription(job.job_id, 0)
+    monkeypatch.setattr(stage_module, "TRANSCRIPTION_DEADLINE", timedelta(0))
+
+    # When the state machine checks on it, then the stage gives up with an error MarkFailed records
+    with pytest.raises(TranscriptionTimedOut, match="did not finish within 0 minutes") as raised:
+        stages.check_transcription(job.job_id, 0, started["transcribe_job"])
+    stages.fail(job.job_id, 0, "TranscriptionTimedOut", raised.value.detail)
+
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.FAILED
+    assert stored.failure is not None
+    assert (stored.failure.stage, stored.failure.error) == ("transcribing", "TranscriptionTimedOut")
+
+
+def test_a_transcription_within_its_deadline_is_awaited(
+    tenants: Tenants, stages: PipelineStages, transcribe: FakeTranscribe
+) -> None:
+    _configure({"processing": {"transcription": {"provider": "aws_transcribe"}}})
+    job = store_job(tenants.workspace(2), status=JobStatus.QUEUED, duration=75)
+    started = stages.start_transcription(job.job_id, 0)
+
+    assert stages.check_transcription(job.job_id, 0, started["transcribe_job"])["ready"] is False
+    assert transcribe.checks == 1

@@ -171,3 +171,25 @@ def test_a_malformed_config_document_fails_the_record_and_leaves_the_job_queued(
     assert stored is not None
     assert stored.status is JobStatus.QUEUED
     assert executions(state_machine) == [f"job-{neighbour.job_id}-0"]
+
+
+def test_a_stale_record_of_a_job_requeued_since_leaves_it_to_the_newer_record(
+    api: ApiCall, tenants: Tenants, deliver: Deliver, state_machine: str
+) -> None:
+    # Given the record of a short job's first arrival in queued, redelivered after the job was skipped and requeued
+    workspace = tenants.workspace(3)
+    job = store_job(workspace, status=JobStatus.QUEUED, duration=12)
+    stale = record_for(job)
+    assert deliver([stale]) == {"batchItemFailures": []}
+    _requeue(api, tenants, job.job_id, workspace.workspace_id)
+
+    # When the stale record comes again, then the job stays queued for its current requeue's record
+    assert deliver([stale]) == {"batchItemFailures": []}
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
+    assert (stored.status, stored.requeue_count) == (JobStatus.QUEUED, 1)
+
+    # And the current record decides, against the filters as they are now
+    set_config(ConfigLevel.WORKSPACE, workspace.workspace_id, MIN_DURATION, 5)
+    assert deliver([record_for(stored, sequence=2)]) == {"batchItemFailures": []}
+    assert executions(state_machine) == [f"job-{job.job_id}-1"]
