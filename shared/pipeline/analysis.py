@@ -281,14 +281,20 @@ _MAX_TRANSCRIPT_CHARS = 60_000
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
 
 
+class _BedrockSentiment(Sentiment):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1)  # the prompt asks for one; a reply without it is not the requested JSON
+
+
 class _BedrockReply(BaseModel):
-    """The JSON the system prompt asks for."""
+    """The JSON the system prompt asks for: every field is required, so a partial reply fails the stage."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    summary: str | None = None
-    sentiment: Sentiment
-    topics: list[str] = Field(default_factory=list)
+    summary: str = Field(min_length=1)
+    sentiment: _BedrockSentiment
+    topics: list[str]
 
 
 def _conversation(transcript: Transcript) -> str:
@@ -353,7 +359,7 @@ class BedrockAnalyzer:
             word_count=len(_tokens(transcript.text)),
             talk_time_seconds=talk_time(transcript),
             keyword_hits=keyword_hits(transcript.text, keywords),
-            sentiment=reply.sentiment,
-            summary=reply.summary.strip() if reply.summary and reply.summary.strip() else None,
+            sentiment=Sentiment.model_validate(reply.sentiment.model_dump()),
+            summary=reply.summary,
             topics=[topic.strip() for topic in reply.topics if topic.strip()][:_TOPIC_COUNT],
         )

@@ -169,7 +169,10 @@ def test_bedrock_prompt_carries_the_speaker_turns():
     class Recorder:
         def converse(self, **request):
             sent.update(request)
-            return _converse_reply('{"summary": null, "sentiment": {"label": "neutral", "score": 0}, "topics": []}')
+            return _converse_reply(
+                '{"summary": "A complaint.", "sentiment": {"label": "negative", "score": -0.6, '
+                '"reason": "The caller is upset."}, "topics": []}'
+            )
 
     analysis = BedrockAnalyzer(MODEL, bedrock=Recorder()).analyze(ANGRY_CALL, [])
 
@@ -177,8 +180,8 @@ def test_bedrock_prompt_carries_the_speaker_turns():
     assert "caller: This is terrible." in prompt
     assert "agent: I'm sorry about that." in prompt
     assert "JSON" in sent["system"][0]["text"]
-    assert analysis.summary is None
-    assert analysis.sentiment.reason is None
+    assert analysis.summary == "A complaint."
+    assert analysis.sentiment.reason == "The caller is upset."
 
 
 @pytest.mark.parametrize(
@@ -188,6 +191,11 @@ def test_bedrock_prompt_carries_the_speaker_turns():
         '{"summary": "x", "sentiment": {"label": "ecstatic", "score": 0.9}, "topics": []}',
         '{"summary": "x", "sentiment": {"label": "positive", "score": 7}, "topics": []}',
         '{"summary": "x", "topics": []}',
+        '{"summary": "x", "sentiment": {"label": "positive", "score": 0.9}, "topics": []}',
+        '{"summary": "x", "sentiment": {"label": "positive", "score": 0.9, "reason": " "}, "topics": []}',
+        '{"summary": "", "sentiment": {"label": "positive", "score": 0.9, "reason": "Happy."}, "topics": []}',
+        '{"sentiment": {"label": "positive", "score": 0.9, "reason": "Happy."}, "topics": []}',
+        '{"summary": "x", "sentiment": {"label": "positive", "score": 0.9, "reason": "Happy."}}',
     ],
 )
 def test_bedrock_output_that_is_not_the_requested_json_is_permanent(bedrock, text):
