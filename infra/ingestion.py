@@ -1,9 +1,9 @@
 """CallRail ingestion (docs/ingestion.md): the poll queue between the dispatcher and the workspace poller.
 
 The dispatcher runs on a schedule (``FunctionSchedule``, context ``poll_every_minutes``) and sends one message
-per enabled workspace to the poll queue; the workspace poller consumes it. Each workspace is its own message,
-so one workspace's slowness or 429 never blocks another, and a message that fails three times waits in the
-poll dead-letter queue (alarmed).
+per enabled workspace to the poll queue; the workspace poller consumes it, one message per invocation. Each
+workspace is its own message and its own invocation, so one workspace's slowness or 429 never blocks another,
+and a message that fails three times waits in the poll dead-letter queue (alarmed).
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ POLLER_TIMEOUT = cdk.Duration.minutes(5)
 # SQS's advice for a Lambda consumer: at least six times the function timeout, so retries of a throttled
 # invocation never see the message reappear while a poll may still be running.
 VISIBILITY_TIMEOUT_FACTOR = 6
-POLL_BATCH_SIZE = 5
+# One workspace per invocation: a slow CallRail account (a page can take over a minute with its retries) never
+# holds up, or runs out the time of, another workspace's poll.
+POLL_BATCH_SIZE = 1
 POLL_MAX_RECEIVE_COUNT = 3
-# At most this many pollers at once (5 workspaces each, one after another): 1,000 workspaces are 200
-# invocations, 10 rounds, well within a 5-minute cycle when a poll takes seconds, without a burst of concurrent
-# requests to CallRail or taking the account's whole Lambda concurrency.
+# At most this many pollers at once: 1,000 workspaces are 1,000 invocations, 50 rounds, within a 5-minute cycle
+# when a poll takes a few seconds, without a burst of concurrent requests to CallRail or taking the account's
+# whole Lambda concurrency.
 POLL_MAX_CONCURRENCY = 20
 
 

@@ -12,7 +12,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from infra.parameters import CONFIG_PARAMETER_PREFIX, SECRETS_PARAMETER_PREFIX
+from infra.parameters import CALLRAIL_KEYS_PARAMETER_PREFIX, CONFIG_PARAMETER_PREFIX, SECRETS_PARAMETER_PREFIX
 from infra.stack import (
     ANALYSES,
     FOUNDATION_MODELS,
@@ -191,19 +191,19 @@ def _acknowledge_config_read(*functions: lambda_.IFunction) -> None:
         )
 
 
-def _acknowledge_secrets_read(reader: lambda_.IFunction, secrets: str) -> None:
-    """The two wildcards of ``grant_secrets_read``: the secrets path and the key that encrypts it."""
+def _acknowledge_secrets_read(reader: lambda_.IFunction, secrets: str, prefix: str = SECRETS_PARAMETER_PREFIX) -> None:
+    """The two wildcards of ``grant_secrets_read``: the secrets path (or ``prefix``) and the key that encrypts it."""
     acknowledge_wildcard(
         reader,
-        _account_arn("ssm", f"parameter{SECRETS_PARAMETER_PREFIX}/*"),
-        f"{secrets}, named at run time by the config; the grant is GetParameter on the secrets path only.",
+        _account_arn("ssm", f"parameter{prefix}/*"),
+        f"{secrets}, named at run time by the config; the grant is GetParameter on {prefix} only.",
     )
     acknowledge_wildcard(
         reader,
         _account_arn("kms", "key/*"),
-        "Decrypts SecureString values under the secrets path: the key id of the account's aws/ssm key is not "
+        f"Decrypts SecureString values under {prefix}: the key id of the account's aws/ssm key is not "
         "known at synth time, so any key of this account, but only through SSM (kms:ViaService) and only for "
-        "parameters under the secrets path (kms:EncryptionContext:PARAMETER_ARN).",
+        f"parameters under {prefix} (kms:EncryptionContext:PARAMETER_ARN).",
     )
 
 
@@ -213,4 +213,5 @@ def _acknowledge_ingestion(stack: GensailStack) -> None:
     _acknowledge_secrets_read(
         stack.poller_function,
         "CallRail API keys are one SecureString per account (integrations.callrail.api_key_parameter)",
+        CALLRAIL_KEYS_PARAMETER_PREFIX,
     )

@@ -1,4 +1,4 @@
-"""SSM Parameter Store paths the functions read: the config hierarchy and the webhook secrets."""
+"""SSM Parameter Store paths the functions read: the config hierarchy, the webhook secrets and CallRail API keys."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from shared.ingest.poller import CALLRAIL_KEYS_PREFIX
+
 CONFIG_PARAMETER_PREFIX = "/gensail/config"
 SECRETS_PARAMETER_PREFIX = "/gensail/secrets"
+# The CallRail API keys, a part of the secrets path: the poller reads these and no other secret.
+CALLRAIL_KEYS_PARAMETER_PREFIX = CALLRAIL_KEYS_PREFIX.rstrip("/")
 
 
 def parameters_under(scope: Construct, prefix: str) -> str:
@@ -24,15 +28,18 @@ def grant_config_read(grantee: iam.IGrantable, scope: Construct) -> None:
     )
 
 
-def grant_secrets_read(grantee: iam.IGrantable, scope: Construct) -> None:
-    """Read (decrypted) the SecureString webhook secrets, encrypted with the account's ``aws/ssm`` key.
+def grant_secrets_read(grantee: iam.IGrantable, scope: Construct, prefix: str = SECRETS_PARAMETER_PREFIX) -> None:
+    """Read (decrypted) the SecureString secrets below ``prefix``, encrypted with the account's ``aws/ssm`` key.
 
-    The AWS managed key's own policy already lets the account's principals decrypt through SSM; the explicit
-    ``kms:Decrypt`` keeps the grant working if the secrets move to a customer managed key. Its key id is not
-    known at synth time, so it is any key of this account and region, but only when SSM asks for it and only
-    for a parameter under the secrets path (SSM's encryption context names the parameter).
+    ``prefix`` is the whole secrets path (webhook signing secrets and CallRail API keys) or a part of it, such as
+    ``CALLRAIL_KEYS_PARAMETER_PREFIX``. The AWS managed key's own policy already lets the account's principals
+    decrypt through SSM; the explicit ``kms:Decrypt`` keeps the grant working if the secrets move to a customer
+    managed key. Its key id is not known at synth time, so it is any key of this account and region, but only
+    when SSM asks for it and only for a parameter below ``prefix`` (SSM's encryption context names the parameter).
     """
-    secrets = parameters_under(scope, SECRETS_PARAMETER_PREFIX)
+    if prefix != SECRETS_PARAMETER_PREFIX and not prefix.startswith(f"{SECRETS_PARAMETER_PREFIX}/"):
+        raise ValueError(f"secrets live under {SECRETS_PARAMETER_PREFIX}, not {prefix}")
+    secrets = parameters_under(scope, prefix)
     iam.Grant.add_to_principal(grantee=grantee, actions=["ssm:GetParameter"], resource_arns=[secrets])
     stack = cdk.Stack.of(scope)
     grantee.grant_principal.add_to_principal_policy(

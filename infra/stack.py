@@ -18,7 +18,12 @@ from infra.functions import PythonFunctions
 from infra.ingestion import CALLRAIL_API_URL, DISPATCHER_TIMEOUT, POLLER_TIMEOUT, PollQueue, poll_interval
 from infra.monitoring import AlarmNotifications, api_server_errors_alarm, pipeline_timeouts_alarm
 from infra.openapi import load_openapi
-from infra.parameters import CONFIG_PARAMETER_PREFIX, grant_config_read, grant_secrets_read
+from infra.parameters import (
+    CALLRAIL_KEYS_PARAMETER_PREFIX,
+    CONFIG_PARAMETER_PREFIX,
+    grant_config_read,
+    grant_secrets_read,
+)
 from infra.pipeline import EVENT_BUS_NAME, Pipeline, StageFunctions
 from infra.storage import Artifacts
 from infra.worker import FunctionSchedule, ReconcileSchedule, StreamWorker, errors_alarm, reconcile_interval
@@ -261,8 +266,9 @@ class GensailStack(cdk.Stack):
             timeout=POLLER_TIMEOUT,
         )
         grant_config_read(self.poller_function, self)
-        # The account's CallRail API key is a SecureString under the secrets path (api_key_parameter).
-        grant_secrets_read(self.poller_function, self)
+        # The account's CallRail API key is a SecureString under the CallRail keys path (api_key_parameter); the
+        # poller may read no other secret (webhook signing secrets are the publish stage's).
+        grant_secrets_read(self.poller_function, self, CALLRAIL_KEYS_PARAMETER_PREFIX)
         self.poll_queue = PollQueue(self, "Polling", poller=self.poller_function)
 
         # Lists the workspaces in the tenant registry (the by_entity index only) and reads tenant items.

@@ -1,8 +1,9 @@
 """Workspace poller: each poll-queue message ingests one workspace's window of CallRail calls.
 
-Partial batch failures: a workspace whose poll fails (CallRail down after the client's retries, an AWS error,
-a malformed config) is reported alone and retried by SQS, then dead-lettered. A 429 is not a failure: the
-message is done and the next schedule resumes from the cursor.
+The poll queue's mapping hands over one message at a time, so a slow CallRail account only ever delays its own
+workspace. A poll that fails (CallRail down after the client's retries, an AWS error, a malformed config) is
+reported as the message's failure and retried by SQS, then dead-lettered. A 429 is not a failure: the message is
+done and the next schedule resumes from the cursor.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.aws import client
-from shared.callrail.client import CallRailClient
+from shared.callrail.client import CallRailClient, longest_page_seconds
 from shared.config.hierarchy import ConfigStore
 from shared.config.model import CallRailIntegration
 from shared.ingest.cursors import CursorStore
@@ -33,8 +34,11 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 API_KEY_CACHE_SECONDS = 300
-# Stop storing calls this long before the timeout: the cursor is then written and the next poll resumes.
-STOP_MARGIN_MS = 20_000
+# Storing one call, a dedupe lookup and the cursor write, with room to spare.
+STORE_SECONDS = 20
+# Stop this long before the timeout: a page fetch started just before (every retry timing out) and the cursor
+# write still finish, and the next poll resumes from the cursor. The poller's clients use the default settings.
+STOP_MARGIN_MS = round((longest_page_seconds() + STORE_SECONDS) * 1000)
 
 
 @cache

@@ -3,6 +3,9 @@
 SAMPLE DATA: every call it serves is generated, deterministically per account (seeded), and labelled as such:
 callers are named "Sample Caller <n>", phone numbers are in the fictional +1 555-555-01XX range, each call's
 ``note`` says it is sample data and every response carries ``X-Sample-Data: true``. Nothing here talks to CallRail.
+About one call in five was not answered: like a real missed call it has ``duration`` 0, no recording and no
+transcript. Every call has ended by the server's "now" (``start_time`` + ``duration``); a call asked for at a
+moment too recent for its length starts that much earlier.
 
 What it serves (the shapes of the CallRail API v3 documentation):
 
@@ -188,8 +191,8 @@ class CallRailSampleServer:
     """A CallRail v3 look-alike on ``127.0.0.1`` serving generated SAMPLE DATA (see the module docstring).
 
     The port is bound at construction, so :attr:`url` is known before :meth:`start`. With
-    ``arrival_every_seconds`` a background thread adds one new call per account at "now" on that period (at most
-    ``max_arrivals`` in all), for the local demo.
+    ``arrival_every_seconds`` a background thread adds one new call per account on that period, a call that has
+    just ended (at most ``max_arrivals`` in all), for the local demo.
     """
 
     def __init__(
@@ -308,7 +311,8 @@ class CallRailSampleServer:
     def add_calls(
         self, account_id: str, n: int, *, at: datetime | None = None, company_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """``n`` new calls that "arrive" now: starting at ``at`` (default now), one second apart."""
+        """``n`` new calls that "arrive" now: starting at ``at`` (default now), one second apart, except that a call
+        that would not have ended by now starts earlier (see the module docstring)."""
         start = at or self._clock()
         with self._lock:
             account = self._account(account_id)
@@ -414,13 +418,14 @@ class CallRailSampleServer:
         company = company_id or rng.choice(account.company_ids)
         answered = rng.random() < 0.8
         if not answered:
-            duration = rng.randint(5, 40)
+            duration = 0  # a missed call has no talk time, so no recording and no transcript either
         elif rng.random() < 0.5:
             duration = min(600, max(5, round(rng.gauss(30, 6))))  # many short calls around 30 s
         else:
             duration = rng.randint(5, 600)
         call_id = f"CAL{rng.getrandbits(128):032x}"
-        start = at.astimezone(account.tz)
+        # A call that has not ended yet is not listed: one that would end after now started earlier.
+        start = min(at, self._clock() - timedelta(seconds=duration)).astimezone(account.tz)
         transcription = None
         if account.transcriptions and answered:
             lines = []
@@ -443,7 +448,7 @@ class CallRailSampleServer:
             "recording_player": None,
             "start_time": start.isoformat(timespec="milliseconds"),
             "tracking_phone_number": account.tracking_numbers.get(company, "+15555550199"),
-            "voicemail": not answered and rng.random() < 0.5,
+            "voicemail": False,  # a voicemail would have a length and a recording
             "company_id": company,
             "company_name": f"Sample Company {account.company_ids.index(company) + 1}"
             if company in account.company_ids

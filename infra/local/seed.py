@@ -1,12 +1,13 @@
 """Demo data for the local runtime, written through the product's own repositories.
 
 Two partners with two organizations of two workspaces each, one API key per tenant, and 24 jobs per
-workspace in every status, including skipped jobs with each of the spec's skip reasons. One organization and
-one workspace override ``processing.filters.min_duration_seconds`` so the config hierarchy shows. With the
-runtime's CallRail sample server, every workspace also polls its own SAMPLE account there. Every job
-carries what the ``source`` transcription provider reads (``source_metadata.transcription``: CallRail-style text
-with speaker labels) and a ``recording_url``. With a webhook receiver, the platform config sends every
-published result there, signed with a secret kept in a SecureString parameter.
+workspace in every status, including skipped jobs with each of the spec's skip reasons. The seeded jobs are
+``source: "demo"`` with ``demo data`` in their history, so they are never mistaken for what the CallRail poller
+created. One organization and one workspace override ``processing.filters.min_duration_seconds`` so the config
+hierarchy shows. With the runtime's CallRail sample server, every workspace also polls its own SAMPLE account
+there. Every job carries what the ``source`` transcription provider reads (``source_metadata.transcription``:
+CallRail-style text with speaker labels) and a ``recording_url``. With a webhook receiver, the platform config
+sends every published result there, signed with a secret kept in a SecureString parameter.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from shared.auth.keys import ApiKeyRepository
 from shared.clock import format_timestamp
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.config.model import PLATFORM_DEFAULTS
+from shared.ingest.poller import CALLRAIL_KEYS_PREFIX
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobEvent, JobFailure, JobStatus, SkipReason
 from shared.jobs.repository import JobRepository
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
     from infra.local.callrail_sample import CallRailSampleServer
 
 JOBS_PER_WORKSPACE = 24
+# The seeded jobs' ``source`` and the cause of their first history event: demo data, not the CallRail poller's.
+DEMO_SOURCE = "demo"
+DEMO_CAUSE = "demo data"
 _PLATFORM_MIN_DURATION: int = PLATFORM_DEFAULTS["processing"]["filters"]["min_duration_seconds"]  # type: ignore[index]
 
 # Per workspace: how many jobs of each status and, for skipped jobs, of each skip reason.
@@ -86,7 +91,6 @@ _AGENTS = ("Maria", "James", "Priya", "Tom")
 
 # CallRail SAMPLE accounts (infra/local/callrail_sample.py), one per demo workspace: each starts with this many calls
 # spread over the last 23 hours, inside the first poll's look-back (``initial_lookback_hours``, 24 by default).
-CALLRAIL_KEY_PREFIX = "/gensail/secrets/callrail/"
 SAMPLE_CALLS_PER_ACCOUNT = 10
 SAMPLE_HISTORY = timedelta(hours=23)
 SAMPLE_LOW_DAILY_LIMIT = 3
@@ -247,8 +251,9 @@ def seed_callrail(
     seed: int = 7,
     calls: int = SAMPLE_CALLS_PER_ACCOUNT,
 ) -> list[SampleAccount]:
-    """One SAMPLE account per workspace on ``server``, its key a SecureString under ``/gensail/secrets/``, and
-    the workspace's ``integrations.callrail`` pointing at it (merged into the workspace's own document).
+    """One SAMPLE account per workspace on ``server``, its key a SecureString under the CallRail keys path
+    (``/gensail/secrets/callrail/``, the only secrets the poller may read), and the workspace's
+    ``integrations.callrail`` pointing at it (merged into the workspace's own document).
 
     One workspace ingests everything as skipped (``skip_all_on_ingest``), one may queue only
     ``SAMPLE_LOW_DAILY_LIMIT`` calls a day; the others keep the defaults.
@@ -259,7 +264,7 @@ def seed_callrail(
         digest = hashlib.sha256(f"{workspace.workspace_id}:{seed}".encode()).hexdigest()
         account_id = f"ACC{digest[:32]}"
         api_key = secrets.token_hex(16)
-        parameter = f"{CALLRAIL_KEY_PREFIX}{account_id}"
+        parameter = f"{CALLRAIL_KEYS_PREFIX}{account_id}"
         ssm.put_parameter(
             Name=parameter,
             Value=api_key,
@@ -359,7 +364,6 @@ def _job(
     duration = _duration(status, reason, minimum, rng)
     skipped_reason = SkipReason.duration_below_minimum(duration, minimum) if reason == "below" else reason
     call_id = f"CAL{rng.getrandbits(128):032x}"
-    account_id = f"ACC{rng.getrandbits(64):016x}"
     history = _history(status, skipped_reason, created, rng)
     updated = history[-1].at
     return Job(
@@ -370,18 +374,15 @@ def _job(
         skipped_at=updated if status is JobStatus.SKIPPED else None,
         created_at=format_timestamp(created),
         updated_at=updated,
-        source="callrail",
+        source=DEMO_SOURCE,
         source_id=call_id,
         duration_seconds=duration,
         source_metadata={
-            "account_id": account_id,
-            "company_id": f"COM{rng.getrandbits(64):016x}",
             "direction": rng.choice(("inbound", "inbound", "inbound", "outbound")),
             "answered": True,
             "start_time": format_timestamp(created - timedelta(seconds=duration + rng.randint(30, 600))),
             "customer_phone_number": f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}",
             "tracking_phone_number": f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}",
-            "recording": f"https://api.callrail.com/v3/a/{account_id}/calls/{call_id}/recording.json",
             "recording_url": f"{RECORDINGS_BASE_URL}/{call_id}.mp3",
             "transcription": demo_transcription(rng, workspace.name.split(" - ")[0]),
         },
@@ -402,8 +403,11 @@ def _history(status: JobStatus, skipped_reason: str | None, created: datetime, r
         return JobEvent(status=reached, at=format_timestamp(moment), cause=cause)
 
     if skipped_reason in (SkipReason.SKIP_ALL_ON_INGEST, SkipReason.RATE_LIMIT):
-        return [JobEvent(status=JobStatus.SKIPPED, at=format_timestamp(created), cause=f"ingested: {skipped_reason}")]
-    events = [JobEvent(status=JobStatus.QUEUED, at=format_timestamp(created), cause="ingested by the CallRail poller")]
+        # Skipped as the poller skips a call (the spec's reasons), but seeded: the cause says so.
+        return [
+            JobEvent(status=JobStatus.SKIPPED, at=format_timestamp(created), cause=f"{DEMO_CAUSE}: {skipped_reason}")
+        ]
+    events = [JobEvent(status=JobStatus.QUEUED, at=format_timestamp(created), cause=DEMO_CAUSE)]
     if status is JobStatus.SKIPPED:
         return [*events, event(JobStatus.SKIPPED, f"processing filter: {skipped_reason}")]
     last = _PIPELINE.index(status) if status in _PIPELINE else rng.randint(1, 3)

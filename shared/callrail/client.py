@@ -35,6 +35,9 @@ MAX_PER_PAGE = 250
 # What the contract needs beyond the default call fields (docs/ingestion.md, "Polling one workspace").
 EXTRA_FIELDS = ("company_id", "transcription")
 DEFAULT_MAX_PAGES = 10_000
+DEFAULT_ATTEMPTS = 3
+DEFAULT_BACKOFF_SECONDS = 0.5
+DEFAULT_TIMEOUT = httpx.Timeout(20, connect=5)
 _MAX_MESSAGE_CHARS = 300
 
 Paging = Literal["relative", "offset"]
@@ -93,6 +96,21 @@ class _RetryableFailure(Exception):
     """One failed attempt that the next attempt may fix."""
 
 
+def longest_page_seconds(
+    attempts: int = DEFAULT_ATTEMPTS,
+    backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+) -> float:
+    """How long fetching one page can take before it succeeds or raises, with these client settings.
+
+    Every attempt waits out its connect and read timeouts, with the backoffs between attempts. (httpx's read
+    timeout bounds each wait for data, so a server trickling one page byte by byte could take longer.)
+    """
+    per_attempt = float(timeout.connect or 0.0) + float(timeout.read or 0.0)
+    backoffs = float(sum(backoff_seconds * 2 ** (attempt - 1) for attempt in range(1, attempts)))  # as _get_page
+    return attempts * per_attempt + backoffs
+
+
 class CallRailClient:
     """Reads calls from the CallRail v3 API.
 
@@ -106,10 +124,10 @@ class CallRailClient:
         api_key: str,
         http: httpx.Client | None = None,
         *,
-        attempts: int = 3,
-        backoff_seconds: float = 0.5,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
-        timeout: httpx.Timeout = httpx.Timeout(20, connect=5),  # noqa: B008 -- immutable value object
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         max_pages: int = DEFAULT_MAX_PAGES,
     ) -> None:
         if attempts < 1:

@@ -29,6 +29,10 @@ class ConfigLevel(StrEnum):
 
 
 DEFAULTS_SOURCE = "platform-default"
+# Limits of a whole partner: only the platform's and the partner's documents may set them, since an organization
+# or a workspace raising its partner's cap would raise it for every workspace of the partner.
+PARTNER_WIDE_SETTINGS = ("integrations.callrail.max_total_calls",)
+_BELOW_PARTNER = frozenset({ConfigLevel.ORGANIZATION.value, ConfigLevel.WORKSPACE.value})
 _LEVEL_FOLDER = {
     ConfigLevel.PARTNER: "partners",
     ConfigLevel.ORGANIZATION: "organizations",
@@ -53,11 +57,13 @@ class ResolvedConfig(BaseModel):
 def merge_levels(documents: list[tuple[ConfigSource, dict[str, Any]]]) -> ResolvedConfig:
     """Merge documents over the platform defaults, later ones winning, and validate the result.
 
-    A validation failure names the parameter that set the offending value.
+    A validation failure names the parameter that set the offending value, as does a partner-wide setting
+    (``PARTNER_WIDE_SETTINGS``) in an organization's or a workspace's document.
     """
     merged = _copy(PLATFORM_DEFAULTS)
     sources: dict[str, ConfigSource] = {path: ConfigSource(level=DEFAULTS_SOURCE) for path in leaf_values(merged)}
     for source, document in documents:
+        _refuse_partner_wide_settings(source, document)
         _merge_into(merged, document, source, sources, prefix="")
     try:
         config = EffectiveConfig.model_validate(merged)
@@ -68,6 +74,18 @@ def merge_levels(documents: list[tuple[ConfigSource, dict[str, Any]]]) -> Resolv
         where = f"parameter {culprit.parameter}" if culprit.parameter else culprit.level
         raise ConfigError(f"Invalid config in {where}: {path}: {problem['msg']}") from None
     return ResolvedConfig(config=config, sources=sources)
+
+
+def _refuse_partner_wide_settings(source: ConfigSource, document: dict[str, Any]) -> None:
+    if source.level not in _BELOW_PARTNER:
+        return
+    for path in PARTNER_WIDE_SETTINGS:
+        if path in leaf_values(document):
+            where = f"parameter {source.parameter}" if source.parameter else source.level
+            raise ConfigError(
+                f"Invalid config in {where}: {path} is a partner-wide limit and cannot be set at {source.level} "
+                "level; set it in the partner's (or the platform's) document."
+            )
 
 
 def leaf_values(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:

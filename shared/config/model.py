@@ -63,7 +63,10 @@ class CallRailIntegration(_Section):
         default=500, ge=0, description="Calls a workspace may ingest per UTC day; the rest are skipped."
     )
     max_total_calls: int = Field(
-        default=5000, ge=0, description="Calls the whole partner may ingest per UTC day; the rest are skipped."
+        default=5000,
+        ge=0,
+        description="Calls the whole partner may ingest per UTC day; the rest are skipped. Set at platform or "
+        "partner level only.",
     )
     overlap_minutes: int = Field(
         default=15, ge=0, le=1440, description="Each poll re-reads this much before the cursor (late calls)."

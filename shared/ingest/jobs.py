@@ -220,6 +220,7 @@ class CallJobStore(TableRepository):
             expires = datetime.fromisoformat(day).replace(tzinfo=UTC) + COUNTER_RETENTION
             limits = (
                 (CounterScope.WORKSPACE, job.workspace_id, integration.max_calls_per_workspace),
+                # The partner's own cap: no organization or workspace document may set it (merge_levels).
                 (CounterScope.PARTNER, job.partner_id, integration.max_total_calls),
             )
             items += [

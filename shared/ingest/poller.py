@@ -26,7 +26,8 @@ from shared.ingest.jobs import BATCH_GET_LIMIT, CallJobStore, IngestOutcome, cou
 from shared.schema import Entity
 from shared.tenants.registry import TenantRegistry, Workspace
 
-SECRETS_PREFIX = "/gensail/secrets/"
+# The poller may read only the CallRail API keys (infra/parameters.py grants it this path and no other secret).
+CALLRAIL_KEYS_PREFIX = "/gensail/secrets/callrail/"
 CONFIG_BATCH = 50  # workspaces resolved per ConfigStore.resolve_many call
 SQS_BATCH = 10  # entries per SendMessageBatch, the SQS maximum
 
@@ -53,8 +54,11 @@ def integration_problem(integration: CallRailIntegration) -> str | None:
         return "integrations.callrail.account_id is not set"
     if not integration.api_key_parameter:
         return "integrations.callrail.api_key_parameter is not set"
-    if not integration.api_key_parameter.startswith(SECRETS_PREFIX):
-        return f"integrations.callrail.api_key_parameter must be under {SECRETS_PREFIX}"
+    if not integration.api_key_parameter.startswith(CALLRAIL_KEYS_PREFIX):
+        return (
+            f"integrations.callrail.api_key_parameter {integration.api_key_parameter} is not under "
+            f"{CALLRAIL_KEYS_PREFIX}, the only secrets the poller may read"
+        )
     return None
 
 
@@ -124,8 +128,9 @@ def poll_workspace(
     """Ingest the workspace's calls of one window and move its cursor over what was stored.
 
     A 429 ends the poll quietly (``rate_limited``); any other error moves the cursor to the last stored call and
-    is raised again so the poll is retried. ``stop_when`` (checked between calls) ends the poll early, e.g. before
-    the function's timeout; the cursor then stands at the last stored call.
+    is raised again so the poll is retried. ``stop_when`` ends the poll early, e.g. before the function's timeout;
+    the cursor then stands at the last stored call. It is asked before each call is stored and before each record
+    is read, so at most one page fetch (the client fetches pages as records are read) starts between two checks.
     """
     integration = config.integrations.callrail
     problem = integration_problem(integration)
@@ -141,7 +146,7 @@ def poll_workspace(
     last_stored: datetime | None = None
     limit_reached_day: str | None = None
     try:
-        for batch in _batches(records, report):
+        for batch in _batches(records, report, stop_when):
             known = store.already_ingested(call.id for call in batch)
             for call in batch:
                 if stop_when is not None and stop_when():
@@ -159,7 +164,7 @@ def poll_workspace(
                         limit_reached_day = day
                 report.outcomes[outcome] += 1
                 last_stored = call.start_time
-        report.completed = True
+        report.completed = not report.stopped_early
     except CallRailRateLimited:
         report.rate_limited = True
     finally:
@@ -169,11 +174,24 @@ def poll_workspace(
     return report
 
 
-def _batches(records: Iterable[CallRecord | InvalidCall], report: PollReport) -> Iterator[list[CallRecord]]:
-    """Valid calls in batches of one dedupe lookup; a batch fetched before an error is still handed out."""
+def _batches(
+    records: Iterable[CallRecord | InvalidCall], report: PollReport, stop_when: Callable[[], bool] | None
+) -> Iterator[list[CallRecord]]:
+    """Valid calls in batches of one dedupe lookup; a batch fetched before an error is still handed out.
+
+    ``stop_when`` is asked before each record is read; when it says stop, the calls read but not handed out are
+    left for the next poll (the cursor has not passed them) and ``report.stopped_early`` is set.
+    """
     batch: list[CallRecord] = []
+    iterator = iter(records)
     try:
-        for record in records:
+        while True:
+            if stop_when is not None and stop_when():
+                report.stopped_early = True
+                return
+            record = next(iterator, None)
+            if record is None:
+                break
             if isinstance(record, InvalidCall):
                 call_id = record.raw.get("id")
                 report.invalid.append(InvalidRecord(call_id=str(call_id) if call_id else None, error=record.error))

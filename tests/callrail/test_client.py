@@ -20,6 +20,7 @@ from shared.callrail.client import (
     CallRecord,
     InvalidCall,
     Paging,
+    longest_page_seconds,
 )
 from tests.callrail.conftest import ACCOUNT, API_KEY, WINDOW_END, WINDOW_START
 
@@ -226,6 +227,28 @@ def test_slow_responses_beyond_the_timeout_end_unavailable(
         list(client.iter_calls(ACCOUNT, WINDOW_START, WINDOW_END))
 
     assert time.monotonic() - began < 1.5  # three 0.2 s timeouts, not three 0.6 s answers
+
+
+def test_one_page_never_takes_longer_than_longest_page_seconds() -> None:
+    # Given an API where every attempt connects at the last moment and then answers nothing until the read timeout
+    elapsed: list[float] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions["timeout"]
+        elapsed.append(timeouts["connect"] + timeouts["read"])
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    client = CallRailClient(
+        "https://api.example/v3", "key", httpx.Client(transport=httpx.MockTransport(api)), sleep=elapsed.append
+    )
+
+    # When one page is asked for with the default settings
+    with pytest.raises(CallRailUnavailable, match="3 attempts"):
+        list(client.iter_calls(ACCOUNT, WINDOW_START, WINDOW_END))
+
+    # Then the attempts and the backoffs between them add up to the bound the workspace poller keeps in reserve
+    assert len(elapsed) == 5  # three attempts, two backoffs
+    assert sum(elapsed) == longest_page_seconds()
 
 
 def test_the_key_never_appears_in_errors(server: CallRailSampleServer, make_client: MakeClient) -> None:

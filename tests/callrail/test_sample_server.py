@@ -63,7 +63,34 @@ def test_calls_are_labelled_sample_data(server: CallRailSampleServer) -> None:
         assert call["customer_name"].startswith("Sample Caller ")
         assert call["customer_phone_number"].startswith("+1555555")
         assert "SAMPLE DATA" in call["note"]
-        assert 5 <= call["duration"] <= 600
+
+
+def test_unanswered_calls_are_missed_calls_without_talk_time(server: CallRailSampleServer) -> None:
+    calls = server.calls(ACCOUNT)
+    unanswered = [call for call in calls if not call["answered"]]
+    answered = [call for call in calls if call["answered"]]
+
+    # A missed call has nothing to record or transcribe, so any duration filter skips it
+    assert unanswered
+    for call in unanswered:
+        assert (call["duration"], call["recording_duration"]) == (0, None)
+        assert (call["recording"], call["transcription"], call["voicemail"]) == (None, None, False)
+    assert all(5 <= call["duration"] <= 600 and call["recording"] and call["transcription"] for call in answered)
+
+
+def test_no_call_ends_after_now() -> None:
+    # Given a server whose clock stands still, an account whose calls started over the last ten minutes and
+    # calls arriving now
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    with CallRailSampleServer(clock=lambda: now) as server:
+        server.add_account(ACCOUNT, API_KEY, calls=100, span=timedelta(minutes=10))
+        arrived = server.add_calls(ACCOUNT, 5)
+        calls = server.calls(ACCOUNT)
+
+    # Then every call has ended by now: one that would still be going started earlier
+    ends = [datetime.fromisoformat(call["start_time"]) + timedelta(seconds=call["duration"]) for call in calls]
+    assert max(ends) <= now
+    assert any(call["duration"] > 60 for call in arrived + calls)
 
 
 def test_the_same_seed_generates_the_same_calls() -> None:
@@ -143,7 +170,8 @@ def test_new_calls_arrive_in_the_background() -> None:
         arrived = server.calls(ACCOUNT)
     assert len(arrived) == 3  # bounded by max_arrivals
     now = datetime.now(UTC)
-    assert all(now - datetime.fromisoformat(call["start_time"]) < timedelta(seconds=10) for call in arrived)
+    ends = [datetime.fromisoformat(call["start_time"]) + timedelta(seconds=call["duration"]) for call in arrived]
+    assert all(timedelta(0) <= now - end < timedelta(seconds=10) for end in ends)  # calls that just ended
 
 
 def test_the_server_only_binds_loopback() -> None:

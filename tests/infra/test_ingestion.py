@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
+from functions.poller.workspace import STOP_MARGIN_MS
 from infra.ingestion import poll_interval, visibility_timeout
 from shared.settings import PollerSettings
 from tests.infra.conftest import Synthesized
@@ -16,6 +17,7 @@ from tests.infra.helpers import (
     function_grants,
     mapping_of,
     queue_is_private,
+    render,
     schedule_of,
 )
 
@@ -124,6 +126,8 @@ def test_poll_queue_outlasts_six_poller_timeouts_and_redrives_after_three_receiv
     dead_letter_id = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
 
     assert poller["Timeout"] == 300
+    # the poller keeps STOP_MARGIN_MS for one slow page and the cursor write, and works at least as long
+    assert poller["Timeout"] * 1000 >= 2 * STOP_MARGIN_MS
     assert queue["VisibilityTimeout"] >= 6 * poller["Timeout"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
     queue_is_private(synthesized, queue_id)
@@ -150,12 +154,15 @@ def test_poll_dead_letter_queue_is_alarmed(synthesized: Synthesized) -> None:
     assert alarm["TreatMissingData"] == "notBreaching"
 
 
-def test_poller_reads_the_poll_queue_in_small_batches_with_bounded_concurrency(synthesized: Synthesized) -> None:
+def test_poller_reads_the_poll_queue_one_workspace_at_a_time_with_bounded_concurrency(
+    synthesized: Synthesized,
+) -> None:
     _, mapping = mapping_of(synthesized, POLLER)
     properties = mapping["Properties"]
 
     assert _resource(synthesized, _poll_queue_id(synthesized))["Type"] == "AWS::SQS::Queue"
-    assert properties["BatchSize"] == 5
+    assert properties["BatchSize"] == 1  # a slow CallRail account never holds up another workspace's poll
+    assert "MaximumBatchingWindowInSeconds" not in properties
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert properties["ScalingConfig"] == {"MaximumConcurrency": 20}
     assert "FilterCriteria" not in properties
@@ -214,7 +221,7 @@ def test_dispatcher_is_allowed_exactly_the_registry_the_config_and_sending_polls
     }
 
 
-def test_poller_is_allowed_exactly_its_items_the_config_its_api_keys_and_the_poll_queue(
+def test_poller_is_allowed_exactly_its_items_the_config_the_callrail_keys_and_the_poll_queue(
     synthesized: Synthesized,
 ) -> None:
     table = f"<{_table_id(synthesized)}.Arn>"
@@ -226,7 +233,8 @@ def test_poller_is_allowed_exactly_its_items_the_config_its_api_keys_and_the_pol
         "dynamodb:PutItem": {table},
         "dynamodb:UpdateItem": {table},
         "ssm:GetParameters": {f"{SSM}/gensail/config/*"},
-        "ssm:GetParameter": {f"{SSM}/gensail/config/*", f"{SSM}/gensail/secrets/*"},
+        # the CallRail API keys only: no webhook signing secret
+        "ssm:GetParameter": {f"{SSM}/gensail/config/*", f"{SSM}/gensail/secrets/callrail/*"},
         "kms:Decrypt": {"arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"},
         # from the SQS event source
         "sqs:ReceiveMessage": queue,
@@ -235,6 +243,22 @@ def test_poller_is_allowed_exactly_its_items_the_config_its_api_keys_and_the_pol
         "sqs:GetQueueAttributes": queue,
         "sqs:GetQueueUrl": queue,
     }
+
+
+def test_poller_decrypts_only_callrail_keys_and_only_through_ssm(synthesized: Synthesized) -> None:
+    role_id = _resource(synthesized, synthesized.function_id(POLLER))["Properties"]["Role"]["Fn::GetAtt"][0]
+    (statement,) = [
+        statement
+        for policy in synthesized.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "kms:Decrypt"
+    ]
+
+    assert render(statement["Condition"]["StringEquals"]["kms:ViaService"]) == "ssm.<AWS::Region>.<AWS::URLSuffix>"
+    assert render(statement["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]) == (
+        f"{SSM}/gensail/secrets/callrail/*"
+    )
 
 
 # --- outputs and cdk-nag ---------------------------------------------------------------------------------------
@@ -264,7 +288,7 @@ def test_only_the_poller_functions_wildcards_and_the_dispatch_dead_letter_queue_
     assert acknowledged == {
         (f"{config}/gensail/config/*]", dispatcher_policy),
         (f"{config}/gensail/config/*]", poller_policy),
-        (f"{config}/gensail/secrets/*]", poller_policy),
+        (f"{config}/gensail/secrets/callrail/*]", poller_policy),
         ("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]", poller_policy),
         ("AwsSolutions-SQS3", "GensailStack/PollSchedule/DeadLetterQueue/Resource"),
     }

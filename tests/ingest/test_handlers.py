@@ -5,19 +5,23 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from functions.poller import dispatch as dispatcher
 from functions.poller import workspace as poller
 from infra.local.callrail_sample import CallRailSampleServer
 from shared.aws import client
+from shared.callrail.client import longest_page_seconds
 from shared.clock import format_timestamp
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.dynamo import from_item
+from shared.errors import ConfigError
 from shared.ingest.cursors import CursorStore
 from shared.ingest.poller import poll_message
 from shared.tenants.registry import TenantRegistry
@@ -25,6 +29,16 @@ from tests.conftest import Tenants
 from tests.ingest.conftest import CONFIG_PREFIX, connect_account, integration, items_with_prefix
 from tests.support.aws import TABLE_NAME
 from tests.support.events import FakeContext
+
+
+@dataclass
+class PollerContext(FakeContext):
+    """An invocation of the workspace poller, by default a fresh one: its whole timeout (5 minutes) ahead."""
+
+    remaining_ms: int = 300_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 @pytest.fixture
@@ -80,7 +94,7 @@ def test_one_workspaces_429_leaves_another_workspaces_poll_untouched(
 
     # When one batch carries both poll messages
     event = sqs_event(poll_message(limited.workspace_id, now), poll_message(healthy.workspace_id, now))
-    response = poller.lambda_handler(event, FakeContext())
+    response = poller.lambda_handler(event, PollerContext())
 
     # Then neither message fails: the rate-limited workspace waits for the next cycle, the other is ingested
     assert response == {"batchItemFailures": []}
@@ -94,7 +108,7 @@ def test_one_workspaces_429_leaves_another_workspaces_poll_untouched(
 
     # And the next cycle ingests the rate-limited workspace's calls
     later = now + timedelta(minutes=5)
-    response = poller.lambda_handler(sqs_event(poll_message(limited.workspace_id, later)), FakeContext())
+    response = poller.lambda_handler(sqs_event(poll_message(limited.workspace_id, later)), PollerContext())
     assert response == {"batchItemFailures": []}
     assert len(source_ids(limited.workspace_id)) == 3
 
@@ -111,7 +125,7 @@ def test_an_outage_fails_only_that_workspaces_message(
     callrail.fail_next("ACCA", status=503, times=3)
     event = sqs_event(poll_message(down.workspace_id, now), poll_message(healthy.workspace_id, now))
 
-    response = poller.lambda_handler(event, FakeContext())
+    response = poller.lambda_handler(event, PollerContext())
 
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     assert len(source_ids(healthy.workspace_id)) == 2
@@ -126,7 +140,7 @@ def test_a_workspace_disabled_since_the_dispatch_is_dropped(
 
     response = poller.lambda_handler(
         sqs_event(poll_message(workspace.workspace_id, datetime.now(UTC)), poll_message("ws_gone", datetime.now(UTC))),
-        FakeContext(),
+        PollerContext(),
     )
 
     assert response == {"batchItemFailures": []}
@@ -152,7 +166,7 @@ def test_the_dispatcher_sends_one_message_per_enabled_workspace(tenants: Tenants
     scheduled = datetime(2026, 11, 28, 12, 5, tzinfo=UTC)
 
     # When the schedule fires
-    summary = dispatcher.lambda_handler({"time": "2026-11-28T12:05:00Z"}, FakeContext())
+    summary = dispatcher.lambda_handler({"time": "2026-11-28T12:05:00Z"}, PollerContext())
 
     # Then 21 workspaces get one message each, in ceil(21/10) = 3 requests, and the others are reported
     expected = {w.workspace_id for w in tenants.workspaces[:4] + extra} - {"ws_000", "ws_001", "ws_x05"}
@@ -169,3 +183,93 @@ def test_the_dispatcher_sends_one_message_per_enabled_workspace(tenants: Tenants
         bodies += [json.loads(message["Body"]) for message in messages]
     assert sorted(body["workspace_id"] for body in bodies) == sorted(expected)
     assert {body["window_end"] for body in bodies} == {format_timestamp(scheduled)}
+
+
+def test_a_workspace_document_cannot_lift_its_partners_daily_cap(
+    tenants: Tenants, callrail: CallRailSampleServer, poller_env: str
+) -> None:
+    # Given a partner that may queue 5 calls a day, and two of its workspaces with 6 new calls each
+    configs = ConfigStore(CONFIG_PREFIX)
+    capped, raised = tenants.workspace(2), tenants.workspace(0)
+    assert capped.partner_id == raised.partner_id
+    configs.write_document(
+        ConfigLevel.PARTNER, capped.partner_id, {"integrations": {"callrail": {"max_total_calls": 5}}}
+    )
+    connect_account(callrail, capped, "ACCA")
+    connect_account(callrail, raised, "ACCB")
+    now = datetime.now(UTC)
+    callrail.add_calls("ACCA", 6, at=now - timedelta(minutes=20))
+    callrail.add_calls("ACCB", 6, at=now - timedelta(minutes=20))
+
+    # When one workspace's document tries to set max_total_calls 100, it is refused, naming the parameter
+    document = configs.read_document(ConfigLevel.WORKSPACE, raised.workspace_id)
+    document["integrations"]["callrail"]["max_total_calls"] = 100
+    parameter = f"{CONFIG_PREFIX}/workspaces/{raised.workspace_id}"
+    with pytest.raises(ConfigError, match=f"{parameter}: integrations.callrail.max_total_calls is a partner-wide"):
+        configs.write_document(ConfigLevel.WORKSPACE, raised.workspace_id, document)
+    # ... and written around the config store all the same, it is not dispatched
+    boto3.client("ssm").put_parameter(Name=parameter, Value=json.dumps(document), Type="String", Overwrite=True)
+    summary = dispatcher.lambda_handler({"time": format_timestamp(now)}, PollerContext())
+    assert (summary["sent"], summary["invalid_config"]) == (1, 1)
+
+    # When both workspaces are polled all the same, the capped one first
+    response = poller.lambda_handler(sqs_event(poll_message(capped.workspace_id, now)), PollerContext())
+    # (a malformed config fails the invocation of its one message: SQS retries it, then dead-letters it)
+    with pytest.raises(BatchProcessingError):
+        poller.lambda_handler(sqs_event(poll_message(raised.workspace_id, now)), PollerContext())
+
+    # Then the partner queued 5 calls in all: the raising workspace was not polled with its own cap
+    assert response == {"batchItemFailures": []}
+    jobs = [from_item(item) for item in items_with_prefix("JOB#")]
+    assert sum(job["status"] == "queued" for job in jobs) == 5
+    assert source_ids(raised.workspace_id) == set()
+
+
+def test_the_poller_reads_no_secret_outside_the_callrail_keys_path(
+    tenants: Tenants, callrail: CallRailSampleServer, poller_env: str
+) -> None:
+    # Given a workspace whose api_key_parameter names a webhook signing secret
+    workspace = tenants.workspace(0)
+    connect_account(callrail, workspace, "ACCA", api_key_parameter="/gensail/secrets/webhooks/demo")
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/gensail/secrets/webhooks/demo", Value="signing-secret", Type="SecureString")
+    callrail.add_calls("ACCA", 2, at=datetime.now(UTC) - timedelta(minutes=20))
+    read: list[str] = []
+    client("ssm").meta.events.register(
+        "before-parameter-build.ssm.GetParameter", lambda params, **_: read.append(params["Name"])
+    )
+
+    # When it is dispatched and polled
+    summary = dispatcher.lambda_handler({"time": format_timestamp(datetime.now(UTC))}, PollerContext())
+    response = poller.lambda_handler(
+        sqs_event(poll_message(workspace.workspace_id, datetime.now(UTC))), PollerContext()
+    )
+
+    # Then the dispatcher reports it misconfigured, the poller drops it, and the secret is never read
+    assert (summary["sent"], summary["misconfigured"]) == (0, 1)
+    assert response == {"batchItemFailures": []}
+    assert read == []
+    assert callrail.request_count("ACCA") == 0
+
+
+def test_the_poller_starts_no_page_fetch_it_may_not_finish(
+    tenants: Tenants, callrail: CallRailSampleServer, poller_env: str
+) -> None:
+    # Given a workspace with new calls, and an invocation with a little more time left than one page can take
+    # (every attempt timing out on connect and read, with the backoffs)
+    workspace = tenants.workspace(0)
+    connect_account(callrail, workspace, "ACCA")
+    now = datetime.now(UTC)
+    calls = callrail.add_calls("ACCA", 3, at=now - timedelta(minutes=20))
+    late = PollerContext(remaining_ms=round(longest_page_seconds() * 1000) + 1_000)
+
+    # When it polls
+    response = poller.lambda_handler(sqs_event(poll_message(workspace.workspace_id, now)), late)
+
+    # Then it asks CallRail nothing, since a page and the cursor write might not finish before the timeout; the
+    # message is done and the next poll (here a fresh invocation) reads the calls
+    assert response == {"batchItemFailures": []}
+    assert callrail.request_count("ACCA") == 0
+    assert CursorStore(TABLE_NAME).read(workspace.workspace_id) is None
+    poller.lambda_handler(sqs_event(poll_message(workspace.workspace_id, now)), PollerContext())
+    assert source_ids(workspace.workspace_id) == {call["id"] for call in calls}

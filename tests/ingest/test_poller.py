@@ -147,9 +147,8 @@ def test_the_first_poll_reads_the_initial_lookback_and_stop_when_ends_it_early(
     recent = callrail.add_calls(ACCOUNT, 4, at=now - timedelta(minutes=30))
     cursors, store = stores()
     config = effective(ACCOUNT, initial_lookback_hours=2)
-    budget = iter([False, False, True])
 
-    # When the poll must stop after two calls (the function's time is running out)
+    # When the poll must stop once two calls are stored (the function's time is running out)
     report = poll_workspace(
         workspace,
         config,
@@ -158,7 +157,7 @@ def test_the_first_poll_reads_the_initial_lookback_and_stop_when_ends_it_early(
         store,
         window_end=now,
         now=lambda: now,
-        stop_when=lambda: next(budget),
+        stop_when=lambda: len(stored_call_ids()) >= 2,
     )
 
     # Then only recent calls were read, two were stored, and the cursor stands at the second
@@ -167,6 +166,55 @@ def test_the_first_poll_reads_the_initial_lookback_and_stop_when_ends_it_early(
     assert not report.completed
     assert stored_call_ids() == sorted(call["id"] for call in recent[:2])
     assert cursors.read(workspace.workspace_id) == parse_timestamp(recent[1]["start_time"])
+
+
+def test_a_poll_past_its_deadline_fetches_no_further_page(tenants: Tenants, callrail: CallRailSampleServer) -> None:
+    # Given 12 calls served 5 per page, and a poll whose time runs out once the first page has been fetched
+    workspace = tenants.workspace(0)
+    connect_account(callrail, workspace, ACCOUNT, write_config=False)
+    now = datetime.now(UTC)
+    callrail.add_calls(ACCOUNT, 12, at=now - timedelta(minutes=30))
+    cursors, store = stores()
+
+    # When it is polled
+    report = poll_workspace(
+        workspace,
+        effective(ACCOUNT),
+        sample_client(callrail, ACCOUNT, per_page=5),
+        cursors,
+        store,
+        window_end=now,
+        now=lambda: now,
+        stop_when=lambda: callrail.request_count(ACCOUNT) >= 1,
+    )
+
+    # Then no page is requested after the deadline (a page may take over a minute), and the calls read but not
+    # stored are left for the next poll: the cursor did not move
+    assert callrail.request_count(ACCOUNT) == 1
+    assert report.stopped_early
+    assert not report.completed
+    assert stored_call_ids() == []
+    assert cursors.read(workspace.workspace_id) is None
+
+
+def test_an_api_key_outside_the_callrail_keys_path_is_refused(tenants: Tenants, callrail: CallRailSampleServer) -> None:
+    # Given a workspace whose api_key_parameter names a webhook signing secret
+    cursors, store = stores()
+    config = effective(ACCOUNT, api_key_parameter="/gensail/secrets/webhooks/demo")
+
+    # When it is polled, then it is refused with the parameter and the path it must be under, and CallRail is not asked
+    with pytest.raises(
+        WorkspaceNotPollable, match="/gensail/secrets/webhooks/demo is not under /gensail/secrets/callrail/"
+    ):
+        poll_workspace(
+            tenants.workspace(0),
+            config,
+            sample_client(callrail, ACCOUNT),
+            cursors,
+            store,
+            window_end=datetime.now(UTC),
+        )
+    assert callrail.request_count() == 0
 
 
 def test_the_cursor_only_moves_forward(tenants: Tenants) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from infra.local.runtime import LocalRuntime
+from infra.local.seed import DEMO_SOURCE
 from shared.jobs.models import SkipReason, requeue_message
 
 pytestmark = pytest.mark.slow
@@ -74,7 +75,12 @@ def test_workspace_jobs_cover_every_status_and_skip_reason(api: httpx.Client, de
     assert all(job["skipped_at"] for job in jobs if job["status"] == "skipped")
     durations = [job["duration_seconds"] for job in jobs]
     assert min(durations) < 30 < max(durations)
-    assert all(job["source"] == "callrail" and job["source_id"].startswith("CAL") for job in jobs)
+    # And they are demo data, never mistaken for what the CallRail poller created
+    assert {job["source"] for job in jobs} == {DEMO_SOURCE}
+    ingest_skipped = next(job for job in jobs if job["skipped_reason"] == SkipReason.SKIP_ALL_ON_INGEST)
+    detail = api.get(f"/api/v1/jobs/{ingest_skipped['job_id']}", headers=_bearer(key)).json()
+    assert [event["cause"] for event in detail["history"]] == [f"demo data: {SkipReason.SKIP_ALL_ON_INGEST}"]
+    assert "callrail_account_id" not in detail["source_metadata"]
 
 
 def test_workspace_override_of_min_duration_shows_in_skip_reasons(api: httpx.Client, demo: dict[str, Any]) -> None:
