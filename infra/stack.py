@@ -26,14 +26,20 @@ from infra.parameters import (
 )
 from infra.pipeline import EVENT_BUS_NAME, Pipeline, StageFunctions
 from infra.storage import Artifacts
-from infra.worker import FunctionSchedule, ReconcileSchedule, StreamWorker, errors_alarm, reconcile_interval
+from infra.worker import (
+    FunctionSchedule,
+    ReconcileSchedule,
+    StreamWorker,
+    errors_alarm,
+    reconcile_interval,
+    stuck_after,
+)
 from shared import schema
 from shared.pipeline.artifacts import analysis_key, recording_key, result_key, transcript_key
 from shared.pipeline.transcripts import AwsTranscribe
 
 STACK_NAME = "GensailStack"
 METRICS_NAMESPACE = "Gensail"
-STUCK_AFTER_SECONDS = 900
 FOUNDATION_MODELS = "arn:{partition}:bedrock:*::foundation-model/*"
 
 BATCH_GET_ITEM = "dynamodb:BatchGetItem"
@@ -232,7 +238,7 @@ class GensailStack(cdk.Stack):
             description="Hands jobs stuck in queued to the worker's intake",
             environment={
                 **intake_environment,
-                "STUCK_AFTER_SECONDS": str(STUCK_AFTER_SECONDS),
+                "STUCK_AFTER_SECONDS": str(int(stuck_after(self).to_seconds())),
                 "POWERTOOLS_SERVICE_NAME": "reconciler",
             },
             item_actions=[GET_ITEM, UPDATE_ITEM],

@@ -27,6 +27,8 @@ STREAM_MAX_RECORD_AGE = cdk.Duration.days(1)
 DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 RECONCILE_CONTEXT_KEY = "reconcile_every_minutes"
 DEFAULT_RECONCILE_MINUTES = 5
+STUCK_CONTEXT_KEY = "stuck_after_minutes"
+DEFAULT_STUCK_MINUTES = 15
 RECONCILE_RETRY_ATTEMPTS = 2
 RECONCILE_MAX_EVENT_AGE = cdk.Duration.minutes(5)  # the next tick supersedes an older one
 ALARM_PERIOD = cdk.Duration.minutes(5)
@@ -182,3 +184,9 @@ def minutes_from_context(scope: Construct, key: str, default: int) -> cdk.Durati
 def reconcile_interval(scope: Construct) -> cdk.Duration:
     """The schedule's rate from the CDK context (``-c reconcile_every_minutes=10``), default 5 minutes."""
     return minutes_from_context(scope, RECONCILE_CONTEXT_KEY, DEFAULT_RECONCILE_MINUTES)
+
+
+def stuck_after(scope: Construct) -> cdk.Duration:
+    """How long a job may stay ``queued`` before the reconciler hands it over again (``-c stuck_after_minutes=30``),
+    default 15 minutes."""
+    return minutes_from_context(scope, STUCK_CONTEXT_KEY, DEFAULT_STUCK_MINUTES)

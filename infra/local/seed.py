@@ -409,7 +409,7 @@ def _history(status: JobStatus, skipped_reason: str | None, created: datetime, r
         ]
     events = [JobEvent(status=JobStatus.QUEUED, at=format_timestamp(created), cause=DEMO_CAUSE)]
     if status is JobStatus.SKIPPED:
-        return [*events, event(JobStatus.SKIPPED, f"processing filter: {skipped_reason}")]
+        return [*events, event(JobStatus.SKIPPED, f"processing filters: {skipped_reason}")]
     last = _PIPELINE.index(status) if status in _PIPELINE else rng.randint(1, 3)
     events += [event(stage, "pipeline") for stage in _PIPELINE[1 : last + 1]]
     if status is JobStatus.FAILED:

@@ -11,7 +11,7 @@ from moto.events.models import EventPattern
 from pydantic import BaseModel
 
 from infra.parameters import CONFIG_PARAMETER_PREFIX
-from infra.worker import reconcile_interval
+from infra.worker import reconcile_interval, stuck_after
 from shared import schema
 from shared.pipeline.stages import TRANSCRIPTION_DEADLINE
 from shared.settings import ReconcilerSettings, StageSettings, WorkerSettings
@@ -232,6 +232,13 @@ def test_reconcile_rate_comes_from_the_context(context: dict[str, Any], minutes:
     stack = cdk.Stack(cdk.App(context=context), "Probe")
 
     assert reconcile_interval(stack).to_minutes() == minutes
+
+
+@pytest.mark.parametrize(("context", "minutes"), [({}, 15), ({"stuck_after_minutes": "40"}, 40)])
+def test_the_age_of_a_stuck_job_comes_from_the_context(context: dict[str, Any], minutes: int) -> None:
+    stack = cdk.Stack(cdk.App(context=context), "Probe")
+
+    assert stuck_after(stack).to_minutes() == minutes
 
 
 def test_a_reconcile_rate_below_one_minute_is_refused() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
+import json
 import re
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,9 @@ from shared.jobs.models import SkipReason, requeue_message
 pytestmark = pytest.mark.slow
 
 BELOW_MINIMUM = re.compile(r"^duration_below_minimum:(\d+)<(\d+)$")
+ROOT = Path(__file__).resolve().parents[2]
+SPEC_BASE_URL = "https://analytics-api.gensail.com"
+LOCAL_BASE_URL = "http://127.0.0.1:8000"
 
 
 def _key(demo: dict[str, Any], scope: str, index: int = 0) -> dict[str, Any]:
@@ -162,45 +166,47 @@ def test_foreign_workspace_is_forbidden(api: httpx.Client, demo: dict[str, Any])
     assert (requeue.status_code, requeue.json()["code"]) == (403, "forbidden")
 
 
-def test_spec_python_bulk_requeue_example_works_with_the_local_base_url(
-    runtime: LocalRuntime, demo: dict[str, Any]
+def _python_blocks(markdown_file: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", markdown_file.read_text(), re.DOTALL)
+
+
+def _readme_example() -> str:
+    return next(block for block in _python_blocks(ROOT / "README.md") if "def bulk_requeue_skipped" in block)
+
+
+def test_readme_python_is_the_spec_s_with_only_the_base_url_changed() -> None:
+    spec = _python_blocks(ROOT / "docs" / "job-requeue-api.md")
+    requeue = next(block for block in spec if "def requeue_job" in block)
+    bulk = next(block for block in spec if "def bulk_requeue_skipped" in block)
+    # The spec's usage lines (a top-level await) are not part of the functions.
+    functions = [requeue[: requeue.index("# Usage")], bulk]
+
+    for function in functions:
+        assert function.replace(SPEC_BASE_URL, LOCAL_BASE_URL).strip() in _readme_example()
+
+
+def test_readme_python_example_requeues_a_workspace_s_skipped_jobs(
+    runtime: LocalRuntime, demo: dict[str, Any], tmp_path: Path
 ) -> None:
-    # The spec's examples, verbatim but for the base URL.
-    base = runtime.api_url
-
-    async def requeue_job(api_key: str, job_id: int) -> dict[str, Any]:
-        async with httpx.AsyncClient() as client:
-            response = await client.patch(
-                f"{base}/api/v1/jobs/{job_id}/status",
-                headers={"Authorization": f"Bearer {api_key}"},
-                json={"status": "queued"},
-            )
-            response.raise_for_status()
-            return response.json()  # type: ignore[no-any-return]
-
-    async def bulk_requeue_skipped(api_key: str, workspace_id: str) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient() as client:
-            response = await client.get(
-                f"{base}/api/v1/jobs",
-                headers={"Authorization": f"Bearer {api_key}"},
-                params={"status": "skipped", "workspace_id": workspace_id},
-            )
-            response.raise_for_status()
-            jobs = response.json()["jobs"]
-            results = []
-            for job in jobs:
-                result = await requeue_job(api_key, int(job["job_id"]))
-                results.append(result)
-            return results
-
+    # Given the README's example, pointed at this runtime and at a demo file holding one workspace's key
     partner = _key(demo, "partner", 1)
     workspace_id = _workspaces_of(demo, partner["scope_id"])[1]
+    key = next(key for key in demo["api_keys"] if key["scope"] == "workspace" and key["scope_id"] == workspace_id)
+    demo_file = tmp_path / "demo.json"
+    demo_file.write_text(json.dumps({**demo, "api_keys": [key]}))
+    script = _readme_example().replace(LOCAL_BASE_URL, runtime.api_url).replace(".local/demo.json", str(demo_file))
 
-    results = asyncio.run(bulk_requeue_skipped(partner["key"], workspace_id))
+    # When it runs in its own interpreter
+    completed = subprocess.run(  # noqa: S603 - this interpreter running the README's example
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
 
-    assert len(results) >= 3
-    assert {result["new_status"] for result in results} == {"queued"}
-    assert {result["message"] for result in results} == {requeue_message(1)}
+    # Then every skipped job of the workspace is requeued, each with the spec's message
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert len(lines) >= 3
+    for line in lines:
+        assert re.fullmatch(rf"Job \d+ requeued: {re.escape(requeue_message(1))}", line), line
 
 
 def test_swagger_ui_is_served_without_a_cdn(api: httpx.Client, runtime: LocalRuntime) -> None:
