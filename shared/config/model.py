@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_WEBHOOK_URLS = 10  # a publish delivers to every URL at once, one thread each
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -38,7 +40,11 @@ class Analysis(_Section):
 
 
 class Webhooks(_Section):
-    urls: list[str] = Field(default_factory=list, description="HTTPS endpoints that receive every published result.")
+    urls: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_WEBHOOK_URLS,
+        description="HTTPS endpoints that receive every published result.",
+    )
     secret_parameter: str | None = Field(
         default=None, description="Name of the SecureString parameter holding the signing secret."
     )

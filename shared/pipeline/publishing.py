@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
@@ -14,6 +15,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import aws
+from shared.config.model import MAX_WEBHOOK_URLS
 from shared.jobs.models import Job
 from shared.pipeline.errors import PermanentStageError, TransientStageError
 
@@ -25,6 +27,15 @@ JOB_FAILED = "Job Failed"
 
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _MAX_BACKOFF_SECONDS = 30.0
+# How long one publish spends on its webhooks, all URLs at once: a retry that could not finish in what is left is
+# not started, and the stage fails transiently so the state machine retries it later (infra sizes the publish
+# function's timeout from this).
+DELIVERY_BUDGET_SECONDS = 60.0
+
+
+def attempt_seconds(timeout: httpx.Timeout = _TIMEOUT) -> float:
+    """The longest one delivery attempt can take: connecting, then writing the body and reading the answer."""
+    return float((timeout.connect or 0) + (timeout.write or 0) + (timeout.read or 0))
 
 
 def sign(secret: bytes, body: bytes, timestamp: int) -> str:
@@ -64,11 +75,32 @@ class WebhookDelivery:
         self._clock = clock
         self._timeout = timeout
 
-    def deliver(self, url: str, body: bytes, secret: bytes) -> int:
+    def deliver_all(self, urls: Sequence[str], body: bytes, secret: bytes) -> int:
+        """Deliver ``body`` to every URL at once, within ``DELIVERY_BUDGET_SECONDS``; returns how many were sent.
+
+        A URL that refuses the delivery for good makes this a PermanentStageError; one that could not be reached in
+        time a TransientStageError (the stage is retried, and every URL gets the result again: at least once).
+        """
+        if not urls:
+            return 0
+        deadline = self._clock() + DELIVERY_BUDGET_SECONDS
+        with ThreadPoolExecutor(max_workers=min(len(urls), MAX_WEBHOOK_URLS)) as pool:
+            futures = [pool.submit(self.deliver, url, body, secret, deadline=deadline) for url in urls]
+        problems = [future.exception() for future in futures]
+        for problem in problems:
+            if isinstance(problem, PermanentStageError):
+                raise problem
+        for problem in problems:
+            if problem is not None:
+                raise problem
+        return len(urls)
+
+    def deliver(self, url: str, body: bytes, secret: bytes, *, deadline: float | None = None) -> int:
         """Deliver ``body`` to ``url`` and return how many attempts it took.
 
         2xx is done; 408, 429, 5xx, timeouts and connection errors are retried with exponential backoff; any
-        other answer is a PermanentStageError at once; running out of attempts is a TransientStageError.
+        other answer is a PermanentStageError at once; running out of attempts, or of time before ``deadline``
+        (``clock`` time) for another attempt, is a TransientStageError.
         """
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -96,8 +128,14 @@ class WebhookDelivery:
                     raise PermanentStageError(f"Webhook {_where(url)} rejected the delivery with {status}")
                 last_problem = f"answered {status}"
                 wait = max(wait, _retry_after(response))
-            if attempt < self._attempts:
-                self._sleep(min(wait, self._max_backoff))
+            if attempt == self._attempts:
+                break
+            pause = min(wait, self._max_backoff)
+            if deadline is not None and self._clock() + pause + attempt_seconds(self._timeout) > deadline:
+                raise TransientStageError(
+                    f"Webhook {_where(url)} {last_problem} on {attempt} attempt(s); no time left for another"
+                )
+            self._sleep(pause)
         raise TransientStageError(f"Webhook {_where(url)} {last_problem} on all {self._attempts} attempts")
 
 

@@ -142,9 +142,7 @@ class PipelineStages:
                 raise PermanentStageError("Webhook URLs are configured without processing.webhooks.secret_parameter.")
             secret = self._s.secret(webhooks.secret_parameter)
             body = json.dumps({key: document[key] for key in document if key != "transcript"}).encode()
-            for url in webhooks.urls:
-                self._s.webhooks.deliver(url, body, secret)
-                delivered += 1
+            delivered = self._s.webhooks.deliver_all(webhooks.urls, body, secret)
         done = self._transition(
             job_id,
             run,

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from infra.parameters import CONFIG_PARAMETER_PREFIX
 from infra.worker import reconcile_interval, stuck_after
 from shared import schema
+from shared.pipeline.publishing import DELIVERY_BUDGET_SECONDS, attempt_seconds
 from shared.pipeline.stages import TRANSCRIPTION_DEADLINE
 from shared.settings import ReconcilerSettings, StageSettings, WorkerSettings
 from tests.infra.conftest import Synthesized
@@ -264,6 +265,13 @@ def test_state_machine_has_the_contracts_states_and_transitions(synthesized: Syn
     assert states["WaitForTranscript"] == {"Type": "Wait", "Seconds": 10, "Next": "CheckTranscription"}
     assert states["Completed"] == {"Type": "Succeed"}
     assert states["Failed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+def test_the_publish_stage_outlasts_its_webhook_budget(synthesized: Synthesized) -> None:
+    # The webhooks get DELIVERY_BUDGET_SECONDS, plus one attempt begun just before it ends; the rest of the stage
+    # (the stored artifacts, the secret, the job's update, the event) needs well under the 30 s left over.
+    timeout = synthesized.template_json["Resources"][synthesized.function_id(PUBLISH)]["Properties"]["Timeout"]
+    assert timeout >= DELIVERY_BUDGET_SECONDS + attempt_seconds() + 30
 
 
 def test_a_transcription_gives_up_well_before_the_execution_times_out(synthesized: Synthesized) -> None:

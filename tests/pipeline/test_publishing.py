@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from shared.pipeline.errors import PermanentStageError, TransientStageError
-from shared.pipeline.publishing import EventPublisher, WebhookDelivery, sign
+from shared.pipeline.publishing import EventPublisher, WebhookDelivery, attempt_seconds, sign
 from tests.pipeline.conftest import LoopbackServer, Reply, make_job
 
 SECRET = b"whsec_5f0c1b2a9e"
@@ -192,3 +192,37 @@ def test_an_entry_the_bus_did_not_accept_is_transient():
         )
         with pytest.raises(TransientStageError, match="InternalFailure"):
             EventPublisher("gensail-jobs", events=events).job_completed(make_job(), "results/1.json")
+
+
+def test_no_retry_starts_that_could_not_finish_before_the_deadline(server: LoopbackServer):
+    clock = FakeClock()
+    url = server.reply("/hook", Reply(status=502))
+    deadline = clock.now + attempt_seconds() + 0.4  # room for the first attempt, not for a pause and a second one
+
+    with pytest.raises(TransientStageError, match=r"502 on 1 attempt.*no time left"):
+        delivery(clock).deliver(url, BODY, SECRET, deadline=deadline)
+    assert len(server.received) == 1
+    assert clock.slept == []
+
+
+def test_every_url_gets_the_result_and_the_count_is_returned(server: LoopbackServer):
+    urls = [server.reply(f"/hook-{index}", Reply(status=200)) for index in range(3)]
+
+    assert delivery(FakeClock()).deliver_all(urls, BODY, SECRET) == 3
+    assert sorted(request.path for request in server.received) == ["/hook-0", "/hook-1", "/hook-2"]
+
+
+def test_a_url_that_refuses_for_good_fails_the_publish_even_if_another_is_only_down(server: LoopbackServer):
+    gone = server.reply("/gone", Reply(status=410))
+    down = server.reply("/down", Reply(status=503))
+    fine = server.reply("/fine", Reply(status=200))
+
+    with pytest.raises(PermanentStageError, match="410"):
+        delivery(FakeClock(), attempts=2).deliver_all([down, gone, fine], BODY, SECRET)
+    with pytest.raises(TransientStageError, match="503"):
+        delivery(FakeClock(), attempts=2).deliver_all([down, fine], BODY, SECRET)
+    assert {request.path for request in server.received} == {"/gone", "/down", "/fine"}
+
+
+def test_no_urls_means_no_delivery():
+    assert WebhookDelivery(http=httpx.Client()).deliver_all([], BODY, SECRET) == 0

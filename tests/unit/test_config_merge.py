@@ -57,6 +57,7 @@ def test_absent_keys_inherit_from_the_level_above() -> None:
         (_filters(None), "valid integer"),
         ({"processing": {"filters": {"min_duration_secs": 5}}}, "min_duration_secs"),
         ({"processing": "fast"}, "processing"),
+        ({"processing": {"webhooks": {"urls": [f"https://hooks.example.test/{n}" for n in range(11)]}}}, "at most 10"),
     ],
 )
 def test_a_malformed_value_is_an_error_naming_the_parameter(document: dict[str, object], message: str) -> None:
