@@ -46,6 +46,23 @@ class AlarmNotifications(Construct):
             )
         )
         self.topic = sns.Topic(self, "Topic", display_name="Gensail alarms", master_key=self.key, enforce_ssl=True)
+        # The topic's own policy (it holds the TLS-only deny) replaces SNS's default one, so the alarms of this
+        # account must be allowed to publish explicitly.
+        stack = cdk.Stack.of(self)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisAccountsAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                    },
+                },
+            )
+        )
         email = self.node.try_get_context(ALARM_EMAIL_CONTEXT_KEY)
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(str(email)))

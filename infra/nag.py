@@ -145,6 +145,7 @@ def _acknowledge_pipeline(stack: GensailStack) -> None:
     _acknowledge_secrets_read(
         stages.start_transcription,
         "CallRail API keys (needed to fetch recordings) are one SecureString per account",
+        CALLRAIL_KEYS_PARAMETER_PREFIX,
     )
 
     state_machine = stack.pipeline.state_machine

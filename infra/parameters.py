@@ -6,7 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from shared.ingest.poller import CALLRAIL_KEYS_PREFIX
+from shared.config.model import CALLRAIL_KEYS_PREFIX
 
 CONFIG_PARAMETER_PREFIX = "/gensail/config"
 SECRETS_PARAMETER_PREFIX = "/gensail/secrets"

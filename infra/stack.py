@@ -181,8 +181,8 @@ class GensailStack(cdk.Stack):
         # Transcribe reads the media and writes its output with the caller's rights.
         self.artifacts.grant_objects(start, read=[RECORDINGS], write=[RECORDINGS, TRANSCRIPTS, TRANSCRIBE_OUTPUT])
         self._grant_transcribe(start, "transcribe:StartTranscriptionJob")
-        # CallRail serves recordings only with the account's API key, a SecureString under the secrets path.
-        grant_secrets_read(start, self)
+        # CallRail serves recordings only with the account's API key, a SecureString under the CallRail keys path.
+        grant_secrets_read(start, self, CALLRAIL_KEYS_PARAMETER_PREFIX)
 
         check = stage("CheckTranscription", "transcribe.check_handler", "Collects a finished transcript", 30)
         self.artifacts.grant_objects(check, read=[TRANSCRIBE_OUTPUT], write=[TRANSCRIPTS])

@@ -24,8 +24,7 @@ from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.clock import format_timestamp
 from shared.config.hierarchy import ConfigLevel, ConfigStore
-from shared.config.model import PLATFORM_DEFAULTS
-from shared.ingest.poller import CALLRAIL_KEYS_PREFIX
+from shared.config.model import CALLRAIL_KEYS_PREFIX, PLATFORM_DEFAULTS
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobEvent, JobFailure, JobStatus, SkipReason
 from shared.jobs.repository import JobRepository

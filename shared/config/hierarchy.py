@@ -52,19 +52,28 @@ class ResolvedConfig(BaseModel):
 
     config: EffectiveConfig
     sources: dict[str, ConfigSource]
+    # Partner-wide settings found in an organization's or a workspace's document, which take no effect there:
+    # one message per value, naming the parameter. Writing such a document is refused; the CallRail poller
+    # refuses to ingest for a workspace that still has one, while processing (which never reads them) goes on.
+    misplaced: list[str] = []
+
+    def raise_if_misplaced(self) -> None:
+        if self.misplaced:
+            raise ConfigError(self.misplaced[0])
 
 
 def merge_levels(documents: list[tuple[ConfigSource, dict[str, Any]]]) -> ResolvedConfig:
     """Merge documents over the platform defaults, later ones winning, and validate the result.
 
-    A validation failure names the parameter that set the offending value, as does a partner-wide setting
-    (``PARTNER_WIDE_SETTINGS``) in an organization's or a workspace's document.
+    A validation failure names the parameter that set the offending value. A partner-wide setting
+    (``PARTNER_WIDE_SETTINGS``) in an organization's or a workspace's document is left out of the merge and
+    reported in ``misplaced``.
     """
     merged = _copy(PLATFORM_DEFAULTS)
     sources: dict[str, ConfigSource] = {path: ConfigSource(level=DEFAULTS_SOURCE) for path in leaf_values(merged)}
+    misplaced: list[str] = []
     for source, document in documents:
-        _refuse_partner_wide_settings(source, document)
-        _merge_into(merged, document, source, sources, prefix="")
+        _merge_into(merged, _without_misplaced(source, document, misplaced), source, sources, prefix="")
     try:
         config = EffectiveConfig.model_validate(merged)
     except ValidationError as error:
@@ -73,19 +82,24 @@ def merge_levels(documents: list[tuple[ConfigSource, dict[str, Any]]]) -> Resolv
         culprit = _source_of(path, sources)
         where = f"parameter {culprit.parameter}" if culprit.parameter else culprit.level
         raise ConfigError(f"Invalid config in {where}: {path}: {problem['msg']}") from None
-    return ResolvedConfig(config=config, sources=sources)
+    return ResolvedConfig(config=config, sources=sources, misplaced=misplaced)
 
 
-def _refuse_partner_wide_settings(source: ConfigSource, document: dict[str, Any]) -> None:
+def _without_misplaced(source: ConfigSource, document: dict[str, Any], misplaced: list[str]) -> dict[str, Any]:
+    """``document`` without the partner-wide settings it may not hold at ``source``'s level (noted in ``misplaced``)."""
     if source.level not in _BELOW_PARTNER:
-        return
-    for path in PARTNER_WIDE_SETTINGS:
-        if path in leaf_values(document):
-            where = f"parameter {source.parameter}" if source.parameter else source.level
-            raise ConfigError(
-                f"Invalid config in {where}: {path} is a partner-wide limit and cannot be set at {source.level} "
-                "level; set it in the partner's (or the platform's) document."
-            )
+        return document
+    found = [path for path in PARTNER_WIDE_SETTINGS if path in leaf_values(document)]
+    where = f"parameter {source.parameter}" if source.parameter else source.level
+    for path in found:
+        misplaced.append(
+            f"Invalid config in {where}: {path} is a partner-wide limit and cannot be set at {source.level} "
+            "level; set it in the partner's (or the platform's) document."
+        )
+    kept = document
+    for path in found:
+        kept = unset_path(kept, path)
+    return kept
 
 
 def leaf_values(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -220,7 +234,7 @@ class ConfigStore:
     def write_document(self, level: ConfigLevel, tenant_id: str | None, document: dict[str, Any]) -> None:
         """Store one level's document after checking that it is a valid configuration on its own."""
         name = self.parameter_name(level, tenant_id)
-        merge_levels([(ConfigSource(level=level.value, parameter=name), document)])
+        merge_levels([(ConfigSource(level=level.value, parameter=name), document)]).raise_if_misplaced()
         self._ssm.put_parameter(
             Name=name, Value=json.dumps(document, sort_keys=True), Type="String", Overwrite=True, Tier="Standard"
         )

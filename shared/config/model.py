@@ -11,6 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_WEBHOOK_URLS = 10  # a publish delivers to every URL at once, one thread each
+# Where CallRail API keys live (SecureStrings): the poller and the recording download may read these and no
+# other secret (infra/parameters.py grants them this path only).
+CALLRAIL_KEYS_PREFIX = "/gensail/secrets/callrail/"
 
 
 class _Section(BaseModel):
@@ -62,7 +65,9 @@ class CallRailIntegration(_Section):
     account_id: str | None = None
     company_id: str | None = None
     api_key_parameter: str | None = Field(
-        default=None, description="Name of the SecureString parameter holding the account's CallRail API key."
+        default=None,
+        description=f"Name of the SecureString parameter (under {CALLRAIL_KEYS_PREFIX}) holding the account's "
+        "CallRail API key.",
     )
     skip_all_on_ingest: bool = Field(default=False, description="Create every ingested call as skipped.")
     max_calls_per_workspace: int = Field(

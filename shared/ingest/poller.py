@@ -19,15 +19,13 @@ from pydantic import AwareDatetime, BaseModel
 from shared.callrail.client import CallRailClient, CallRailError, CallRailRateLimited, CallRecord, InvalidCall
 from shared.clock import format_timestamp, utc_now
 from shared.config.hierarchy import ConfigStore, ResolvedConfig
-from shared.config.model import CallRailIntegration, EffectiveConfig
+from shared.config.model import CALLRAIL_KEYS_PREFIX, CallRailIntegration, EffectiveConfig
 from shared.errors import ConfigError, DomainError
 from shared.ingest.cursors import CursorStore
 from shared.ingest.jobs import BATCH_GET_LIMIT, CallJobStore, IngestOutcome, counter_day
 from shared.schema import Entity
 from shared.tenants.registry import TenantRegistry, Workspace
 
-# The poller may read only the CallRail API keys (infra/parameters.py grants it this path and no other secret).
-CALLRAIL_KEYS_PREFIX = "/gensail/secrets/callrail/"
 CONFIG_BATCH = 50  # workspaces resolved per ConfigStore.resolve_many call
 SQS_BATCH = 10  # entries per SendMessageBatch, the SQS maximum
 
@@ -235,7 +233,9 @@ class WorkspacePolls:
         workspace = self._registry.get_workspace(request.workspace_id)
         if workspace is None:
             raise WorkspaceNotPollable(f"Workspace {request.workspace_id} does not exist.")
-        config = self._configs.resolve(workspace.path).config
+        resolved = self._configs.resolve(workspace.path)
+        resolved.raise_if_misplaced()  # its partner's cap would not be what an operator set: ingest nothing
+        config = resolved.config
         problem = integration_problem(config.integrations.callrail)
         if problem:
             raise WorkspaceNotPollable(f"Workspace {workspace.workspace_id} cannot be polled: {problem}.")
@@ -314,7 +314,9 @@ def dispatch(
     for chunk in _chunks(workspaces, config_batch):
         for workspace_id, resolved in _resolve(configs, chunk, report).items():
             problem = integration_problem(resolved.config.integrations.callrail)
-            if problem == "disabled":
+            if resolved.misplaced and problem != "disabled":
+                report.invalid_config.append(SkippedWorkspace(workspace_id, resolved.misplaced[0]))
+            elif problem == "disabled":
                 report.disabled += 1
             elif problem:
                 report.misconfigured.append(SkippedWorkspace(workspace_id, problem))

@@ -22,7 +22,7 @@ from typing import Any
 from shared.access import TenantPath
 from shared.clock import now_iso, parse_timestamp
 from shared.config.hierarchy import ConfigStore
-from shared.config.model import EffectiveConfig
+from shared.config.model import CALLRAIL_KEYS_PREFIX, EffectiveConfig
 from shared.errors import InvalidTransition, JobNotFound, RunSuperseded
 from shared.jobs.models import Job, JobFailure, JobStatus
 from shared.jobs.repository import JobRepository
@@ -157,8 +157,10 @@ class PipelineStages:
     def fail(self, job_id: str, run: int, error: str, message: str) -> dict[str, Any]:
         """Record why the run failed and end the job ``failed``.
 
-        A job another requeue owns now, or one that finished, is left as it is. A job this run already failed
-        (a retry after its event could not be sent) gets its ``Job Failed`` event again.
+        A job another requeue owns now, or one that finished otherwise, is left as it is. A job this run already
+        failed (a retry after its event could not be sent) gets its ``Job Failed`` event again. A job this run
+        completed can only get here when its ``Job Completed`` event could not be sent: that is raised, so the
+        execution fails and MarkFailed's errors alarm tells an operator.
         """
         job = self._s.jobs.get(job_id)
         if job is None or job.requeue_count != run:
@@ -166,6 +168,11 @@ class PipelineStages:
         if job.status is JobStatus.FAILED and job.failure is not None:
             self._s.events.job_failed(job, job.failure.model_dump())
             return {"recorded": True, **job.failure.model_dump()}
+        if job.status is JobStatus.COMPLETED:
+            raise PermanentStageError(
+                f"Job {job_id} is completed, but its run failed afterwards ({error}: {message[:300]}); "
+                "its Job Completed event may not have been sent."
+            )
         if job.status not in _IN_FLIGHT:
             return {"recorded": False}
         failure = JobFailure(stage=job.status.value, error=error, message=message[:1000])
@@ -188,6 +195,12 @@ class PipelineStages:
         callrail = self._config(job).integrations.callrail
         if job.source != "callrail" or not callrail.api_key_parameter:
             return None
+        if not callrail.api_key_parameter.startswith(CALLRAIL_KEYS_PREFIX):
+            # Whatever it names would be sent to the recording's host: only a CallRail key may be.
+            raise PermanentStageError(
+                f"integrations.callrail.api_key_parameter {callrail.api_key_parameter} is not under "
+                f"{CALLRAIL_KEYS_PREFIX}."
+            )
         key = self._s.secret(callrail.api_key_parameter).decode()
         return {"Authorization": f'Token token="{key}"'}
 

@@ -8,7 +8,7 @@ from aws_cdk.assertions import Match, Template
 from infra.monitoring import ALARM_EMAIL_CONTEXT_KEY, AlarmNotifications
 from infra.worker import ALARM_PERIOD
 from tests.infra.conftest import Synthesized
-from tests.infra.helpers import alarm_on, only
+from tests.infra.helpers import alarm_on, only, render
 
 MARK_FAILED = "functions.stages.fail.lambda_handler"
 
@@ -39,12 +39,24 @@ def test_the_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(synthesize
     assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
-def test_the_topic_refuses_publishing_without_tls(synthesized: Synthesized) -> None:
+def test_the_topic_takes_this_accounts_alarms_over_tls_only(synthesized: Synthesized) -> None:
+    topic_id, _ = only(synthesized.resources("AWS::SNS::Topic"))
     (policy,) = synthesized.resources("AWS::SNS::TopicPolicy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
+
     assert any(
         statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         for statement in statements
+    )
+    # The topic policy replaces SNS's default one: without this grant no alarm could publish.
+    (alarms,) = [statement for statement in statements if statement.get("Sid") == "AllowThisAccountsAlarms"]
+    assert alarms["Effect"] == "Allow"
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Action"] == "sns:Publish"
+    assert alarms["Resource"] == {"Ref": topic_id}
+    assert alarms["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert render(alarms["Condition"]["ArnLike"]["aws:SourceArn"]) == (
+        "arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*"
     )
 
 

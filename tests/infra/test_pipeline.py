@@ -382,18 +382,22 @@ def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]
         }
 
     indexes = {f"<{ids['table']}.Arn>/index/{index.name}" for index in schema.GLOBAL_INDEXES}
-    # SecureStrings under the secrets path: webhook signing secrets (publish), CallRail API keys (recordings).
-    secrets = {
-        "ssm:GetParameter": {f"{SSM}/gensail/config/*", f"{SSM}/gensail/secrets/*"},
-        "kms:Decrypt": {"arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"},
-    }
+
+    # SecureStrings: webhook signing secrets anywhere under the secrets path (publish), CallRail API keys under
+    # their own part of it (start, for recordings).
+    def secrets(path: str) -> dict[str, set[str]]:
+        return {
+            "ssm:GetParameter": {f"{SSM}/gensail/config/*", f"{SSM}{path}/*"},
+            "kms:Decrypt": {"arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"},
+        }
+
     return {
         START: {
             **table,
             **config,
             **objects(["recordings/*"], ["recordings/*", "transcripts/*.json", "transcribe/*.json"]),
             "transcribe:StartTranscriptionJob": {"*"},
-            **secrets,
+            **secrets("/gensail/secrets/callrail"),
         },
         CHECK: {
             **table,
@@ -412,7 +416,7 @@ def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]
             **config,
             **objects(["transcripts/*.json", "analysis/*.json"], ["results/*.json"]),
             **put_events,
-            **secrets,
+            **secrets("/gensail/secrets"),
         },
         FAIL: {**table, **config, **put_events},
         RECONCILER: {**table, **config, **start_execution, "dynamodb:Query": indexes},
@@ -453,10 +457,10 @@ def test_stage_functions_never_scan_put_or_delete_items(synthesized: Synthesized
     assert not {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(grants)
 
 
-# The stages that read SecureStrings: CallRail keys (start) and webhook secrets (publish). The poller's narrower
-# grant (CallRail keys only) is checked in test_ingestion.py.
-@pytest.mark.parametrize("handler", [START, PUBLISH])
-def test_kms_decrypt_only_through_ssm_for_the_secrets_path(synthesized: Synthesized, handler: str) -> None:
+# The stages that read SecureStrings: CallRail keys (start) and webhook secrets (publish). The poller's grant
+# (CallRail keys only, like start's) is checked in test_ingestion.py.
+@pytest.mark.parametrize(("handler", "path"), [(START, "/gensail/secrets/callrail/*"), (PUBLISH, "/gensail/secrets/*")])
+def test_kms_decrypt_only_through_ssm_for_the_secrets_path(synthesized: Synthesized, handler: str, path: str) -> None:
     function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     (statement,) = [
@@ -468,9 +472,7 @@ def test_kms_decrypt_only_through_ssm_for_the_secrets_path(synthesized: Synthesi
     ]
 
     assert render(statement["Condition"]["StringEquals"]["kms:ViaService"]) == "ssm.<AWS::Region>.<AWS::URLSuffix>"
-    assert render(statement["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]) == (
-        f"{SSM}/gensail/secrets/*"
-    )
+    assert render(statement["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]) == f"{SSM}{path}"
 
 
 # --- bucket, bus, outputs --------------------------------------------------------------------------------------

@@ -26,13 +26,19 @@ def test_the_partner_sets_its_cap_over_the_platforms() -> None:
 
 @pytest.mark.parametrize("below", [ORGANIZATION, WORKSPACE], ids=lambda source: source.level)
 def test_a_level_below_the_partner_cannot_set_the_cap(below: ConfigSource) -> None:
-    with pytest.raises(ConfigError) as raised:
-        merge_levels([(PARTNER, _cap(5)), (below, _cap(100))])
+    document = {**_cap(100), "processing": {"filters": {"min_duration_seconds": 7}}}
+    resolved = merge_levels([(PARTNER, _cap(5)), (below, document)])
 
-    assert raised.value.detail == (
+    # The value takes no effect, and says so naming the parameter; the rest of the document still counts
+    assert resolved.config.integrations.callrail.max_total_calls == 5
+    assert resolved.config.processing.filters.min_duration_seconds == 7
+    assert resolved.misplaced == [
         f"Invalid config in parameter {below.parameter}: integrations.callrail.max_total_calls is a partner-wide "
         f"limit and cannot be set at {below.level} level; set it in the partner's (or the platform's) document."
-    )
+    ]
+    with pytest.raises(ConfigError) as raised:
+        resolved.raise_if_misplaced()
+    assert raised.value.detail == resolved.misplaced[0]
 
 
 def test_the_levels_below_keep_their_own_limits() -> None:

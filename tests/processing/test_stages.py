@@ -36,6 +36,8 @@ BUCKET = "gensail-artifacts-test"
 BUS = "gensail-jobs"
 SECRET_PARAMETER = "/gensail/secrets/webhooks/test"
 SECRET = b"whsec-test-0123456789"
+CALLRAIL_KEY_PARAMETER = "/gensail/secrets/callrail/ACC123"
+CALLRAIL_KEY = b"callrail-key-0123456789"
 TRANSCRIPTION = "Agent: Thanks for calling, how can I help?\nCaller: I love the new plan, the price is great."
 
 
@@ -96,6 +98,7 @@ def stages(aws: None, received: list[httpx.Request], transcribe: FakeTranscribe)
     events.put_rule(Name="all-jobs", EventBusName=BUS, EventPattern=json.dumps({"source": ["gensail.pipeline"]}))
     events.put_targets(Rule="all-jobs", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
     boto3.client("ssm").put_parameter(Name=SECRET_PARAMETER, Value=SECRET.decode(), Type="SecureString")
+    boto3.client("ssm").put_parameter(Name=CALLRAIL_KEY_PARAMETER, Value=CALLRAIL_KEY.decode(), Type="SecureString")
 
     def endpoint(request: httpx.Request) -> httpx.Response:
         received.append(request)
@@ -189,7 +192,7 @@ def test_amazon_transcribe_is_awaited_and_bedrock_analyzes(
     _configure(
         {
             "processing": {"transcription": {"provider": "aws_transcribe"}, "analysis": {"provider": "bedrock"}},
-            "integrations": {"callrail": {"api_key_parameter": SECRET_PARAMETER}},
+            "integrations": {"callrail": {"api_key_parameter": CALLRAIL_KEY_PARAMETER}},
         }
     )
     job = store_job(tenants.workspace(1), status=JobStatus.QUEUED, duration=75, source_metadata={"requeue_count": 2})
@@ -201,7 +204,7 @@ def test_amazon_transcribe_is_awaited_and_bedrock_analyzes(
     stages.publish(job.job_id, 2)
 
     assert started == {"ready": False, "transcribe_job": f"job-{job.job_id}-2", "transcript_key": None}
-    assert transcribe.headers == {"Authorization": f'Token token="{SECRET.decode()}"'}
+    assert transcribe.headers == {"Authorization": f'Token token="{CALLRAIL_KEY.decode()}"'}
     assert first["ready"] is False
     assert second["ready"] is True
     stored = JobRepository(TABLE_NAME).get(job.job_id)
@@ -259,12 +262,27 @@ def test_webhooks_without_a_secret_are_a_permanent_error(tenants: Tenants, stage
 
 
 def test_fail_leaves_a_finished_job_alone(tenants: Tenants, stages: PipelineStages) -> None:
-    job = store_job(tenants.workspace(5), status=JobStatus.COMPLETED)
+    job = store_job(tenants.workspace(5), status=JobStatus.SKIPPED)
 
     assert stages.fail(job.job_id, 0, "States.Timeout", "late") == {"recorded": False}
     stored = JobRepository(TABLE_NAME).get(job.job_id)
     assert stored is not None
+    assert stored.status is JobStatus.SKIPPED
+
+
+def test_a_run_failing_after_completing_its_job_is_raised_for_the_alarm(
+    tenants: Tenants, stages: PipelineStages
+) -> None:
+    # Given a job this run completed, whose publish then failed for good (its event never went out)
+    job = store_job(tenants.workspace(5), status=JobStatus.COMPLETED)
+
+    # When MarkFailed runs, then it raises (the execution fails and its errors alarm fires), leaving the job
+    with pytest.raises(PermanentStageError, match="Job Completed event may not have been sent"):
+        stages.fail(job.job_id, 0, "TransientStageError", "PutEvents Job Completed failed")
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
     assert stored.status is JobStatus.COMPLETED
+    assert _events() == []
 
 
 # --- runs that belong to an older requeue, retries after the last write, transcriptions that never finish ---------
@@ -385,3 +403,21 @@ def test_a_transcription_within_its_deadline_is_awaited(
 
     assert stages.check_transcription(job.job_id, 0, started["transcribe_job"])["ready"] is False
     assert transcribe.checks == 1
+
+
+def test_only_a_callrail_key_is_ever_sent_to_a_recordings_host(
+    tenants: Tenants, stages: PipelineStages, transcribe: FakeTranscribe
+) -> None:
+    # Given a workspace whose CallRail key parameter names the webhook signing secret by mistake
+    _configure(
+        {
+            "processing": {"transcription": {"provider": "aws_transcribe"}},
+            "integrations": {"callrail": {"api_key_parameter": SECRET_PARAMETER}},
+        }
+    )
+    job = store_job(tenants.workspace(3), status=JobStatus.QUEUED, duration=75)
+
+    # When transcription starts, then the stage fails before reading it, and nothing is sent anywhere
+    with pytest.raises(PermanentStageError, match="not under /gensail/secrets/callrail/"):
+        stages.start_transcription(job.job_id, 0)
+    assert transcribe.started == []

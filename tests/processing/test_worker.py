@@ -193,3 +193,21 @@ def test_a_stale_record_of_a_job_requeued_since_leaves_it_to_the_newer_record(
     set_config(ConfigLevel.WORKSPACE, workspace.workspace_id, MIN_DURATION, 5)
     assert deliver([record_for(stored, sequence=2)]) == {"batchItemFailures": []}
     assert executions(state_machine) == [f"job-{job.job_id}-1"]
+
+
+def test_a_misplaced_partner_cap_does_not_hold_up_processing(
+    tenants: Tenants, deliver: Deliver, state_machine: str
+) -> None:
+    # Given an organization document that sets the partner-wide cap (refused when written, but stored all the same)
+    workspace = tenants.workspace(4)
+    boto3.client("ssm").put_parameter(
+        Name=f"{CONFIG_PREFIX}/organizations/{workspace.organization_id}",
+        Value='{"integrations": {"callrail": {"max_total_calls": 9999}}}',
+        Type="String",
+        Overwrite=True,
+    )
+    job = store_job(workspace, status=JobStatus.QUEUED, duration=75)
+
+    # When the worker gets the job, then the run starts: the filters never read that cap
+    assert deliver([record_for(job)]) == {"batchItemFailures": []}
+    assert executions(state_machine) == [f"job-{job.job_id}-0"]
