@@ -277,13 +277,12 @@ class GensailStack(cdk.Stack):
         grant_secrets_read(self.poller_function, self, CALLRAIL_KEYS_PARAMETER_PREFIX)
         self.poll_queue = PollQueue(self, "Polling", poller=self.poller_function)
 
-        # Lists the workspaces in the tenant registry (the by_entity index only) and reads tenant items.
+        # Lists the workspaces in the tenant registry: a Query on the by_entity index, no item reads.
         self.dispatcher_function = self.add_function(
             "PollDispatcher",
             handler="functions.poller.dispatch.lambda_handler",
             description="Sends one poll message per CallRail-enabled workspace",
             environment={**ingestion_environment, "POLL_QUEUE_URL": self.poll_queue.queue.queue_url},
-            item_actions=[GET_ITEM],
             index_actions=[QUERY],
             indexes=[schema.BY_ENTITY],
             timeout=DISPATCHER_TIMEOUT,

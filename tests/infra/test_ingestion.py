@@ -213,7 +213,6 @@ def test_dispatcher_is_allowed_exactly_the_registry_the_config_and_sending_polls
     table = f"<{_table_id(synthesized)}.Arn>"
 
     assert function_grants(synthesized, DISPATCHER) == {
-        "dynamodb:GetItem": {table},
         "dynamodb:Query": {f"{table}/index/by_entity"},
         "ssm:GetParameters": {f"{SSM}/gensail/config/*"},
         "ssm:GetParameter": {f"{SSM}/gensail/config/*"},
