@@ -90,6 +90,8 @@ def handle_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         metrics.add_metric(name=f"CallsIngested_{outcome.value}", unit=MetricUnit.Count, value=count)
     if report.invalid:
         metrics.add_metric(name="InvalidCallRecords", unit=MetricUnit.Count, value=len(report.invalid))
+    if report.in_progress:
+        metrics.add_metric(name="CallsInProgress", unit=MetricUnit.Count, value=report.in_progress)
     if report.rate_limited:
         metrics.add_metric(name="RateLimitedWorkspaces", unit=MetricUnit.Count, value=1)
     logger.info("workspace polled", **report.summary())

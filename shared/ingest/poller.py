@@ -80,6 +80,7 @@ class PollReport:
     rate_limited: bool = False
     completed: bool = False  # the whole window was read and stored
     stopped_early: bool = False  # ``stop_when`` ended the poll
+    in_progress: int = 0  # calls without a duration yet, left for a later poll
     cursor: datetime | None = None  # where the cursor was moved to (None: not moved)
 
     @property
@@ -96,8 +97,16 @@ class PollReport:
             "rate_limited": self.rate_limited,
             "completed": self.completed,
             "stopped_early": self.stopped_early,
+            "in_progress": self.in_progress,
             "cursor": format_timestamp(self.cursor) if self.cursor else None,
         }
+
+
+# CallRail lists a call that is still going on without a duration. Such a call is not stored yet: the cursor stays
+# before it, so a later poll reads it again once it has ended. One still without a duration this long after it
+# started is stored as it is (the duration filter then sees 0 s), so a call CallRail never completes cannot hold
+# the cursor back for good.
+IN_PROGRESS_GRACE = timedelta(hours=4)
 
 
 def poll_window(
@@ -126,9 +135,11 @@ def poll_workspace(
     """Ingest the workspace's calls of one window and move its cursor over what was stored.
 
     A 429 ends the poll quietly (``rate_limited``); any other error moves the cursor to the last stored call and
-    is raised again so the poll is retried. ``stop_when`` ends the poll early, e.g. before the function's timeout;
-    the cursor then stands at the last stored call. It is asked before each call is stored and before each record
-    is read, so at most one page fetch (the client fetches pages as records are read) starts between two checks.
+    is raised again so the poll is retried. A call still in progress (``IN_PROGRESS_GRACE``) is left for a later
+    poll, and the cursor goes no further than its start. ``stop_when`` ends the poll early, e.g. before the
+    function's timeout; the cursor then stands at the last stored call. It is asked before each call is stored and
+    before each record is read, so at most one page fetch (the client fetches pages as records are read) starts
+    between two checks.
     """
     integration = config.integrations.callrail
     problem = integration_problem(integration)
@@ -142,6 +153,7 @@ def poll_workspace(
         return report
     records = client.iter_calls(account_id, start, end, company_id=integration.company_id)
     last_stored: datetime | None = None
+    held_from: datetime | None = None  # the start of the earliest call left for a later poll
     limit_reached_day: str | None = None
     try:
         for batch in _batches(records, report, stop_when):
@@ -150,6 +162,10 @@ def poll_workspace(
                 if stop_when is not None and stop_when():
                     report.stopped_early = True
                     return report
+                if call.id not in known and _in_progress(call, now()):
+                    report.in_progress += 1
+                    held_from = _earliest(held_from, call.start_time)
+                    continue
                 if call.id in known:
                     outcome = IngestOutcome.DUPLICATE
                 else:
@@ -166,10 +182,19 @@ def poll_workspace(
     except CallRailRateLimited:
         report.rate_limited = True
     finally:
-        position = end if report.completed else last_stored
+        position = _earliest(end if report.completed else last_stored, held_from)
         if position is not None and cursors.advance(workspace.workspace_id, position):
             report.cursor = position
     return report
+
+
+def _in_progress(call: CallRecord, now: datetime) -> bool:
+    return call.duration is None and now - call.start_time < IN_PROGRESS_GRACE
+
+
+def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+    moments = [moment for moment in (first, second) if moment is not None]
+    return min(moments) if moments else None
 
 
 def _batches(

@@ -15,7 +15,15 @@ from shared.dynamo import from_item
 from shared.ingest.jobs import IngestOutcome
 from shared.ingest.poller import WorkspaceNotPollable, poll_workspace
 from tests.conftest import Tenants
-from tests.ingest.conftest import connect_account, effective, items_with_prefix, sample_client, stores
+from tests.ingest.conftest import (
+    ListClient,
+    connect_account,
+    effective,
+    items_with_prefix,
+    make_calls,
+    sample_client,
+    stores,
+)
 
 ACCOUNT = "ACC1"
 
@@ -275,3 +283,67 @@ def test_a_poll_over_the_limit_queues_exactly_the_limit_in_one_write_per_call(
     assert statuses == {("queued", None): 7, ("skipped", "rate_limit"): 13}
     # And each call cost one transaction; only the call that found the limit reached needed a second one
     assert Counter(writes) == {"TransactWriteItems": 21, "UpdateItem": 1}  # the update is the cursor
+
+
+def test_a_call_still_in_progress_waits_for_a_later_poll_and_holds_the_cursor(tenants: Tenants) -> None:
+    # Given three calls of the last hour, the middle one still going on (CallRail lists it without a duration)
+    workspace = tenants.workspace(1)
+    ended_before, ongoing, ended_after = make_calls(3, prefix="LIVE", minutes_ago=30)
+    ongoing_now = ongoing.model_copy(update={"duration": None})
+    cursors, store = stores()
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    # When the workspace is polled
+    first = poll_workspace(
+        workspace,
+        effective(ACCOUNT),
+        ListClient([ended_before, ongoing_now, ended_after]),
+        cursors,
+        store,
+        window_end=now,
+        now=lambda: now,
+    )
+
+    # Then the ended calls are stored, the ongoing one is not, and the cursor stops at its start
+    assert first.outcomes == {IngestOutcome.QUEUED: 2}
+    assert first.in_progress == 1
+    assert stored_call_ids() == ["LIVE00000", "LIVE00002"]
+    assert cursors.read(workspace.workspace_id) == ongoing.start_time
+
+    # When it has ended and the next cycle polls, then it is stored with its duration and the cursor moves on
+    later = now + timedelta(minutes=5)
+    second = poll_workspace(
+        workspace,
+        effective(ACCOUNT),
+        ListClient([ended_before, ongoing, ended_after]),
+        cursors,
+        store,
+        window_end=later,
+        now=lambda: later,
+    )
+    assert second.outcomes == {IngestOutcome.QUEUED: 1, IngestOutcome.DUPLICATE: 2}
+    assert second.in_progress == 0
+    assert stored_call_ids() == ["LIVE00000", "LIVE00001", "LIVE00002"]
+    assert cursors.read(workspace.workspace_id) == later
+
+
+def test_a_call_without_a_duration_for_hours_is_stored_as_it_is(tenants: Tenants) -> None:
+    workspace = tenants.workspace(2)
+    (stale,) = make_calls(1, prefix="STUCK", minutes_ago=5 * 60)
+    cursors, store = stores()
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    report = poll_workspace(
+        workspace,
+        effective(ACCOUNT, initial_lookback_hours=6),
+        ListClient([stale.model_copy(update={"duration": None})]),
+        cursors,
+        store,
+        window_end=now,
+        now=lambda: now,
+    )
+
+    assert report.outcomes == {IngestOutcome.QUEUED: 1}
+    assert report.in_progress == 0
+    assert stored_call_ids() == ["STUCK00000"]
+    assert cursors.read(workspace.workspace_id) == now
