@@ -325,6 +325,7 @@ def _show_effective_config(workspace_id: str, services: Services, as_json: bool)
                 path: {"value": value, "level": source.level, "parameter": source.parameter}
                 for path, value, source in rows
             },
+            "misplaced": resolved.misplaced,
         }
         print(json.dumps(body, indent=2))
         return 0
@@ -336,6 +337,8 @@ def _show_effective_config(workspace_id: str, services: Services, as_json: bool)
         ("PATH", "VALUE", "LEVEL", "PARAMETER"),
         [(path, json.dumps(value), source.level, source.parameter or "-") for path, value, source in rows],
     )
+    for message in resolved.misplaced:
+        print(f"warning: {message} It takes no effect, and the CallRail poller skips this workspace until it is unset.")
     return 0
 
 

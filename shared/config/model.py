@@ -7,8 +7,9 @@ setting that silently does nothing.
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_WEBHOOK_URLS = 10  # a publish delivers to every URL at once, one thread each
 # Where CallRail API keys live (SecureStrings): the poller and the recording download may read these and no
@@ -51,6 +52,19 @@ class Webhooks(_Section):
     secret_parameter: str | None = Field(
         default=None, description="Name of the SecureString parameter holding the signing secret."
     )
+
+    @field_validator("urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            try:
+                parsed = urlparse(url)
+                parsed.port  # noqa: B018 - raises for a port out of range
+            except ValueError as error:
+                raise ValueError(f"{url!r} is not a valid URL ({error})") from None
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(f"{url!r} is not an http(s) URL with a host")
+        return urls
 
 
 class Processing(_Section):

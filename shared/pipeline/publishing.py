@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -84,8 +85,17 @@ class WebhookDelivery:
         if not urls:
             return 0
         deadline = self._clock() + DELIVERY_BUDGET_SECONDS
+        refused = threading.Event()  # once one URL refuses for good the job fails: the others stop retrying
+
+        def deliver_one(url: str) -> int:
+            try:
+                return self.deliver(url, body, secret, deadline=deadline, give_up=refused)
+            except PermanentStageError:
+                refused.set()
+                raise
+
         with ThreadPoolExecutor(max_workers=min(len(urls), MAX_WEBHOOK_URLS)) as pool:
-            futures = [pool.submit(self.deliver, url, body, secret, deadline=deadline) for url in urls]
+            futures = [pool.submit(deliver_one, url) for url in urls]
         problems = [future.exception() for future in futures]
         for problem in problems:
             if isinstance(problem, PermanentStageError):
@@ -95,12 +105,20 @@ class WebhookDelivery:
                 raise problem
         return len(urls)
 
-    def deliver(self, url: str, body: bytes, secret: bytes, *, deadline: float | None = None) -> int:
+    def deliver(
+        self,
+        url: str,
+        body: bytes,
+        secret: bytes,
+        *,
+        deadline: float | None = None,
+        give_up: threading.Event | None = None,
+    ) -> int:
         """Deliver ``body`` to ``url`` and return how many attempts it took.
 
         2xx is done; 408, 429, 5xx, timeouts and connection errors are retried with exponential backoff; any
         other answer is a PermanentStageError at once; running out of attempts, or of time before ``deadline``
-        (``clock`` time) for another attempt, is a TransientStageError.
+        (``clock`` time) for another attempt, is a TransientStageError, as is ``give_up`` being set before a retry.
         """
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -131,6 +149,10 @@ class WebhookDelivery:
             if attempt == self._attempts:
                 break
             pause = min(wait, self._max_backoff)
+            if give_up is not None and give_up.is_set():
+                raise TransientStageError(
+                    f"Webhook {_where(url)} {last_problem}; not retried, as another URL refused the delivery"
+                )
             if deadline is not None and self._clock() + pause + attempt_seconds(self._timeout) > deadline:
                 raise TransientStageError(
                     f"Webhook {_where(url)} {last_problem} on {attempt} attempt(s); no time left for another"

@@ -159,8 +159,9 @@ class PipelineStages:
 
         A job another requeue owns now, or one that finished otherwise, is left as it is. A job this run already
         failed (a retry after its event could not be sent) gets its ``Job Failed`` event again. A job this run
-        completed can only get here when its ``Job Completed`` event could not be sent: that is raised, so the
-        execution fails and MarkFailed's errors alarm tells an operator.
+        completed gets here only when publishing failed after the job's last write (its event could not be sent,
+        or the function timed out): the ``Job Completed`` event is sent again, and if that fails too the error is
+        raised, so the execution fails and MarkFailed's errors alarm tells an operator.
         """
         job = self._s.jobs.get(job_id)
         if job is None or job.requeue_count != run:
@@ -168,11 +169,9 @@ class PipelineStages:
         if job.status is JobStatus.FAILED and job.failure is not None:
             self._s.events.job_failed(job, job.failure.model_dump())
             return {"recorded": True, **job.failure.model_dump()}
-        if job.status is JobStatus.COMPLETED:
-            raise PermanentStageError(
-                f"Job {job_id} is completed, but its run failed afterwards ({error}: {message[:300]}); "
-                "its Job Completed event may not have been sent."
-            )
+        if job.status is JobStatus.COMPLETED and job.result is not None:
+            self._s.events.job_completed(job, str(job.result["result_key"]))
+            return {"recorded": False, "completed_event_sent": True}
         if job.status not in _IN_FLIGHT:
             return {"recorded": False}
         failure = JobFailure(stage=job.status.value, error=error, message=message[:1000])

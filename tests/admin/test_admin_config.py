@@ -88,6 +88,27 @@ def test_show_lists_every_value_with_its_level(admin: Admin, hierarchy: None) ->
     assert "integrations.callrail.max_total_calls" in rows
 
 
+def test_show_warns_of_a_partner_wide_limit_stored_below_the_partner(admin: Admin, hierarchy: None) -> None:
+    # Given a workspace document that sets the partner's cap, stored without the admin command (which refuses it)
+    boto3.client("ssm").put_parameter(
+        Name=WORKSPACE_PARAMETER,
+        Value=json.dumps({"integrations": {"callrail": {"max_total_calls": 9999}}}),
+        Type="String",
+        Overwrite=True,
+    )
+
+    shown = admin("config", "show", "--workspace", "ws_main")
+    as_json = json.loads(admin("config", "show", "--workspace", "ws_main", "--json").out)
+
+    # Then the effective cap is the partner's, and both views say why the stored value is ignored
+    assert shown.code == 0
+    (warning,) = [line for line in shown.out.splitlines() if line.startswith("warning:")]
+    assert f"Invalid config in parameter {WORKSPACE_PARAMETER}" in warning
+    assert "the CallRail poller skips this workspace until it is unset" in warning
+    assert as_json["values"]["integrations.callrail.max_total_calls"]["level"] == "platform-default"
+    assert as_json["misplaced"] == [warning.removeprefix("warning: ").split(" It takes no effect")[0]]
+
+
 def test_show_level_prints_the_raw_document(admin: Admin, hierarchy: None) -> None:
     admin("config", "set", "--level", "workspace", "--id", "ws_main", MIN_DURATION, "10")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from typing import Any
 
 import boto3
@@ -226,3 +227,28 @@ def test_a_url_that_refuses_for_good_fails_the_publish_even_if_another_is_only_d
 
 def test_no_urls_means_no_delivery():
     assert WebhookDelivery(http=httpx.Client()).deliver_all([], BODY, SECRET) == 0
+
+
+def test_the_urls_are_delivered_to_at_the_same_time():
+    # Each endpoint answers only once all three requests have arrived: one after another, this would never happen.
+    arrived = threading.Barrier(3, timeout=10)
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        arrived.wait()
+        return httpx.Response(200)
+
+    webhooks = WebhookDelivery(http=httpx.Client(transport=httpx.MockTransport(endpoint)))
+
+    urls = [f"https://hooks.example.test/{index}" for index in range(3)]
+    assert webhooks.deliver_all(urls, BODY, SECRET) == 3
+
+
+def test_a_delivery_stops_retrying_once_another_url_refused(server: LoopbackServer):
+    clock = FakeClock()
+    url = server.reply("/down", Reply(status=503))
+    refused = threading.Event()
+    refused.set()
+
+    with pytest.raises(TransientStageError, match="not retried, as another URL refused"):
+        delivery(clock).deliver(url, BODY, SECRET, give_up=refused)
+    assert len(server.received) == 1

@@ -270,19 +270,37 @@ def test_fail_leaves_a_finished_job_alone(tenants: Tenants, stages: PipelineStag
     assert stored.status is JobStatus.SKIPPED
 
 
-def test_a_run_failing_after_completing_its_job_is_raised_for_the_alarm(
-    tenants: Tenants, stages: PipelineStages
+def test_a_run_failing_after_completing_its_job_sends_the_completed_event_again(
+    tenants: Tenants, stages: PipelineStages, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a job this run completed, whose publish then failed for good (its event never went out)
-    job = store_job(tenants.workspace(5), status=JobStatus.COMPLETED)
+    # Given a job this run completed, whose publish then failed (its event may not have gone out)
+    job = store_job(
+        tenants.workspace(5), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
+    )
+    stages.start_transcription(job.job_id, 0)
+    stages.analyze(job.job_id, 0)
+    monkeypatch.setattr(EventPublisher, "job_completed", _unavailable)
+    with pytest.raises(TransientStageError):
+        stages.publish(job.job_id, 0)
 
-    # When MarkFailed runs, then it raises (the execution fails and its errors alarm fires), leaving the job
-    with pytest.raises(PermanentStageError, match="Job Completed event may not have been sent"):
+    # When MarkFailed runs and the bus is still unavailable, then it raises (its errors alarm fires)
+    with pytest.raises(TransientStageError):
         stages.fail(job.job_id, 0, "TransientStageError", "PutEvents Job Completed failed")
+    monkeypatch.undo()
+
+    # And once the bus answers, MarkFailed sends the event and leaves the job completed
+    assert stages.fail(job.job_id, 0, "TransientStageError", "PutEvents Job Completed failed") == {
+        "recorded": False,
+        "completed_event_sent": True,
+    }
     stored = JobRepository(TABLE_NAME).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.COMPLETED
-    assert _events() == []
+    assert [event["detail-type"] for event in _events()] == ["Job Completed"]
+
+
+def _unavailable(*_: Any) -> None:
+    raise TransientStageError("PutEvents failed (InternalException); retry later")
 
 
 # --- runs that belong to an older requeue, retries after the last write, transcriptions that never finish ---------
