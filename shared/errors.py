@@ -39,6 +39,10 @@ class RunSuperseded(InvalidTransition):
     code = "run_superseded"
 
 
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+
+
 class InvalidCursor(DomainError):
     code = "invalid_cursor"
 

@@ -98,6 +98,13 @@ def _service() -> JobService:
     )
 
 
+def _require_json_body() -> None:
+    """Powertools also parses form bodies; this API takes JSON only, as its OpenAPI document says."""
+    content_type = app.current_event.headers.get("content-type") or app.current_event.headers.get("Content-Type")
+    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+        raise errors.UnsupportedMediaType("The request body must be application/json.")
+
+
 def _caller() -> Caller:
     """The API key the authorizer resolved for this request."""
     context = app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
@@ -116,6 +123,7 @@ def _caller() -> Caller:
     },
 )
 def requeue_job(job_id: JOB_ID, change: StatusChange) -> RequeueResponse:
+    _require_json_body()
     result = _service().requeue(job_id, change.status, _caller())
     metrics.add_metric(name="JobsRequeued", unit=MetricUnit.Count, value=1)
     logger.info("job requeued", job_id=job_id, requeue_count=result.job.requeue_count)
@@ -207,6 +215,7 @@ _CLIENT_ERRORS = (
     errors.JobNotSkipped,
     errors.InvalidCursor,
     errors.WorkspaceRequired,
+    errors.UnsupportedMediaType,
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shared.jobs.models import JobStatus, SkipReason
 from shared.jobs.repository import JobRepository
 from tests.conftest import Tenants
@@ -193,3 +195,52 @@ def test_a_body_that_is_not_json_is_a_415_problem_and_the_job_is_untouched(api: 
     stored = JobRepository(TABLE_NAME).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.SKIPPED
+
+
+MULTIPART_STATUS = '--b\r\nContent-Disposition: form-data; name="status"\r\n\r\nqueued\r\n--b--\r\n'
+
+
+@pytest.mark.filterwarnings("ignore:Received multipart/form-data without base64")  # Powertools, on the multipart case
+@pytest.mark.parametrize(
+    ("content_type", "body", "answer"),
+    [
+        # Powertools reads a form body as fields and its validation refuses it before the route runs
+        ("application/x-www-form-urlencoded", "status=queued", (400, "validation_error")),
+        ("multipart/form-data; boundary=b", MULTIPART_STATUS, (415, "unsupported_media_type")),
+        (None, '{"status": "queued"}', (415, "unsupported_media_type")),
+    ],
+    ids=["form", "multipart", "no content type"],
+)
+def test_a_requeue_whose_body_is_not_declared_json_is_refused(
+    api: ApiCall, tenants: Tenants, content_type: str | None, body: str, answer: tuple[int, str]
+) -> None:
+    workspace = tenants.workspace(0)
+    job = store_job(workspace)
+
+    reply = api(
+        "PATCH",
+        f"/api/v1/jobs/{job.job_id}/status",
+        tenants.callers[workspace.workspace_id],
+        body,
+        headers={"Content-Type": content_type} if content_type else {"Content-Type": ""},
+    )
+
+    assert (reply.status, reply.body["code"]) == answer
+    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.SKIPPED
+
+
+def test_a_json_media_type_with_parameters_is_accepted(api: ApiCall, tenants: Tenants) -> None:
+    workspace = tenants.workspace(0)
+    job = store_job(workspace)
+
+    reply = api(
+        "PATCH",
+        f"/api/v1/jobs/{job.job_id}/status",
+        tenants.callers[workspace.workspace_id],
+        {"status": "queued"},
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+
+    assert reply.status == 200
