@@ -146,6 +146,12 @@ def ingestion_figures() -> dict[str, Any]:
     return figures()
 
 
+def dispatch_figures() -> dict[str, Any]:
+    from benchmarks.ingestion import dispatch_figures as figures
+
+    return figures()
+
+
 def pipeline_figures() -> dict[str, Any]:
     from benchmarks.pipeline import pipeline_figures as figures
 
@@ -158,7 +164,7 @@ def main() -> None:
         warnings.simplefilter("ignore")
         requests = request_counts()
         pipeline = pipeline_figures()
-        ingestion = ingestion_figures()
+        ingestion = {**ingestion_figures(), "dispatch": dispatch_figures()}
     figures = {"aws_requests": requests, "pipeline": pipeline, "ingestion": ingestion, "import_time": import_times()}
     print(json.dumps(figures, indent=2))
 

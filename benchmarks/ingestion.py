@@ -1,5 +1,6 @@
 """Ingestion figures: DynamoDB write requests per ingested call, and calls ingested per second against the
-CallRail sample server on loopback (10,000 calls, pages of 250) with DynamoDB in moto."""
+CallRail sample server on loopback (10,000 calls, pages of 250) with DynamoDB in moto; and one dispatch cycle over
+1,000 CallRail-enabled workspaces (AWS requests and seconds)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,17 @@ from benchmarks.counting import counting_requests
 from infra.local.callrail_sample import CallRailSampleServer
 from shared.aws import reset_clients
 from shared.callrail.client import CallRailClient
-from shared.config.model import CallRailIntegration, EffectiveConfig, Integrations
+from shared.config.hierarchy import ConfigLevel, ConfigStore
+from shared.config.model import CALLRAIL_KEYS_PREFIX, CallRailIntegration, EffectiveConfig, Integrations
 from shared.ingest.cursors import CursorStore
 from shared.ingest.jobs import CallJobStore
-from shared.ingest.poller import poll_workspace
+from shared.ingest.poller import dispatch, poll_workspace
 from shared.tenants.registry import TenantRegistry
 from tests.support.aws import TABLE_NAME, create_table
 
 CALLS = int(os.environ.get("BENCH_INGEST_CALLS", "10000"))
+DISPATCH_WORKSPACES = int(os.environ.get("BENCH_DISPATCH_WORKSPACES", "1000"))
+CONFIG_PREFIX = "/gensail/config"
 DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
 
@@ -97,4 +101,43 @@ def ingestion_figures() -> dict[str, Any]:
         "calls_ingested_per_second": round(ingested / elapsed, 1),
         "note": "each queued call is one TransactWriteItems of 4 items (job, dedupe, two day counters); moto's "
         "rollback backup is skipped (no transaction fails here; see without_moto_transaction_backups)",
+    }
+
+
+def dispatch_figures() -> dict[str, Any]:
+    """One dispatch cycle over ``DISPATCH_WORKSPACES`` enabled workspaces (10 per organization, 10 organizations
+    per partner), each with its own config document naming its CallRail account, as in production."""
+    with mock_aws():
+        reset_clients()
+        create_table(boto3.client("dynamodb"))
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName="polls")["QueueUrl"]
+        registry = TenantRegistry(TABLE_NAME)
+        configs = ConfigStore(CONFIG_PREFIX)
+        for index in range(DISPATCH_WORKSPACES):
+            partner, organization = f"ptn_{index // 100}", f"org_{index // 10}"
+            if index % 100 == 0:
+                registry.create_partner(f"Partner {partner}", partner)
+            if index % 10 == 0:
+                registry.create_organization(partner, f"Organization {organization}", organization)
+            workspace = f"ws_{index}"
+            registry.create_workspace(organization, f"Workspace {index}", workspace)
+            account = f"ACC{index:05d}"
+            key = f"{CALLRAIL_KEYS_PREFIX}{account}"
+            integration = {"enabled": True, "account_id": account, "api_key_parameter": key}
+            configs.write_document(ConfigLevel.WORKSPACE, workspace, {"integrations": {"callrail": integration}})
+        dispatcher_configs = ConfigStore(CONFIG_PREFIX)  # a cold cache, as in a new dispatcher process
+        with counting_requests() as calls:
+            started = time.perf_counter()
+            report = dispatch(registry, dispatcher_configs, sqs, queue_url, datetime.now(UTC))
+            elapsed = time.perf_counter() - started
+        reset_clients()
+    return {
+        "workspaces": DISPATCH_WORKSPACES,
+        "sent_to_the_poll_queue": report.sent,
+        "left_out": len(report.misconfigured) + len(report.invalid_config),
+        "aws_requests": sum(calls.values()),
+        "aws_requests_by_operation": dict(calls),
+        "seconds_under_moto": round(elapsed, 2),
+        "note": "the dispatcher's timeout is 120 s; every request here is one round trip in the cloud",
     }
