@@ -17,7 +17,6 @@ from tests.infra.helpers import (
     function_grants,
     mapping_of,
     queue_is_private,
-    render,
     schedule_of,
 )
 
@@ -242,22 +241,6 @@ def test_poller_is_allowed_exactly_its_items_the_config_the_callrail_keys_and_th
         "sqs:GetQueueAttributes": queue,
         "sqs:GetQueueUrl": queue,
     }
-
-
-def test_poller_decrypts_only_callrail_keys_and_only_through_ssm(synthesized: Synthesized) -> None:
-    role_id = _resource(synthesized, synthesized.function_id(POLLER))["Properties"]["Role"]["Fn::GetAtt"][0]
-    (statement,) = [
-        statement
-        for policy in synthesized.resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if statement["Action"] == "kms:Decrypt"
-    ]
-
-    assert render(statement["Condition"]["StringEquals"]["kms:ViaService"]) == "ssm.<AWS::Region>.<AWS::URLSuffix>"
-    assert render(statement["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]) == (
-        f"{SSM}/gensail/secrets/callrail/*"
-    )
 
 
 # --- outputs and cdk-nag ---------------------------------------------------------------------------------------

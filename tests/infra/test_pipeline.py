@@ -457,9 +457,16 @@ def test_stage_functions_never_scan_put_or_delete_items(synthesized: Synthesized
     assert not {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(grants)
 
 
-# The stages that read SecureStrings: CallRail keys (start) and webhook secrets (publish). The poller's grant
-# (CallRail keys only, like start's) is checked in test_ingestion.py.
-@pytest.mark.parametrize(("handler", "path"), [(START, "/gensail/secrets/callrail/*"), (PUBLISH, "/gensail/secrets/*")])
+# The functions that read SecureStrings: CallRail keys (start, for recordings, and the poller) and webhook
+# secrets (publish).
+@pytest.mark.parametrize(
+    ("handler", "path"),
+    [
+        (START, "/gensail/secrets/callrail/*"),
+        ("functions.poller.workspace.lambda_handler", "/gensail/secrets/callrail/*"),
+        (PUBLISH, "/gensail/secrets/*"),
+    ],
+)
 def test_kms_decrypt_only_through_ssm_for_the_secrets_path(synthesized: Synthesized, handler: str, path: str) -> None:
     function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
