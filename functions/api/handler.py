@@ -98,11 +98,14 @@ def _service() -> JobService:
     )
 
 
+JSON_BODY_REQUIRED = "The request body must be application/json."
+
+
 def _require_json_body() -> None:
     """Powertools also parses form bodies; this API takes JSON only, as its OpenAPI document says."""
-    content_type = app.current_event.headers.get("content-type") or app.current_event.headers.get("Content-Type")
-    if (content_type or "").split(";")[0].strip().lower() != "application/json":
-        raise errors.UnsupportedMediaType("The request body must be application/json.")
+    content_type = app.current_event.headers.get("content-type") or ""  # Powertools: case-insensitive
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise errors.UnsupportedMediaType(JSON_BODY_REQUIRED)
 
 
 def _caller() -> Caller:
@@ -240,7 +243,7 @@ def invalid_request(error: RequestValidationError) -> Response[str]:
 def unsupported_media_type(_: RequestUnsupportedContentType) -> Response[str]:
     # Powertools raises this before validation for a body it cannot parse (e.g. text/plain); without this
     # handler the catch-all below would answer 500.
-    return _problem_response("unsupported_media_type", "The request body must be application/json.")
+    return _problem_response("unsupported_media_type", JSON_BODY_REQUIRED)
 
 
 @app.not_found
