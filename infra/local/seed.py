@@ -184,33 +184,31 @@ def seed_demo(
     if webhook_url is not None and webhook_secret is not None:
         seed_webhooks(config, webhook_url, webhook_secret)
 
-    def issue(scope: ScopeKind, scope_id: str, name: str) -> None:
-        key, record = keys.create(scope, scope_id, f"demo {scope} key ({name})", tenant_exists=True)
-        demo.api_keys.append(IssuedKey(key, scope.value, scope_id, record.key_id, record.name))
+    def register(
+        scope: ScopeKind, tenant_id: str, name: str, parent_id: str | None, minimum: int | None = None
+    ) -> None:
+        """Record a created tenant, give it its own minimum duration if it has one, and issue its demo key."""
+        demo.tenants.append(DemoTenant(scope.value, tenant_id, name, parent_id, minimum))
+        if minimum is not None:
+            config.write_document(ConfigLevel(scope.value), tenant_id, _min_duration(minimum))
+        key, record = keys.create(scope, tenant_id, f"demo {scope} key ({name})", tenant_exists=True)
+        demo.api_keys.append(IssuedKey(key, scope.value, tenant_id, record.key_id, record.name))
 
     for p, partner_name in enumerate(_PARTNERS):
         partner = registry.create_partner(partner_name, partner_id=f"ptn_{rng.getrandbits(40):010x}")
-        demo.tenants.append(DemoTenant("partner", partner.partner_id, partner.name, None))
-        issue(ScopeKind.PARTNER, partner.partner_id, partner.name)
+        register(ScopeKind.PARTNER, partner.partner_id, partner.name, None)
         for o, organization_name in enumerate(_ORGANIZATIONS[p]):
             organization = registry.create_organization(
                 partner.partner_id, organization_name, organization_id=f"org_{rng.getrandbits(40):010x}"
             )
             organization_minimum = 20 if (p, o) == (1, 0) else None
-            demo.tenants.append(
-                DemoTenant(
-                    "organization",
-                    organization.organization_id,
-                    organization.name,
-                    partner.partner_id,
-                    organization_minimum,
-                )
+            register(
+                ScopeKind.ORGANIZATION,
+                organization.organization_id,
+                organization.name,
+                partner.partner_id,
+                organization_minimum,
             )
-            if organization_minimum is not None:
-                config.write_document(
-                    ConfigLevel.ORGANIZATION, organization.organization_id, _min_duration(organization_minimum)
-                )
-            issue(ScopeKind.ORGANIZATION, organization.organization_id, organization.name)
             for w, workspace_suffix in enumerate(_WORKSPACES):
                 workspace = registry.create_workspace(
                     organization.organization_id,
@@ -218,20 +216,13 @@ def seed_demo(
                     workspace_id=f"ws_{rng.getrandbits(40):010x}",
                 )
                 workspace_minimum = 45 if (p, o, w) == (0, 0, 1) else None
-                demo.tenants.append(
-                    DemoTenant(
-                        "workspace",
-                        workspace.workspace_id,
-                        workspace.name,
-                        organization.organization_id,
-                        workspace_minimum,
-                    )
+                register(
+                    ScopeKind.WORKSPACE,
+                    workspace.workspace_id,
+                    workspace.name,
+                    organization.organization_id,
+                    workspace_minimum,
                 )
-                if workspace_minimum is not None:
-                    config.write_document(
-                        ConfigLevel.WORKSPACE, workspace.workspace_id, _min_duration(workspace_minimum)
-                    )
-                issue(ScopeKind.WORKSPACE, workspace.workspace_id, workspace.name)
                 positions[(p, o, w)] = workspace
                 minimum = workspace_minimum or organization_minimum or _PLATFORM_MIN_DURATION
                 for job in demo_jobs(workspace, minimum, rng, now):
