@@ -67,14 +67,13 @@ class AlarmNotifications(Construct):
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(str(email)))
 
-    def notify_on_every_alarm(self, scope: Construct) -> int:
-        """Send every alarm under ``scope`` to the topic when it fires and when it clears; returns how many."""
+    def notify_on_every_alarm(self, scope: Construct) -> None:
+        """Send every alarm under ``scope`` to the topic when it fires and when it clears."""
         action = cloudwatch_actions.SnsAction(self.topic)
-        alarms = [node for node in scope.node.find_all() if isinstance(node, cloudwatch.Alarm)]
-        for alarm in alarms:
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
-        return len(alarms)
+        for node in scope.node.find_all():
+            if isinstance(node, cloudwatch.Alarm):
+                node.add_alarm_action(action)
+                node.add_ok_action(action)
 
 
 def api_server_errors_alarm(scope: Construct, construct_id: str, rest_api: apigw.RestApi) -> cloudwatch.Alarm:

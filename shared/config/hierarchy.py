@@ -89,7 +89,8 @@ def _without_misplaced(source: ConfigSource, document: dict[str, Any], misplaced
     """``document`` without the partner-wide settings it may not hold at ``source``'s level (noted in ``misplaced``)."""
     if source.level not in _BELOW_PARTNER:
         return document
-    found = [path for path in PARTNER_WIDE_SETTINGS if path in leaf_values(document)]
+    leaves = leaf_values(document)
+    found = [path for path in PARTNER_WIDE_SETTINGS if path in leaves]
     where = f"parameter {source.parameter}" if source.parameter else source.level
     for path in found:
         misplaced.append(
