@@ -6,15 +6,33 @@ setting that silently does nothing.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from shared.parameters import WEBHOOK_SECRETS_FOLDER, ParameterPaths, is_below, is_secret_of_kind
 
 MAX_WEBHOOK_URLS = 10  # a publish delivers to every URL at once, one thread each
-# Where CallRail API keys live (SecureStrings): the poller and the recording download may read these and no
-# other secret (infra/parameters.py grants them this path only).
-CALLRAIL_KEYS_PREFIX = "/gensail/secrets/callrail/"
+# Validation context key: the ``ParameterPaths`` of the stage whose config is validated (see ``validation_context``).
+PATHS_CONTEXT_KEY = "parameter_paths"
+# Plain http is allowed for these hosts only: the local runtime's webhook receiver listens on loopback.
+LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def validation_context(paths: ParameterPaths | None) -> dict[str, ParameterPaths] | None:
+    """The pydantic context that checks secret names against one stage's paths (``None``: any stage's layout)."""
+    return {PATHS_CONTEXT_KEY: paths} if paths is not None else None
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Section(BaseModel):
@@ -47,15 +65,17 @@ class Webhooks(_Section):
     urls: list[str] = Field(
         default_factory=list,
         max_length=MAX_WEBHOOK_URLS,
-        description="HTTPS endpoints that receive every published result.",
+        description="HTTPS endpoints that receive every published result (plain http only for loopback hosts).",
     )
     secret_parameter: str | None = Field(
-        default=None, description="Name of the SecureString parameter holding the signing secret."
+        default=None,
+        description="Name of the SecureString parameter holding the signing secret, under the stage's "
+        f"secrets path, folder {WEBHOOK_SECRETS_FOLDER}/ (e.g. /gensail/prod/secrets/webhooks/acme).",
     )
 
     @field_validator("urls")
     @classmethod
-    def _http_urls(cls, urls: list[str]) -> list[str]:
+    def _https_urls(cls, urls: list[str]) -> list[str]:
         for url in urls:
             try:
                 parsed = urlparse(url)
@@ -63,8 +83,24 @@ class Webhooks(_Section):
             except ValueError as error:
                 raise ValueError(f"{url!r} is not a valid URL ({error})") from None
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise ValueError(f"{url!r} is not an http(s) URL with a host")
+                raise ValueError(f"{url!r} is not an https URL with a host")
+            # Signed results travel to these URLs: in clear text only to this machine (the local runtime).
+            if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
+                raise ValueError(f"{url!r} must use https (plain http is allowed for loopback hosts only)")
         return urls
+
+    @field_validator("secret_parameter")
+    @classmethod
+    def _webhook_secret(cls, name: str | None, info: ValidationInfo) -> str | None:
+        if name is None:
+            return None
+        paths = (info.context or {}).get(PATHS_CONTEXT_KEY)
+        if isinstance(paths, ParameterPaths):
+            if not is_below(name, paths.webhook_secrets):
+                raise ValueError(f"{name!r} is not under {paths.webhook_secrets}/, the only secrets a webhook may use")
+        elif not is_secret_of_kind(name, WEBHOOK_SECRETS_FOLDER):
+            raise ValueError(f"{name!r} is not under a /gensail/{{stage}}/secrets/{WEBHOOK_SECRETS_FOLDER}/ path")
+        return name
 
 
 class Processing(_Section):
@@ -80,8 +116,8 @@ class CallRailIntegration(_Section):
     company_id: str | None = None
     api_key_parameter: str | None = Field(
         default=None,
-        description=f"Name of the SecureString parameter (under {CALLRAIL_KEYS_PREFIX}) holding the account's "
-        "CallRail API key.",
+        description="Name of the SecureString parameter (under the stage's secrets path, folder callrail/) "
+        "holding the account's CallRail API key.",
     )
     skip_all_on_ingest: bool = Field(default=False, description="Create every ingested call as skipped.")
     max_calls_per_workspace: int = Field(
