@@ -19,6 +19,7 @@ from infra.ingestion import CALLRAIL_API_URL, DISPATCHER_TIMEOUT, POLLER_TIMEOUT
 from infra.monitoring import AlarmNotifications, api_server_errors_alarm, pipeline_timeouts_alarm
 from infra.openapi import load_openapi
 from infra.operations import Operations
+from infra.outputs import add_outputs
 from infra.parameters import grant_config_read, grant_secrets_read
 from infra.pipeline import Pipeline, StageFunctions
 from infra.stage import Stage
@@ -121,9 +122,10 @@ class GensailStack(cdk.Stack):
         self._add_intake()
         self._add_ingestion()
         self._add_alarms()
-        self.firewall = (
-            ApiFirewall(self, "Firewall", stage=self.api.rest_api.deployment_stage) if wants_waf(self) else None
-        )
+        self.firewall: ApiFirewall | None = None
+        if wants_waf(self):
+            self.firewall = ApiFirewall(self, "Firewall", stage=self.api.rest_api.deployment_stage)
+        add_outputs(self)
 
     def _add_alarms(self) -> None:
         """Alarms on what is not watched where it is built, then every alarm in the stack sent to one topic."""
