@@ -58,9 +58,14 @@ class ParameterPaths:
         return f"{self.secrets}/{CALLRAIL_KEYS_FOLDER}"
 
 
+def _no_dot_segments(name: str) -> bool:
+    """SSM names are not paths to resolve, but a ``..`` segment must not even look like a way out of a folder."""
+    return all(segment.strip(".") for segment in name.split("/")[1:])
+
+
 def is_below(name: str, folder: str) -> bool:
     """Whether parameter ``name`` lies below ``folder`` (not the folder itself, no ``..`` or empty segment)."""
-    return re.fullmatch(re.escape(folder.rstrip("/")) + "/" + _NAME, name) is not None
+    return re.fullmatch(re.escape(folder.rstrip("/")) + "/" + _NAME, name) is not None and _no_dot_segments(name)
 
 
 def is_secret_of_kind(name: str, kind_folder: str) -> bool:
@@ -69,4 +74,4 @@ def is_secret_of_kind(name: str, kind_folder: str) -> bool:
     For checks that do not know the stage; IAM then limits every function to its own stage's secrets.
     """
     pattern = rf"(/[A-Za-z0-9_.\-]+)+/{SECRETS_FOLDER}/{re.escape(kind_folder)}/{_NAME}"
-    return re.fullmatch(pattern, name) is not None
+    return re.fullmatch(pattern, name) is not None and _no_dot_segments(name)

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from shared.parameters import WEBHOOK_SECRETS_FOLDER, ParameterPaths, is_below, is_secret_of_kind
 
+# Claude Haiku 4.5 through the global cross-region inference profile: callable from every commercial region that
+# offers Bedrock (recent Anthropic models answer "on-demand throughput isn't supported" without a profile).
+DEFAULT_BEDROCK_MODEL = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
 MAX_WEBHOOK_URLS = 10  # a publish delivers to every URL at once, one thread each
 # Validation context key: the ``ParameterPaths`` of the stage whose config is validated (see ``validation_context``).
 PATHS_CONTEXT_KEY = "parameter_paths"
@@ -57,7 +60,9 @@ class Analysis(_Section):
     )
     keywords: list[str] = Field(default_factory=list, description="Words and phrases to count in every transcript.")
     bedrock_model_id: str = Field(
-        default="anthropic.claude-3-5-haiku-20241022-v1:0", description="Model id for the `bedrock` provider."
+        default=DEFAULT_BEDROCK_MODEL,
+        description="Model id for the `bedrock` provider: a cross-region inference profile (`global.`, `us.`, "
+        "`eu.`, `apac.` prefixes) or a model id that supports on-demand throughput in the stage's region.",
     )
 
 
