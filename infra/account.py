@@ -51,6 +51,5 @@ class ApiGatewayAccountStack(cdk.Stack):
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(PUSH_TO_CLOUDWATCH_LOGS)],
         )
         self.api_gateway_account = apigw.CfnAccount(self, "Account", cloud_watch_role_arn=self.role.role_arn)
-        self.api_gateway_account.node.add_dependency(self.role)
         for resource in (self.role, self.api_gateway_account):
             resource.apply_removal_policy(cdk.RemovalPolicy.RETAIN)

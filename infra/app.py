@@ -9,6 +9,7 @@ import aws_cdk as cdk
 
 from infra import REPO_ROOT
 from infra.account import ApiGatewayAccountStack, wants_account_stack
+from infra.checkov import acknowledge_checkov_findings
 from infra.nag import acknowledge_account_findings, acknowledge_findings, enable_nag
 from infra.stack import GensailStack
 from infra.stage import Stage
@@ -37,4 +38,5 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
         acknowledge_account_findings(account)
     enable_nag(app)
     acknowledge_findings(stack)
+    acknowledge_checkov_findings(app)
     return app

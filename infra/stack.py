@@ -74,8 +74,7 @@ class GensailStack(cdk.Stack):
         self.stage = stage  # read by every construct through Stage.of
         self.parameters = stage.parameters
         self.metrics_namespace = stage.metrics_namespace
-        for key, value in stage.tags.items():
-            cdk.Tags.of(self).add(key, value)
+        stage.tag(self)
         self.data = Data(self, "Data")
         self.functions = PythonFunctions(self, "Functions")
         self.cursor_secret = secretsmanager.Secret(

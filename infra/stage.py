@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aws_cdk as cdk
-from constructs import Construct
+import jsii
+from constructs import Construct, IConstruct
 
 from infra.naming import DEFAULT_STAGE, PRODUCTION_STAGE, SERVICE, STAGE_CONTEXT_KEY, check_stage, stack_name
 from shared.parameters import ParameterPaths
@@ -92,6 +93,12 @@ class Stage:
         """Tagged on every resource of the stack that takes tags."""
         return {"service": SERVICE, "stage": self.name, "owner": self.owner}
 
+    def tag(self, stack: cdk.Stack) -> None:
+        """Tag every resource of ``stack`` that takes tags, CDK's own raw providers included (see below)."""
+        for key, value in self.tags.items():
+            cdk.Tags.of(stack).add(key, value)
+        cdk.Aspects.of(stack).add(_TagRawResources(self.tags))
+
     @staticmethod
     def of(scope: Construct) -> Stage:
         """The stage of the stack ``scope`` belongs to."""
@@ -113,3 +120,21 @@ def context_flag(value: object, *, default: bool, key: str) -> bool:
     if text in _FALSE:
         return False
     raise ValueError(f"Context {key} must be true or false, got {value!r}")
+
+
+# CDK builds some providers (the bucket-emptying function and its role) as raw CfnResources, which Tags.of skips.
+_RAW_TAGGABLE_TYPES = frozenset({"AWS::Lambda::Function", "AWS::IAM::Role"})
+
+
+@jsii.implements(cdk.IAspect)
+class _TagRawResources:
+    def __init__(self, tags: dict[str, str]) -> None:
+        self._tags = [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+    def visit(self, node: IConstruct) -> None:
+        if (
+            isinstance(node, cdk.CfnResource)
+            and node.cfn_resource_type in _RAW_TAGGABLE_TYPES
+            and not cdk.TagManager.is_taggable(node)
+        ):
+            node.add_property_override("Tags", self._tags)
