@@ -87,16 +87,17 @@ def acknowledge_findings(stack: GensailStack) -> None:
     acknowledge(
         stage,
         "APIG6",
-        "Execution logging needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), a "
-        "per-account singleton this stack must not own or overwrite. Every request is logged by this "
-        "stage's JSON access log, and the functions log each request through Powertools.",
+        "Execution logging is left off: API Gateway writes it to a log group of its own naming that no stack "
+        "owns (no retention, left behind when a stage is deleted). Every request is in this stage's JSON access "
+        "log, without the key, and the functions log each request through Powertools.",
     )
-    acknowledge(
-        stage,
-        "APIG3",
-        "No web ACL: every route except the OpenAPI document needs an API key, and the stage throttles "
-        "every method (rate and burst limits, 429 beyond). A WAF is not asked for yet.",
-    )
+    if stack.firewall is None:
+        acknowledge(
+            stage,
+            "APIG3",
+            "No web ACL in this stage (deploy with -c waf=true for AWS managed rules and a per-key rate limit): "
+            "every route except the OpenAPI document needs an API key, and the stage throttles every method.",
+        )
     for method in stack.api.authorized_methods:
         acknowledge(
             method,

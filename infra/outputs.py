@@ -50,3 +50,21 @@ def add_outputs(stack: GensailStack) -> None:
         value=stack.poll_queue.queue.queue_url,
         description="One message per workspace to poll (docs/ingestion.md)",
     )
+    cdk.CfnOutput(
+        stack,
+        "ReconcileDeadLetterQueueUrl",
+        value=stack.reconcile_schedule.dead_letter_queue.queue_url,
+        description="Reconcile ticks that failed after their retries (docs/operations.md)",
+    )
+    cdk.CfnOutput(
+        stack,
+        "PollDispatchDeadLetterQueueUrl",
+        value=stack.poll_schedule.dead_letter_queue.queue_url,
+        description="Poll dispatch ticks that failed after their retries (docs/operations.md)",
+    )
+    cdk.CfnOutput(
+        stack,
+        "PollDeadLetterQueueUrl",
+        value=stack.poll_queue.dead_letter_queue.queue_url,
+        description="Workspace polls that failed three times (docs/operations.md)",
+    )
