@@ -13,7 +13,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck unit openapi synth deploy bootstrap wheelhouse bench admin scan clean
+.PHONY: install run test lint typecheck unit openapi synth deploy bootstrap destroy wheelhouse bench admin scan clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ bootstrap: install $(WHEELHOUSE) $(CDK)
 ## credentials, e.g. `make deploy ARGS="-c stage=prod -c alarm_email=oncall@example.com"` (stage dev by default).
 deploy: install $(WHEELHOUSE) $(CDK)
 	$(CDK) deploy --all $(ARGS)
+
+## Delete a stage's stack, e.g. `make destroy ARGS="Gensail-dev"` or `ARGS="-c stage=qa Gensail-qa"`: a
+## production stage keeps its table, buckets and log groups (and its stack has termination protection).
+destroy: install $(WHEELHOUSE) $(CDK)
+	$(CDK) destroy $(ARGS)
 
 # The pinned CDK CLI (the app itself is Python: app.py, infra/).
 $(CDK): infra/package.json infra/package-lock.json

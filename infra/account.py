@@ -16,7 +16,8 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.stage import DEFAULT_OWNER, OWNER_CONTEXT_KEY, SERVICE, context_flag
+from infra.naming import SERVICE
+from infra.stage import DEFAULT_OWNER, OWNER_CONTEXT_KEY, context_flag
 
 ACCOUNT_STACK_NAME = "Gensail-ApiGatewayAccount"
 ACCOUNT_CONTEXT_KEY = "api_gateway_account"
