@@ -91,3 +91,11 @@ def test_without_a_stage_any_stages_webhook_secret_layout_is_accepted_and_nothin
     assert is_secret_of_kind("/gensail/qa/secrets/callrail/ACC1", "callrail")
     assert not is_secret_of_kind("/gensail/qa/secrets/webhooks/x", "callrail")
     assert not is_secret_of_kind("/gensail/qa/secrets/callrail/../../config/platform", "callrail")
+
+
+def test_the_default_bedrock_model_is_a_cross_region_inference_profile() -> None:
+    model = merge_levels([]).config.processing.analysis.bedrock_model_id
+
+    # Recent Anthropic models have no on-demand throughput in any region: only a profile id can be invoked.
+    assert model.split(".", 1)[0] in {"global", "us", "eu", "apac"}
+    assert model.split(".", 1)[1].startswith("anthropic.")
