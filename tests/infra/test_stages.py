@@ -181,6 +181,7 @@ def test_the_account_stack_sets_api_gateways_logging_role_once_and_keeps_it(synt
         "Service": "apigateway.amazonaws.com"
     }
     assert {setting["DeletionPolicy"], role["DeletionPolicy"]} == {"Retain"}
+    assert {"Key": "service", "Value": "gensail"} in role["Properties"]["Tags"]
     # The stage's stack (its stage has access logging) is deployed after the account's.
     assert ACCOUNT_STACK_NAME in manifest["artifacts"]["Gensail-dev"]["dependencies"]
     assert wants_account_stack(cdk.App(context={"api_gateway_account": "false"})) is False
