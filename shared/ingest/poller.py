@@ -53,12 +53,10 @@ def integration_problem(integration: CallRailIntegration) -> str | None:
         return "integrations.callrail.account_id is not set"
     if not integration.api_key_parameter:
         return "integrations.callrail.api_key_parameter is not set"
-    # Any stage's layout here (the poller's IAM grant narrows it to its own stage's CallRail keys).
     if not is_secret_of_kind(integration.api_key_parameter, CALLRAIL_KEYS_FOLDER):
-        return (
-            f"integrations.callrail.api_key_parameter {integration.api_key_parameter} is not under "
-            f"/gensail/{{stage}}/secrets/{CALLRAIL_KEYS_FOLDER}/, the only secrets the poller may read"
-        )
+        # Any stage's CallRail keys folder here: the poller's IAM grant narrows it to its own stage's.
+        where = f"/gensail/{{stage}}/secrets/{CALLRAIL_KEYS_FOLDER}/, the only secrets the poller may read"
+        return f"integrations.callrail.api_key_parameter {integration.api_key_parameter} is not under {where}"
     return None
 
 
