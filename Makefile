@@ -6,12 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CDK := infra/node_modules/.bin/cdk
 WHEELHOUSE := .build/wheelhouse/.downloaded
+CHECKOV_VENV := .build/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck unit openapi synth deploy wheelhouse bench admin clean
+.PHONY: install run test lint typecheck unit openapi synth deploy bootstrap destroy wheelhouse bench admin scan clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +27,8 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m infra.local
 
-## The whole suite: lint, format check, types, then every test tier.
-test: install lint typecheck
+## The whole suite: lint, format check, types, cfn-lint and checkov on the templates, then every test tier.
+test: install lint typecheck scan
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install
@@ -35,6 +37,16 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy app.py infra functions shared benchmarks
+
+## cfn-lint and checkov on the synthesized templates (dev, and prod with the WAF); checkov in its own virtualenv
+## (requirements-scan.txt) because its dependency pins conflict with the project's.
+scan: install $(CHECKOV_STAMP)
+	$(BIN)/python -m infra.scan --checkov $(CHECKOV_VENV)/bin/checkov
+
+$(CHECKOV_STAMP): requirements-scan.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	touch $(CHECKOV_STAMP)
 
 ## Regenerate docs/openapi.json from the API code (a test fails while they differ).
 openapi: install
@@ -52,9 +64,20 @@ $(WHEELHOUSE): requirements.txt | install
 synth: install $(WHEELHOUSE) $(CDK)
 	$(CDK) synth --quiet
 
-## `cdk deploy` with your AWS credentials, e.g. `make deploy ARGS="-c alarm_email=oncall@example.com"`.
+## Once per account and region: the CDK's bootstrap stack (asset bucket, deploy roles), e.g.
+## `make bootstrap ARGS="aws://123456789012/eu-west-1"`.
+bootstrap: install $(WHEELHOUSE) $(CDK)
+	$(CDK) bootstrap $(ARGS)
+
+## `cdk deploy` of one stage (and the account's API Gateway logging stack it depends on) with your AWS
+## credentials, e.g. `make deploy ARGS="-c stage=prod -c alarm_email=oncall@example.com"` (stage dev by default).
 deploy: install $(WHEELHOUSE) $(CDK)
-	$(CDK) deploy $(ARGS)
+	$(CDK) deploy --all $(ARGS)
+
+## Delete a stage's stack, e.g. `make destroy ARGS="Gensail-dev"` or `ARGS="-c stage=qa Gensail-qa"`: a
+## production stage keeps its table, buckets and log groups (and its stack has termination protection).
+destroy: install $(WHEELHOUSE) $(CDK)
+	$(CDK) destroy $(ARGS)
 
 # The pinned CDK CLI (the app itself is Python: app.py, infra/).
 $(CDK): infra/package.json infra/package-lock.json

@@ -20,16 +20,18 @@ from infra.local.callrail_sample import CallRailSampleServer
 from shared.aws import reset_clients
 from shared.callrail.client import CallRailClient
 from shared.config.hierarchy import ConfigLevel, ConfigStore
-from shared.config.model import CALLRAIL_KEYS_PREFIX, CallRailIntegration, EffectiveConfig, Integrations
+from shared.config.model import CallRailIntegration, EffectiveConfig, Integrations
 from shared.ingest.cursors import CursorStore
 from shared.ingest.jobs import CallJobStore
 from shared.ingest.poller import dispatch, poll_workspace
+from shared.parameters import ParameterPaths
 from shared.tenants.registry import TenantRegistry
 from tests.support.aws import TABLE_NAME, create_table
 
 CALLS = int(os.environ.get("BENCH_INGEST_CALLS", "10000"))
 DISPATCH_WORKSPACES = int(os.environ.get("BENCH_DISPATCH_WORKSPACES", "1000"))
-CONFIG_PREFIX = "/gensail/config"
+CONFIG_PREFIX = ParameterPaths.for_stage("bench").config
+CALLRAIL_KEYS = ParameterPaths.for_stage("bench").callrail_keys
 DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
 
@@ -70,7 +72,7 @@ def ingestion_figures() -> dict[str, Any]:
         integration = CallRailIntegration(
             enabled=True,
             account_id="ACCBENCH",
-            api_key_parameter="/gensail/secrets/callrail/ACCBENCH",
+            api_key_parameter=f"{CALLRAIL_KEYS}/ACCBENCH",
             max_calls_per_workspace=CALLS,
             max_total_calls=CALLS,
         )
@@ -123,7 +125,7 @@ def dispatch_figures() -> dict[str, Any]:
             workspace = f"ws_{index}"
             registry.create_workspace(organization, f"Workspace {index}", workspace)
             account = f"ACC{index:05d}"
-            key = f"{CALLRAIL_KEYS_PREFIX}{account}"
+            key = f"{CALLRAIL_KEYS}/{account}"
             integration = {"enabled": True, "account_id": account, "api_key_parameter": key}
             configs.write_document(ConfigLevel.WORKSPACE, workspace, {"integrations": {"callrail": integration}})
         dispatcher_configs = ConfigStore(CONFIG_PREFIX)  # a cold cache, as in a new dispatcher process

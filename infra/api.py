@@ -14,15 +14,15 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.functions import LOG_RETENTION
+from infra.functions import log_group_of_stage
+from infra.stage import Stage
 from shared.auth.keys import AUTHORIZER_CACHE_SECONDS
 from shared.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, PROBLEMS
 
-# Routes carry their own version (/api/v1/...); a custom domain maps its root to this stage.
-STAGE_NAME = "prod"
+# Routes carry their own version (/api/v1/...); the API stage is named after the deployment stage
+# (infra.stage), and a custom domain maps its root to it.
 THROTTLING_RATE_LIMIT = 50  # steady requests per second, for every method of the stage
 THROTTLING_BURST_LIMIT = 100
 AUTHORIZER_CACHE_TTL = cdk.Duration.seconds(AUTHORIZER_CACHE_SECONDS)
@@ -139,17 +139,18 @@ class JobsApi(Construct):
         openapi: dict[str, Any],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION)
+        stage = Stage.of(self)
+        self.access_logs = log_group_of_stage(self, "AccessLogs")
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
-            rest_api_name=openapi["info"]["title"],
+            rest_api_name=f"{openapi['info']['title']} ({stage.name})",
             description=openapi["info"].get("description"),
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            # The account-wide CloudWatch role is a singleton this stack must not own (see infra.nag).
+            # The account-wide CloudWatch role access logging needs is a singleton: infra.account's stack owns it.
             cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
-                stage_name=STAGE_NAME,
+                stage_name=stage.api_stage_name,
                 throttling_rate_limit=THROTTLING_RATE_LIMIT,
                 throttling_burst_limit=THROTTLING_BURST_LIMIT,
                 metrics_enabled=True,

@@ -8,6 +8,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.stage import Stage
 from shared import schema
 
 # Epoch seconds after which DynamoDB deletes the item (the ingestion day counters; docs/ingestion.md).
@@ -31,11 +32,13 @@ class Data(Construct):
     """The jobs/tenants/keys table: on demand, point-in-time recovery, a change stream for the worker.
 
     Items carrying ``expires_at`` (epoch seconds) expire: the ingestion day counters. TTL deletions reach the
-    stream as ``REMOVE`` records, which the worker's filters never deliver.
+    stream as ``REMOVE`` records, which the worker's filters never deliver. A production stage's table has
+    deletion protection and outlives its stack; any other stage's table is deleted with the stack.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
+        stage = Stage.of(self)
         self.table = dynamodb.TableV2(
             self,
             "Table",
@@ -48,6 +51,8 @@ class Data(Construct):
             dynamo_stream=dynamodb.StreamViewType[schema.STREAM_VIEW],
             global_secondary_indexes=[_index(definition) for definition in schema.GLOBAL_INDEXES],
             time_to_live_attribute=TTL_ATTRIBUTE,
+            deletion_protection=stage.production,
+            removal_policy=stage.removal_policy,
         )
 
     def index_arns(self, indexes: Sequence[schema.IndexDefinition] = schema.GLOBAL_INDEXES) -> list[str]:

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from infra import REPO_ROOT
 from infra.layer import LayerTarget, dependencies_layer
+from infra.stage import Stage
 
 # The latest Python runtime this CDK version knows (cdk-nag's AwsSolutions-L1 wants it); Graviton is cheaper.
 LAMBDA_TARGET = LayerTarget(lambda_.Runtime.PYTHON_3_14, lambda_.Architecture.ARM_64)
@@ -32,6 +33,11 @@ COMMON_ENVIRONMENT = {"POWERTOOLS_LOG_LEVEL": "INFO"}
 def function_code() -> lambda_.Code:
     """The one code asset every function runs from: ``functions/`` and ``shared/`` of the repo root."""
     return lambda_.Code.from_asset(str(REPO_ROOT), exclude=CODE_EXCLUDES, ignore_mode=cdk.IgnoreMode.GLOB)
+
+
+def log_group_of_stage(scope: Construct, construct_id: str) -> logs.LogGroup:
+    """A log group with a generated name (a re-create never collides with a kept one), kept only in production."""
+    return logs.LogGroup(scope, construct_id, retention=LOG_RETENTION, removal_policy=Stage.of(scope).removal_policy)
 
 
 class PythonFunctions(Construct):
@@ -63,7 +69,7 @@ class PythonFunctions(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs the {construct_id} function",
         )
-        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
+        log_group = log_group_of_stage(self, f"{construct_id}Logs")
         log_group.grant_write(role)
         return lambda_.Function(
             self,

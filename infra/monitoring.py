@@ -19,6 +19,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.stage import Stage
 from infra.worker import ALARM_PERIOD, alarm_at_least_once
 
 ALARM_EMAIL_CONTEXT_KEY = "alarm_email"
@@ -45,7 +46,15 @@ class AlarmNotifications(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
             )
         )
-        self.topic = sns.Topic(self, "Topic", display_name="Gensail alarms", master_key=self.key, enforce_ssl=True)
+        stage = Stage.of(self)
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=stage.alarm_topic_name,
+            display_name=f"Gensail alarms ({stage.name})",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
         # The topic's own policy (it holds the TLS-only deny) replaces SNS's default one, so the alarms of this
         # account must be allowed to publish explicitly.
         stack = cdk.Stack.of(self)

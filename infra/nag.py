@@ -12,10 +12,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from infra.parameters import CALLRAIL_KEYS_PARAMETER_PREFIX, CONFIG_PARAMETER_PREFIX, SECRETS_PARAMETER_PREFIX
+from infra.account import PUSH_TO_CLOUDWATCH_LOGS, ApiGatewayAccountStack
 from infra.stack import (
     ANALYSES,
     FOUNDATION_MODELS,
+    INFERENCE_PROFILES,
     RECORDINGS,
     RESULTS,
     TRANSCRIBE_OUTPUT,
@@ -86,16 +87,17 @@ def acknowledge_findings(stack: GensailStack) -> None:
     acknowledge(
         stage,
         "APIG6",
-        "Execution logging needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), a "
-        "per-account singleton this stack must not own or overwrite. Every request is logged by this "
-        "stage's JSON access log, and the functions log each request through Powertools.",
+        "Execution logging is left off: API Gateway writes it to a log group of its own naming that no stack "
+        "owns (no retention, left behind when a stage is deleted). Every request is in this stage's JSON access "
+        "log, without the key, and the functions log each request through Powertools.",
     )
-    acknowledge(
-        stage,
-        "APIG3",
-        "No web ACL: every route except the OpenAPI document needs an API key, and the stage throttles "
-        "every method (rate and burst limits, 429 beyond). A WAF is not asked for yet.",
-    )
+    if stack.firewall is None:
+        acknowledge(
+            stage,
+            "APIG3",
+            "No web ACL in this stage (deploy with -c waf=true for AWS managed rules and a per-key rate limit): "
+            "every route except the OpenAPI document needs an API key, and the stage throttles every method.",
+        )
     for method in stack.api.authorized_methods:
         acknowledge(
             method,
@@ -111,6 +113,16 @@ def acknowledge_findings(stack: GensailStack) -> None:
             "Public by design (security: [] in the API code): it serves the OpenAPI document so clients can "
             "discover the API before they hold a key; it reads no data.",
         )
+
+
+def acknowledge_account_findings(stack: ApiGatewayAccountStack) -> None:
+    """The account stack's one role uses the AWS managed policy written for it."""
+    acknowledge(
+        stack.role,
+        f"IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{PUSH_TO_CLOUDWATCH_LOGS}]",
+        "AmazonAPIGatewayPushToCloudWatchLogs is AWS's policy for API Gateway's account-level logging role, "
+        "the documented way to set it up; AWS keeps it in step with what API Gateway writes.",
+    )
 
 
 def _acknowledge_pipeline(stack: GensailStack) -> None:
@@ -134,18 +146,24 @@ def _acknowledge_pipeline(stack: GensailStack) -> None:
             "Authorization Reference lists no resource type), so '*' is the only resource; the statement allows "
             "only the one Transcribe action this stage calls.",
         )
-    acknowledge_wildcard(
-        stages.analyze,
-        FOUNDATION_MODELS.replace("{partition}", "<AWS::Partition>"),
+    bedrock = (
         "The Bedrock model is chosen per workspace in the config hierarchy (analysis.bedrock_model_id) at run "
-        "time, so the grant is InvokeModel on foundation models; no other Bedrock action or resource type.",
+        "time and is invoked through a cross-region inference profile, which routes to the foundation model in "
+        "any region of its geography; so the grant is InvokeModel on this account's and region's inference "
+        "profiles and on foundation models; no other Bedrock action or resource type."
     )
-    _acknowledge_config_read(stack.worker_function, stack.reconciler_function, *stages.all())
-    _acknowledge_secrets_read(stages.publish, "Webhook signing secrets are one SecureString parameter per webhook")
+    pseudo = {"partition": "<AWS::Partition>", "region": "<AWS::Region>", "account": "<AWS::AccountId>"}
+    acknowledge_wildcard(stages.analyze, FOUNDATION_MODELS.format(**pseudo), bedrock)
+    acknowledge_wildcard(stages.analyze, INFERENCE_PROFILES.format(**pseudo), bedrock)
+    paths = stack.parameters
+    _acknowledge_config_read(paths.config, stack.worker_function, stack.reconciler_function, *stages.all())
+    _acknowledge_secrets_read(
+        stages.publish, "Webhook signing secrets are one SecureString parameter per webhook", paths.webhook_secrets
+    )
     _acknowledge_secrets_read(
         stages.start_transcription,
         "CallRail API keys (needed to fetch recordings) are one SecureString per account",
-        CALLRAIL_KEYS_PARAMETER_PREFIX,
+        paths.callrail_keys,
     )
 
     state_machine = stack.pipeline.state_machine
@@ -182,18 +200,18 @@ def _acknowledge_pipeline(stack: GensailStack) -> None:
         )
 
 
-def _acknowledge_config_read(*functions: lambda_.IFunction) -> None:
+def _acknowledge_config_read(config_prefix: str, *functions: lambda_.IFunction) -> None:
     for function in functions:
         acknowledge_wildcard(
             function,
-            _account_arn("ssm", f"parameter{CONFIG_PARAMETER_PREFIX}/*"),
+            _account_arn("ssm", f"parameter{config_prefix}/*"),
             "The config hierarchy is one SSM parameter per tenant level (platform, partner, organization, "
             "workspace) and tenant ids are only known at run time; the grant covers the config path only.",
         )
 
 
-def _acknowledge_secrets_read(reader: lambda_.IFunction, secrets: str, prefix: str = SECRETS_PARAMETER_PREFIX) -> None:
-    """The two wildcards of ``grant_secrets_read``: the secrets path (or ``prefix``) and the key that encrypts it."""
+def _acknowledge_secrets_read(reader: lambda_.IFunction, secrets: str, prefix: str) -> None:
+    """The two wildcards of ``grant_secrets_read``: the secrets folder ``prefix`` and the key that encrypts it."""
     acknowledge_wildcard(
         reader,
         _account_arn("ssm", f"parameter{prefix}/*"),
@@ -210,9 +228,9 @@ def _acknowledge_secrets_read(reader: lambda_.IFunction, secrets: str, prefix: s
 
 def _acknowledge_ingestion(stack: GensailStack) -> None:
     """The dispatcher and the workspace poller read the config; the poller reads the CallRail API keys."""
-    _acknowledge_config_read(stack.dispatcher_function, stack.poller_function)
+    _acknowledge_config_read(stack.parameters.config, stack.dispatcher_function, stack.poller_function)
     _acknowledge_secrets_read(
         stack.poller_function,
         "CallRail API keys are one SecureString per account (integrations.callrail.api_key_parameter)",
-        CALLRAIL_KEYS_PARAMETER_PREFIX,
+        stack.parameters.callrail_keys,
     )

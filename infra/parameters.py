@@ -1,4 +1,8 @@
-"""SSM Parameter Store paths the functions read: the config hierarchy, the webhook secrets and CallRail API keys."""
+"""SSM Parameter Store paths the functions read: the config hierarchy, the webhook secrets and CallRail API keys.
+
+Every path is the stage's (``infra.stage``, ``shared.parameters``): ``/gensail/{stage}/config`` and
+``/gensail/{stage}/secrets``; functions learn the config prefix from ``CONFIG_PREFIX`` and derive the rest.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,18 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from shared.config.model import CALLRAIL_KEYS_PREFIX
+from infra.stage import Stage
+from shared.parameters import ParameterPaths
 
-CONFIG_PARAMETER_PREFIX = "/gensail/config"
-SECRETS_PARAMETER_PREFIX = "/gensail/secrets"
-# The CallRail API keys, a part of the secrets path: the poller reads these and no other secret.
-CALLRAIL_KEYS_PARAMETER_PREFIX = CALLRAIL_KEYS_PREFIX.rstrip("/")
+
+def stage_parameters(scope: Construct) -> ParameterPaths:
+    """The parameter paths of the stage ``scope`` is deployed in."""
+    return Stage.of(scope).parameters
+
+
+def config_prefix(scope: Construct) -> str:
+    """``/gensail/{stage}/config``: what every function that reads config gets as ``CONFIG_PREFIX``."""
+    return stage_parameters(scope).config
 
 
 def parameters_under(scope: Construct, prefix: str) -> str:
@@ -24,21 +34,23 @@ def grant_config_read(grantee: iam.IGrantable, scope: Construct) -> None:
     iam.Grant.add_to_principal(
         grantee=grantee,
         actions=["ssm:GetParameters", "ssm:GetParameter"],
-        resource_arns=[parameters_under(scope, CONFIG_PARAMETER_PREFIX)],
+        resource_arns=[parameters_under(scope, config_prefix(scope))],
     )
 
 
-def grant_secrets_read(grantee: iam.IGrantable, scope: Construct, prefix: str = SECRETS_PARAMETER_PREFIX) -> None:
+def grant_secrets_read(grantee: iam.IGrantable, scope: Construct, prefix: str) -> None:
     """Read (decrypted) the SecureString secrets below ``prefix``, encrypted with the account's ``aws/ssm`` key.
 
-    ``prefix`` is the whole secrets path (webhook signing secrets and CallRail API keys) or a part of it, such as
-    ``CALLRAIL_KEYS_PARAMETER_PREFIX``. The AWS managed key's own policy already lets the account's principals
-    decrypt through SSM; the explicit ``kms:Decrypt`` keeps the grant working if the secrets move to a customer
-    managed key. Its key id is not known at synth time, so it is any key of this account and region, but only
-    when SSM asks for it and only for a parameter below ``prefix`` (SSM's encryption context names the parameter).
+    ``prefix`` is one folder of the stage's secrets path: ``webhook_secrets`` or ``callrail_keys`` of
+    ``stage_parameters(scope)``; no function may read every secret. The AWS managed key's own policy already lets
+    the account's principals decrypt through SSM; the explicit ``kms:Decrypt`` keeps the grant working if the
+    secrets move to a customer managed key. Its key id is not known at synth time, so it is any key of this account
+    and region, but only when SSM asks for it and only for a parameter below ``prefix`` (SSM's encryption context
+    names the parameter).
     """
-    if prefix != SECRETS_PARAMETER_PREFIX and not prefix.startswith(f"{SECRETS_PARAMETER_PREFIX}/"):
-        raise ValueError(f"secrets live under {SECRETS_PARAMETER_PREFIX}, not {prefix}")
+    secrets_path = stage_parameters(scope).secrets
+    if not prefix.startswith(f"{secrets_path}/"):
+        raise ValueError(f"a secrets grant names one folder under {secrets_path}, not {prefix}")
     secrets = parameters_under(scope, prefix)
     iam.Grant.add_to_principal(grantee=grantee, actions=["ssm:GetParameter"], resource_arns=[secrets])
     stack = cdk.Stack.of(scope)

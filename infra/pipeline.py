@@ -11,15 +11,13 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.functions import LOG_RETENTION
+from infra.functions import log_group_of_stage
 from shared.pipeline.errors import TransientStageError
 
-EVENT_BUS_NAME = "gensail-jobs"
 EXECUTION_TIMEOUT = cdk.Duration.hours(2)  # above the stages' TRANSCRIPTION_DEADLINE, with room for the rest
 TRANSCRIPT_POLL_INTERVAL = cdk.Duration.seconds(10)
 
@@ -81,13 +79,8 @@ class Pipeline(Construct):
         )
         check.next(transcript_ready)
 
-        # A named /aws/vendedlogs/ group keeps CloudWatch Logs' resource policy small (AWS's advice for SFN).
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{cdk.Stack.of(self).stack_name}-pipeline",
-            retention=LOG_RETENTION,
-        )
+        # A generated name: a fixed one would collide with the group a deleted stack left behind.
+        self.log_group = log_group_of_stage(self, "Logs")
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

@@ -18,14 +18,13 @@ from infra.functions import PythonFunctions
 from infra.ingestion import CALLRAIL_API_URL, DISPATCHER_TIMEOUT, POLLER_TIMEOUT, PollQueue, poll_interval
 from infra.monitoring import AlarmNotifications, api_server_errors_alarm, pipeline_timeouts_alarm
 from infra.openapi import load_openapi
-from infra.parameters import (
-    CALLRAIL_KEYS_PARAMETER_PREFIX,
-    CONFIG_PARAMETER_PREFIX,
-    grant_config_read,
-    grant_secrets_read,
-)
-from infra.pipeline import EVENT_BUS_NAME, Pipeline, StageFunctions
+from infra.operations import Operations
+from infra.outputs import add_outputs
+from infra.parameters import grant_config_read, grant_secrets_read
+from infra.pipeline import Pipeline, StageFunctions
+from infra.stage import Stage
 from infra.storage import Artifacts
+from infra.waf import ApiFirewall, wants_waf
 from infra.worker import (
     FunctionSchedule,
     ReconcileSchedule,
@@ -38,9 +37,11 @@ from shared import schema
 from shared.pipeline.artifacts import analysis_key, recording_key, result_key, transcript_key
 from shared.pipeline.transcripts import AwsTranscribe
 
-STACK_NAME = "GensailStack"
-METRICS_NAMESPACE = "Gensail"
+# Bedrock models are invoked through cross-region inference profiles (``us.``, ``eu.``, ``global.`` model ids):
+# the caller needs the profile of its own account and region and the foundation models it routes to, in any
+# region (a global profile's models have no region in their ARN, which "*" also matches).
 FOUNDATION_MODELS = "arn:{partition}:bedrock:*::foundation-model/*"
+INFERENCE_PROFILES = "arn:{partition}:bedrock:{region}:{account}:inference-profile/*"
 
 BATCH_GET_ITEM = "dynamodb:BatchGetItem"
 GET_ITEM = "dynamodb:GetItem"
@@ -61,8 +62,19 @@ RESULTS = result_key(_ANY_JOB)
 class GensailStack(cdk.Stack):
     """The call-processing platform: jobs table, jobs API, API-key authorizer and the processing pipeline."""
 
-    def __init__(self, scope: Construct, construct_id: str = STACK_NAME, **kwargs: Any) -> None:
-        super().__init__(scope, construct_id, stack_name=STACK_NAME, **kwargs)
+    def __init__(self, scope: Construct, stage: Stage, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            stage.stack_name,
+            stack_name=stage.stack_name,
+            description=f"Gensail call processing, stage {stage.name}",
+            termination_protection=stage.production,
+            **kwargs,
+        )
+        self.stage = stage  # read by every construct through Stage.of
+        self.parameters = stage.parameters
+        self.metrics_namespace = stage.metrics_namespace
+        stage.tag(self)
         self.data = Data(self, "Data")
         self.functions = PythonFunctions(self, "Functions")
         self.cursor_secret = secretsmanager.Secret(
@@ -86,7 +98,7 @@ class GensailStack(cdk.Stack):
             environment={
                 "CURSOR_SECRET_ARN": self.cursor_secret.secret_arn,
                 "POWERTOOLS_SERVICE_NAME": "jobs-api",
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
             },
             item_actions=[GET_ITEM, UPDATE_ITEM],  # listing queries the indexes only
             index_actions=[QUERY],
@@ -102,44 +114,17 @@ class GensailStack(cdk.Stack):
             openapi=load_openapi(),
         )
 
-        self.artifacts = Artifacts(self, "Artifacts")
-        self.event_bus = events.EventBus(self, "JobEvents", event_bus_name=EVENT_BUS_NAME)
+        self.artifacts = Artifacts(self, "Artifacts", expiring=[RECORDINGS, TRANSCRIPTS, TRANSCRIBE_OUTPUT, RESULTS])
+        self.event_bus = events.EventBus(self, "JobEvents", event_bus_name=stage.event_bus_name)
         self.stages = self._add_stage_functions()
         self.pipeline = Pipeline(self, "Pipeline", stages=self.stages)
         self._add_intake()
         self._add_ingestion()
         self._add_alarms()
-
-        cdk.CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the jobs API stage")
-        cdk.CfnOutput(self, "TableName", value=self.data.table.table_name)
-        cdk.CfnOutput(
-            self,
-            "ConfigParameterPrefix",
-            value=CONFIG_PARAMETER_PREFIX,
-            description="SSM prefix of the hierarchical processing config",
-        )
-        cdk.CfnOutput(self, "CursorSecretArn", value=self.cursor_secret.secret_arn)
-        cdk.CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
-        cdk.CfnOutput(self, "ArtifactsBucketName", value=self.artifacts.bucket.bucket_name)
-        cdk.CfnOutput(self, "EventBusName", value=self.event_bus.event_bus_name)
-        cdk.CfnOutput(
-            self,
-            "AlarmTopicArn",
-            value=self.alarm_notifications.topic.topic_arn,
-            description="Every alarm notifies this topic; subscribe to it, or deploy with -c alarm_email=...",
-        )
-        cdk.CfnOutput(
-            self,
-            "WorkerDeadLetterQueueUrl",
-            value=self.stream_worker.dead_letter_queue.queue_url,
-            description="Stream records the worker gave up on",
-        )
-        cdk.CfnOutput(
-            self,
-            "PollQueueUrl",
-            value=self.poll_queue.queue.queue_url,
-            description="One message per workspace to poll (docs/ingestion.md)",
-        )
+        self.firewall: ApiFirewall | None = None
+        if wants_waf(self):
+            self.firewall = ApiFirewall(self, "Firewall", stage=self.api.rest_api.deployment_stage)
+        add_outputs(self)
 
     def _add_alarms(self) -> None:
         """Alarms on what is not watched where it is built, then every alarm in the stack sent to one topic."""
@@ -151,8 +136,26 @@ class GensailStack(cdk.Stack):
         self.pipeline_timeouts_alarm = pipeline_timeouts_alarm(
             self, "PipelineTimeoutsAlarm", self.pipeline.state_machine
         )
+        stages = self.stages
+        self.operations = Operations(
+            self,
+            "Operations",
+            state_machine=self.pipeline.state_machine,
+            stage_functions={
+                "StartTranscription": stages.start_transcription,
+                "CheckTranscription": stages.check_transcription,
+                "Analyze": stages.analyze,
+                "Publish": stages.publish,
+            },
+            worker=self.worker_function,
+            table=self.data.table,
+            poll_queue=self.poll_queue.queue,
+            poll_interval=poll_interval(self),
+            metrics_namespace=self.metrics_namespace,
+        )
         self.alarm_notifications = AlarmNotifications(self, "AlarmNotifications")
         self.alarm_notifications.notify_on_every_alarm(self)
+        self.operations.show_alarms(self)
 
     def _add_stage_functions(self) -> StageFunctions:
         """One function per Task, each allowed only what its stage does (docs/pipeline.md)."""
@@ -163,11 +166,11 @@ class GensailStack(cdk.Stack):
                 handler=f"functions.stages.{handler}",
                 description=description,
                 environment={
-                    "CONFIG_PREFIX": CONFIG_PARAMETER_PREFIX,
+                    "CONFIG_PREFIX": self.parameters.config,
                     "ARTIFACTS_BUCKET": self.artifacts.bucket.bucket_name,
                     "EVENT_BUS_NAME": self.event_bus.event_bus_name,
                     "POWERTOOLS_SERVICE_NAME": "pipeline",
-                    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                    "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
                 },
                 item_actions=[GET_ITEM, UPDATE_ITEM],
                 timeout=cdk.Duration.seconds(timeout_seconds),
@@ -182,7 +185,7 @@ class GensailStack(cdk.Stack):
         self.artifacts.grant_objects(start, read=[RECORDINGS], write=[RECORDINGS, TRANSCRIPTS, TRANSCRIBE_OUTPUT])
         self._grant_transcribe(start, "transcribe:StartTranscriptionJob")
         # CallRail serves recordings only with the account's API key, a SecureString under the CallRail keys path.
-        grant_secrets_read(start, self, CALLRAIL_KEYS_PARAMETER_PREFIX)
+        grant_secrets_read(start, self, self.parameters.callrail_keys)
 
         check = stage("CheckTranscription", "transcribe.check_handler", "Collects a finished transcript", 30)
         self.artifacts.grant_objects(check, read=[TRANSCRIBE_OUTPUT], write=[TRANSCRIPTS])
@@ -193,12 +196,16 @@ class GensailStack(cdk.Stack):
         iam.Grant.add_to_principal(
             grantee=analyze,
             actions=["bedrock:InvokeModel"],  # also what Converse needs
-            resource_arns=[FOUNDATION_MODELS.format(partition=self.partition)],
+            resource_arns=[
+                FOUNDATION_MODELS.format(partition=self.partition),
+                INFERENCE_PROFILES.format(partition=self.partition, region=self.region, account=self.account),
+            ],
         )
 
         publish = stage("Publish", "publish.lambda_handler", "Publishes a job's result and webhooks", 120)
         self.artifacts.grant_objects(publish, read=[TRANSCRIPTS, ANALYSES], write=[RESULTS])
-        grant_secrets_read(publish, self)
+        # Webhook signing secrets only: never the CallRail keys (they would open every customer's CallRail account).
+        grant_secrets_read(publish, self, self.parameters.webhook_secrets)
         self.event_bus.grant_put_events_to(publish)
 
         # Records the failure on the job and announces it; it touches no artifact.
@@ -220,9 +227,9 @@ class GensailStack(cdk.Stack):
     def _add_intake(self) -> None:
         """The worker on the table stream and the reconciler on a schedule: both start executions."""
         intake_environment = {
-            "CONFIG_PREFIX": CONFIG_PARAMETER_PREFIX,
+            "CONFIG_PREFIX": self.parameters.config,
             "STATE_MACHINE_ARN": self.pipeline.state_machine.state_machine_arn,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
         }
         self.worker_function = self.add_function(
             "Worker",
@@ -256,9 +263,9 @@ class GensailStack(cdk.Stack):
     def _add_ingestion(self) -> None:
         """CallRail polling (docs/ingestion.md): the dispatcher on a schedule, the poller on the poll queue."""
         ingestion_environment = {
-            "CONFIG_PREFIX": CONFIG_PARAMETER_PREFIX,
+            "CONFIG_PREFIX": self.parameters.config,
             "POWERTOOLS_SERVICE_NAME": "poller",
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
         }
         # Reads the workspace and its cursor (GetItem) and which calls have a dedupe item already (BatchGetItem);
         # one TransactWriteItems puts the job and its dedupe item and updates the day counters (authorized by
@@ -274,7 +281,7 @@ class GensailStack(cdk.Stack):
         grant_config_read(self.poller_function, self)
         # The account's CallRail API key is a SecureString under the CallRail keys path (api_key_parameter); the
         # poller may read no other secret (webhook signing secrets are the publish stage's).
-        grant_secrets_read(self.poller_function, self, CALLRAIL_KEYS_PARAMETER_PREFIX)
+        grant_secrets_read(self.poller_function, self, self.parameters.callrail_keys)
         self.poll_queue = PollQueue(self, "Polling", poller=self.poller_function)
 
         # Lists the workspaces in the tenant registry: a Query on the by_entity index, no item reads.

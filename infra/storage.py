@@ -1,4 +1,8 @@
-"""The artifacts bucket (recordings, transcripts, analyses, results) and the bucket its access logs go to."""
+"""The artifacts bucket (recordings, transcripts, analyses, results) and the bucket its access logs go to.
+
+Call content expires: recordings and every object that holds a transcript (the transcript, Transcribe's raw
+output, the published result that embeds it) are deleted after ``-c artifact_retention_days=N`` days (365).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.stage import Stage
+
+RETENTION_CONTEXT_KEY = "artifact_retention_days"
+DEFAULT_RETENTION_DAYS = 365
 ACCESS_LOG_RETENTION = cdk.Duration.days(90)
 ACCESS_LOG_PREFIX = "artifacts/"
 MINIMUM_TLS_VERSION = 1.2
@@ -18,10 +26,14 @@ def _private_bucket(
     scope: Construct,
     construct_id: str,
     *,
-    lifecycle_rule: s3.LifecycleRule,
+    lifecycle_rules: Sequence[s3.LifecycleRule],
     access_logs: s3.IBucket | None = None,
 ) -> s3.Bucket:
-    """SSE-S3, TLS 1.2+ only, no public access, no ACLs (the bucket owner owns every object), not versioned."""
+    """SSE-S3, TLS 1.2+ only, no public access, no ACLs (the bucket owner owns every object), not versioned.
+
+    A production stage keeps the bucket when the stack is deleted; any other stage empties and deletes it.
+    """
+    stage = Stage.of(scope)
     return s3.Bucket(
         scope,
         construct_id,
@@ -31,7 +43,9 @@ def _private_bucket(
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         versioned=False,
-        lifecycle_rules=[lifecycle_rule],
+        lifecycle_rules=list(lifecycle_rules),
+        removal_policy=stage.removal_policy,
+        auto_delete_objects=not stage.production,
         server_access_logs_bucket=access_logs,
         server_access_logs_prefix=ACCESS_LOG_PREFIX if access_logs else None,
     )
@@ -45,20 +59,30 @@ class Artifacts(Construct):
     rewritten under the same key by an idempotent stage retry, so old versions would hold nothing of value.
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, expiring: Sequence[str]) -> None:
+        """``expiring``: key patterns (``recordings/*``) of the objects that expire after the retention period."""
         super().__init__(scope, construct_id)
+        self.retention = retention_period(self)
         # Access log buckets must use SSE-S3 (log delivery cannot use KMS); they log to nowhere themselves.
         self.access_logs = _private_bucket(
             self,
             "AccessLogs",
-            lifecycle_rule=s3.LifecycleRule(id="ExpireAccessLogs", expiration=ACCESS_LOG_RETENTION),
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=ACCESS_LOG_RETENTION)],
         )
+        self.expiring_prefixes = sorted({pattern.split("*", 1)[0] for pattern in expiring})
+        expiry = [
+            s3.LifecycleRule(id=f"Expire-{prefix.strip('/')}", prefix=prefix, expiration=self.retention)
+            for prefix in self.expiring_prefixes
+        ]
         self.bucket = _private_bucket(
             self,
             "Bucket",
-            lifecycle_rule=s3.LifecycleRule(
-                id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
-            ),
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
+                ),
+                *expiry,
+            ],
             access_logs=self.access_logs,
         )
 
@@ -83,3 +107,12 @@ class Artifacts(Construct):
                 actions=["s3:PutObject"],
                 resource_arns=[self.bucket.arn_for_objects(pattern) for pattern in write],
             )
+
+
+def retention_period(scope: Construct) -> cdk.Duration:
+    """How long recordings and transcripts are kept (``-c artifact_retention_days=N``, default 365, at least 1)."""
+    value = scope.node.try_get_context(RETENTION_CONTEXT_KEY)
+    days = DEFAULT_RETENTION_DAYS if value is None else int(value)
+    if days < 1:
+        raise ValueError(f"Context {RETENTION_CONTEXT_KEY} must be a whole number of days >= 1, got {value!r}")
+    return cdk.Duration.days(days)

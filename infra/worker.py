@@ -14,6 +14,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -116,8 +117,10 @@ class StreamWorker(Construct):
 class FunctionSchedule(Construct):
     """Invokes ``function`` every ``every`` (an EventBridge rule), with retries, a dead-letter queue and alarms.
 
-    A tick that still fails after the retries (or is older than ``max_event_age``) lands in the dead-letter
-    queue, which alarms on its first message; the function's errors alarm too.
+    EventBridge invokes asynchronously, so the tick is retried by Lambda itself: the function's asynchronous
+    invoke config sets the retries and the maximum event age, and sends a tick that still failed (or expired)
+    to the dead-letter queue as an invocation record. The rule's target sends there too what EventBridge could
+    not hand to Lambda at all. The queue alarms on its first message; the function's errors alarm too.
     """
 
     def __init__(
@@ -135,6 +138,12 @@ class FunctionSchedule(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue")
+        # Also grants the function's role sqs:SendMessage on the queue (Lambda sends with the function's rights).
+        function.configure_async_invoke(
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
         self.rule = events.Rule(
             self,
             "Rule",

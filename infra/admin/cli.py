@@ -3,7 +3,7 @@
 Operators run it with their own AWS credentials; it calls the same repositories the Lambda functions use, so
 every rule (tenant ancestry, hashed keys, validated config documents) is the product's, not a second copy.
 
-    python -m infra.admin [--local | --stack NAME | --table-name T --config-prefix P] <group> <command> ...
+    python -m infra.admin [--local | --stage NAME | --stack NAME | --table-name T --config-prefix P] <group> <cmd> ...
 
 Exit status: 0 on success, 2 for a refused request (usage, unknown tenant, invalid config...), 1 when AWS fails.
 """
@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from infra.naming import DEFAULT_STACK_NAME, DEFAULT_STAGE, stack_name
 from shared import schema
 from shared.access import ScopeKind
 from shared.auth.keys import AUTHORIZER_CACHE_SECONDS, ApiKeyRepository
@@ -39,7 +40,8 @@ from shared.config.model import PLATFORM_DEFAULTS
 from shared.errors import ConfigError, DomainError, TenantNotFound
 from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
 
-DEFAULT_STACK = "GensailStack"
+# A deployed stage's stack: ``--stage NAME`` (or $STAGE), default dev (infra.naming).
+STAGE_VARIABLE = "STAGE"
 # Where the local runtime (``python -m infra.local``) writes its state by default: relative to the working directory.
 DEFAULT_LOCAL_STATE = Path(".local/demo.json")
 STACK_OUTPUT_TABLE = "TableName"
@@ -98,14 +100,20 @@ def resolve_target(args: argparse.Namespace) -> AdminTarget:
     """The target chosen by the global options: explicit names, the local runtime, or a CloudFormation stack."""
     explicit = args.table_name is not None or args.config_prefix is not None
     if explicit:
-        if args.local or args.stack is not None:
-            raise UsageError("--table-name/--config-prefix cannot be combined with --local or --stack.")
+        if args.local or args.stack is not None or args.stage is not None:
+            raise UsageError("--table-name/--config-prefix cannot be combined with --local, --stage or --stack.")
         if args.table_name is None or args.config_prefix is None:
             raise UsageError("--table-name and --config-prefix must be given together.")
         return AdminTarget(table_name=args.table_name, config_prefix=args.config_prefix)
     if args.local:
         return local_target(Path(args.local_state))
-    return stack_target(args.stack or DEFAULT_STACK)
+    if args.stack is not None:
+        return stack_target(args.stack)
+    stage = args.stage or os.environ.get(STAGE_VARIABLE) or DEFAULT_STAGE
+    try:
+        return stack_target(stack_name(stage))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def local_target(state_file: Path) -> AdminTarget:
@@ -406,7 +414,7 @@ _EXAMPLES = """\
 examples:
   python -m infra.admin --local tenants create-partner --name "Acme Agency" --id ptn_acme
   python -m infra.admin tenants create-workspace --organization org_acme --name "Main line"
-  python -m infra.admin --stack GensailStack keys create --scope workspace --scope-id ws_main --name reporting
+  python -m infra.admin --stage prod keys create --scope workspace --scope-id ws_main --name reporting
   python -m infra.admin keys revoke key_0123456789ab
   python -m infra.admin config set --level workspace --id ws_main processing.filters.min_duration_seconds 10
   python -m infra.admin config show --workspace ws_main
@@ -422,10 +430,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    where = parser.add_argument_group(f"target (default: the deployed stack {DEFAULT_STACK})")
+    where = parser.add_argument_group(
+        f"target (default: the deployed stage ${STAGE_VARIABLE}, else {DEFAULT_STAGE}: stack {DEFAULT_STACK_NAME})"
+    )
     choice = where.add_mutually_exclusive_group()
     choice.add_argument("--local", action="store_true", help="the local runtime (reads its demo.json)")
-    choice.add_argument("--stack", metavar="NAME", help=f"a deployed CloudFormation stack (default {DEFAULT_STACK})")
+    choice.add_argument("--stage", metavar="NAME", help="a deployed stage: its stack Gensail-NAME")
+    choice.add_argument("--stack", metavar="NAME", help="a deployed CloudFormation stack by name")
     where.add_argument(
         "--local-state",
         metavar="FILE",

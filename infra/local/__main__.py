@@ -24,6 +24,7 @@ from infra.local.runtime import (
 )
 from infra.local.seed import SAMPLE_LOW_DAILY_LIMIT, SETTING_LOW_LIMIT, SETTING_SKIP_ALL
 from infra.local.synth import SynthError
+from infra.naming import DEFAULT_STAGE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=float(os.environ.get(SCHEDULE_SCALE_VARIABLE) or 1),
         help=f"multiply every schedule's period: 0.1 runs a 5-minute schedule every 30 s ({SCHEDULE_SCALE_VARIABLE})",
+    )
+    parser.add_argument(
+        "--stage",
+        default=os.environ.get("STAGE", DEFAULT_STAGE),
+        help=f"the deployment stage to synthesize and serve (STAGE, default {DEFAULT_STAGE}): its names and SSM paths",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -63,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             aws_port=args.aws_port,
             schedule_scale=args.schedule_scale,
+            stage=args.stage,
         )
     except SynthError as error:
         print(f"error: {error}", file=sys.stderr)

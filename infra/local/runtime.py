@@ -38,15 +38,17 @@ from infra.local.queues import QueueMappingState, QueuePoller
 from infra.local.schedules import Scheduler
 from infra.local.seed import DemoData, seed_demo
 from infra.local.streams import MappingState, StreamPoller, compile_patterns
-from infra.local.synth import STACK_NAME, synthesize
+from infra.local.synth import synthesize
 from infra.local.template import AppTemplate, Route
 from infra.local.webhooks import WebhookReceiver
+from infra.naming import DEFAULT_STAGE, stack_name
 from shared.aws import client, reset_clients
+from shared.parameters import ParameterPaths
 
 logger = logging.getLogger("infra.local")
 
 DEFAULT_PORT = 8000
-DEFAULT_CONFIG_PREFIX = "/gensail/config"
+DEFAULT_CONFIG_PREFIX = ParameterPaths.for_stage(DEFAULT_STAGE).config
 DEFAULT_DEMO_FILE = Path(".local/demo.json")
 DOCS_NAME = "docs"
 SCHEDULE_SCALE_VARIABLE = "LOCAL_SCHEDULE_SCALE"
@@ -163,7 +165,7 @@ def start(
     demo_file: Path | None = DEFAULT_DEMO_FILE,
     seed: int = 7,
     aws_port: int = 0,
-    stack_name: str = STACK_NAME,
+    stage: str = DEFAULT_STAGE,
     schedule_scale: float | None = None,
     webhook_port: int = 0,
     callrail_sample: bool = True,
@@ -173,6 +175,7 @@ def start(
 ) -> LocalRuntime:
     """Serve the synthesized app on ``127.0.0.1:port`` (0 picks a free port) over fresh demo data.
 
+    ``stage`` is the deployment stage whose stack is synthesized and served (its names and SSM paths).
     ``schedule_scale`` multiplies every schedule's period (default ``$LOCAL_SCHEDULE_SCALE`` or 1). With
     ``callrail_sample`` a CallRail-compatible sample server on loopback serves every demo workspace a SAMPLE
     account (new calls every ``callrail_arrival_seconds``; None: none), the functions that call CallRail call it
@@ -184,9 +187,9 @@ def start(
         schedule_scale = float(os.environ.get(SCHEDULE_SCALE_VARIABLE) or 1)
     if template_path is None:
         with tempfile.TemporaryDirectory(prefix="gensail-synth-") as outdir:
-            template = AppTemplate.load(synthesize(Path(outdir), stack_name), stack_name)
+            template = AppTemplate.load(synthesize(Path(outdir), stage), stack_name(stage))
     else:
-        template = AppTemplate.load(template_path, stack_name)
+        template = AppTemplate.load(template_path, stack_name(stage))
 
     install_transaction_rollback()
     moto = MotoServer(aws_port)

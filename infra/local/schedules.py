@@ -21,6 +21,7 @@ from typing import Any
 
 from infra.local.loop import BackgroundLoop
 from infra.local.template import ACCOUNT_ID, REGION, ScheduleDef
+from infra.naming import DEFAULT_STACK_NAME
 
 logger = logging.getLogger("infra.local.schedules")
 
@@ -144,7 +145,7 @@ class Scheduler(BackgroundLoop):
         schedules: list[tuple[ScheduleDef, str]],
         invoke: Callable[[str, Any], Any],
         *,
-        stack_name: str = "GensailStack",
+        stack_name: str = DEFAULT_STACK_NAME,
         scale: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         run_at_start: Collection[str] = (),

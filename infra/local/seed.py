@@ -24,7 +24,7 @@ from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.clock import format_timestamp
 from shared.config.hierarchy import ConfigLevel, ConfigStore
-from shared.config.model import CALLRAIL_KEYS_PREFIX, PLATFORM_DEFAULTS
+from shared.config.model import PLATFORM_DEFAULTS
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobEvent, JobFailure, JobStatus, SkipReason
 from shared.jobs.repository import JobRepository
@@ -63,7 +63,7 @@ _AGE_HOURS = {True: (2.0, 120.0), False: (0.02, 2.0)}
 _PARTNERS = ("Northwind Marketing", "Bluebird Agency")
 _ORGANIZATIONS = (("Acme Dental", "Summit Roofing"), ("Harbor Law", "Maple Veterinary"))
 _WORKSPACES = ("Main Office", "Second Location")
-WEBHOOK_SECRET_PARAMETER = "/gensail/secrets/webhooks/demo"  # noqa: S105 - a name, not a secret
+WEBHOOK_SECRET_NAME = "demo"  # noqa: S105 - a parameter name below the stage's webhook secrets, not a secret
 RECORDINGS_BASE_URL = "http://127.0.0.1:9/recordings"  # loopback, never fetched by the `source` provider
 _AGENT_LINES = (
     "Thanks for calling {company}, this is {agent}. How can I help you today?",
@@ -242,7 +242,7 @@ def seed_callrail(
     calls: int = SAMPLE_CALLS_PER_ACCOUNT,
 ) -> list[SampleAccount]:
     """One SAMPLE account per workspace on ``server``, its key a SecureString under the CallRail keys path
-    (``/gensail/secrets/callrail/``, the only secrets the poller may read), and the workspace's
+    (``/gensail/{stage}/secrets/callrail/``, the only secrets the poller may read), and the workspace's
     ``integrations.callrail`` pointing at it (merged into the workspace's own document).
 
     One workspace ingests everything as skipped (``skip_all_on_ingest``), one may queue only
@@ -254,7 +254,7 @@ def seed_callrail(
         digest = hashlib.sha256(f"{workspace.workspace_id}:{seed}".encode()).hexdigest()
         account_id = f"ACC{digest[:32]}"
         api_key = secrets.token_hex(16)
-        parameter = f"{CALLRAIL_KEYS_PREFIX}{account_id}"
+        parameter = f"{config.paths.callrail_keys}/{account_id}"
         ssm.put_parameter(
             Name=parameter,
             Value=api_key,
@@ -290,8 +290,9 @@ def seed_callrail(
 
 def seed_webhooks(config: ConfigStore, url: str, secret: str) -> None:
     """The signing secret as a SecureString, and the platform config that sends results to ``url``."""
+    parameter = f"{config.paths.webhook_secrets}/{WEBHOOK_SECRET_NAME}"
     aws.client("ssm").put_parameter(
-        Name=WEBHOOK_SECRET_PARAMETER,
+        Name=parameter,
         Value=secret,
         Type="SecureString",
         Overwrite=True,
@@ -299,7 +300,7 @@ def seed_webhooks(config: ConfigStore, url: str, secret: str) -> None:
     )
     document = config.read_document(ConfigLevel.PLATFORM)
     webhooks = document.setdefault("processing", {}).setdefault("webhooks", {})
-    webhooks.update({"urls": [url], "secret_parameter": WEBHOOK_SECRET_PARAMETER})
+    webhooks.update({"urls": [url], "secret_parameter": parameter})
     config.write_document(ConfigLevel.PLATFORM, None, document)
 
 

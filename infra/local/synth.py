@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from infra import REPO_ROOT
+from infra.naming import DEFAULT_STAGE, STAGE_CONTEXT_KEY, stack_name
 
-STACK_NAME = "GensailStack"
 SYNTH_CONTEXT: dict[str, list[str]] = {
     "aws:cdk:bundling-stacks": []
 }  # skip bundling the layer: nothing is deployed locally
@@ -24,10 +24,10 @@ class SynthError(RuntimeError):
     """``cdk synth`` of the app failed; the message carries its output."""
 
 
-def synthesize(outdir: Path, stack_name: str = STACK_NAME) -> Path:
-    """Synthesize the app into ``outdir``; returns the path of the stack's template."""
+def synthesize(outdir: Path, stage: str = DEFAULT_STAGE) -> Path:
+    """Synthesize the app for ``stage`` into ``outdir``; returns the path of the stage stack's template."""
     completed = subprocess.run(  # noqa: S603 - our own interpreter running our own module
-        [sys.executable, "-m", "infra.local.synth", str(outdir), stack_name],
+        [sys.executable, "-m", "infra.local.synth", str(outdir), stage],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -42,11 +42,11 @@ def synthesize(outdir: Path, stack_name: str = STACK_NAME) -> Path:
     return Path(paths[-1])
 
 
-def _synthesize_here(outdir: str, stack_name: str) -> str:
+def _synthesize_here(outdir: str, stage: str) -> str:
     from infra.app import build_app  # loads the CDK (and its Node.js process) in the child only
 
-    assembly = build_app(context=dict(SYNTH_CONTEXT), outdir=outdir).synth()
-    return str(assembly.get_stack_by_name(stack_name).template_full_path)
+    assembly = build_app(context={**SYNTH_CONTEXT, STAGE_CONTEXT_KEY: stage}, outdir=outdir).synth()
+    return str(assembly.get_stack_by_name(stack_name(stage)).template_full_path)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.naming import DEFAULT_STACK_NAME
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
@@ -251,11 +253,11 @@ class AppTemplate:
     queues: tuple[NamedResourceDef, ...] = ()
 
     @classmethod
-    def load(cls, path: Path, stack_name: str = "GensailStack") -> AppTemplate:
+    def load(cls, path: Path, stack_name: str = DEFAULT_STACK_NAME) -> AppTemplate:
         return cls.parse(json.loads(path.read_text(encoding="utf-8")), stack_name)
 
     @classmethod
-    def parse(cls, template: Mapping[str, Any], stack_name: str = "GensailStack") -> AppTemplate:
+    def parse(cls, template: Mapping[str, Any], stack_name: str = DEFAULT_STACK_NAME) -> AppTemplate:
         resources: dict[str, Mapping[str, Any]] = dict(template.get("Resources", {}))
         functions = {
             logical_id: _function(logical_id, resource["Properties"])

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from shared.access import TenantPath
 from shared.aws import client
-from shared.config.model import PLATFORM_DEFAULTS, EffectiveConfig
+from shared.config.model import PLATFORM_DEFAULTS, EffectiveConfig, validation_context
 from shared.errors import ConfigError
+from shared.parameters import ParameterPaths
 
 
 class ConfigLevel(StrEnum):
@@ -62,8 +63,12 @@ class ResolvedConfig(BaseModel):
             raise ConfigError(self.misplaced[0])
 
 
-def merge_levels(documents: list[tuple[ConfigSource, dict[str, Any]]]) -> ResolvedConfig:
+def merge_levels(
+    documents: list[tuple[ConfigSource, dict[str, Any]]], paths: ParameterPaths | None = None
+) -> ResolvedConfig:
     """Merge documents over the platform defaults, later ones winning, and validate the result.
+
+    With ``paths`` (a stage's parameter paths) secret names must lie in that stage's secrets folders.
 
     A validation failure names the parameter that set the offending value. A partner-wide setting
     (``PARTNER_WIDE_SETTINGS``) in an organization's or a workspace's document is left out of the merge and
@@ -75,7 +80,7 @@ def merge_levels(documents: list[tuple[ConfigSource, dict[str, Any]]]) -> Resolv
     for source, document in documents:
         _merge_into(merged, _without_misplaced(source, document, misplaced), source, sources, prefix="")
     try:
-        config = EffectiveConfig.model_validate(merged)
+        config = EffectiveConfig.model_validate(merged, context=validation_context(paths))
     except ValidationError as error:
         problem = error.errors()[0]
         path = ".".join(str(part) for part in problem["loc"])
@@ -182,6 +187,8 @@ class ConfigStore:
         from aws_lambda_powertools.utilities.parameters import SSMProvider
 
         self.prefix = prefix.rstrip("/")
+        # The stage's secrets paths, next to its config: a document may only name secrets of its own stage.
+        self.paths = ParameterPaths.of_config_prefix(self.prefix)
         self.max_age_seconds = max_age_seconds
         self._ssm = ssm or client("ssm")
         self._provider = SSMProvider(boto3_client=self._ssm)
@@ -218,7 +225,8 @@ class ConfigStore:
                     (ConfigSource(level=level.value, parameter=name), documents[name])
                     for level, name in chain
                     if name in documents
-                ]
+                ],
+                self.paths,
             )
             for workspace_id, chain in chains.items()
         }
@@ -235,7 +243,7 @@ class ConfigStore:
     def write_document(self, level: ConfigLevel, tenant_id: str | None, document: dict[str, Any]) -> None:
         """Store one level's document after checking that it is a valid configuration on its own."""
         name = self.parameter_name(level, tenant_id)
-        merge_levels([(ConfigSource(level=level.value, parameter=name), document)]).raise_if_misplaced()
+        merge_levels([(ConfigSource(level=level.value, parameter=name), document)], self.paths).raise_if_misplaced()
         self._ssm.put_parameter(
             Name=name, Value=json.dumps(document, sort_keys=True), Type="String", Overwrite=True, Tier="Standard"
         )

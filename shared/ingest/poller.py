@@ -19,10 +19,11 @@ from pydantic import AwareDatetime, BaseModel
 from shared.callrail.client import CallRailClient, CallRailError, CallRailRateLimited, CallRecord, InvalidCall
 from shared.clock import format_timestamp, utc_now
 from shared.config.hierarchy import ConfigStore, ResolvedConfig
-from shared.config.model import CALLRAIL_KEYS_PREFIX, CallRailIntegration, EffectiveConfig
+from shared.config.model import CallRailIntegration, EffectiveConfig
 from shared.errors import ConfigError, DomainError
 from shared.ingest.cursors import CursorStore
 from shared.ingest.jobs import BATCH_GET_LIMIT, CallJobStore, IngestOutcome, counter_day
+from shared.parameters import CALLRAIL_KEYS_FOLDER, is_secret_of_kind
 from shared.schema import Entity
 from shared.tenants.registry import TenantRegistry, Workspace
 
@@ -52,11 +53,10 @@ def integration_problem(integration: CallRailIntegration) -> str | None:
         return "integrations.callrail.account_id is not set"
     if not integration.api_key_parameter:
         return "integrations.callrail.api_key_parameter is not set"
-    if not integration.api_key_parameter.startswith(CALLRAIL_KEYS_PREFIX):
-        return (
-            f"integrations.callrail.api_key_parameter {integration.api_key_parameter} is not under "
-            f"{CALLRAIL_KEYS_PREFIX}, the only secrets the poller may read"
-        )
+    if not is_secret_of_kind(integration.api_key_parameter, CALLRAIL_KEYS_FOLDER):
+        # Any stage's CallRail keys folder here: the poller's IAM grant narrows it to its own stage's.
+        where = f"/gensail/{{stage}}/secrets/{CALLRAIL_KEYS_FOLDER}/, the only secrets the poller may read"
+        return f"integrations.callrail.api_key_parameter {integration.api_key_parameter} is not under {where}"
     return None
 
 

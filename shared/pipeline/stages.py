@@ -22,10 +22,11 @@ from typing import Any
 from shared.access import TenantPath
 from shared.clock import now_iso, parse_timestamp
 from shared.config.hierarchy import ConfigStore
-from shared.config.model import CALLRAIL_KEYS_PREFIX, EffectiveConfig
+from shared.config.model import EffectiveConfig
 from shared.errors import InvalidTransition, JobNotFound, RunSuperseded
 from shared.jobs.models import Job, JobFailure, JobStatus
 from shared.jobs.repository import JobRepository
+from shared.parameters import is_below
 from shared.pipeline.analysis import Analysis, BedrockAnalyzer, analyze_builtin
 from shared.pipeline.artifacts import ArtifactStore, analysis_key, result_key, transcript_key
 from shared.pipeline.errors import PermanentStageError, SupersededRunError, TranscriptionTimedOut
@@ -194,11 +195,11 @@ class PipelineStages:
         callrail = self._config(job).integrations.callrail
         if job.source != "callrail" or not callrail.api_key_parameter:
             return None
-        if not callrail.api_key_parameter.startswith(CALLRAIL_KEYS_PREFIX):
+        keys = self._s.config.paths.callrail_keys
+        if not is_below(callrail.api_key_parameter, keys):
             # Whatever it names would be sent to the recording's host: only a CallRail key may be.
             raise PermanentStageError(
-                f"integrations.callrail.api_key_parameter {callrail.api_key_parameter} is not under "
-                f"{CALLRAIL_KEYS_PREFIX}."
+                f"integrations.callrail.api_key_parameter {callrail.api_key_parameter} is not under {keys}/."
             )
         key = self._s.secret(callrail.api_key_parameter).decode()
         return {"Authorization": f'Token token="{key}"'}

@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from infra.naming import DEFAULT_STACK_NAME
 from shared.aws import reset_clients
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.tenants.registry import TenantRegistry
@@ -125,16 +126,19 @@ def deployed() -> Iterator[None]:
     with mock_aws():
         reset_clients()
         create_table(boto3.client("dynamodb"))
-        _stack("GensailStack", {"TableName": TABLE_NAME, "ConfigParameterPrefix": CONFIG_PREFIX})
+        _stack(DEFAULT_STACK_NAME, {"TableName": TABLE_NAME, "ConfigParameterPrefix": CONFIG_PREFIX})
         yield
         reset_clients()
 
 
-def test_default_target_is_the_gensail_stack_outputs(run: Admin, deployed: None) -> None:
+def test_default_target_is_the_dev_stage_stack_outputs(
+    run: Admin, deployed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STAGE", raising=False)
     created = run("tenants", "create-partner", "--name", "Deployed", "--id", "ptn_d")
     named = run(
         "--stack",
-        "GensailStack",
+        "Gensail-dev",
         "config",
         "set",
         "--level",
@@ -150,6 +154,24 @@ def test_default_target_is_the_gensail_stack_outputs(run: Admin, deployed: None)
     assert ConfigStore(CONFIG_PREFIX).read_document(ConfigLevel.PARTNER, "ptn_d") == {
         "processing": {"filters": {"min_duration_seconds": 12}}
     }
+
+
+def test_a_stage_names_its_own_stack(run: Admin, deployed: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    _stack("Gensail-prod", {"TableName": "prod-table", "ConfigParameterPrefix": "/gensail/prod/config"})
+    monkeypatch.setenv("STAGE", "prod")
+
+    by_option = run("--stage", "dev", "tenants", "list")
+    by_variable = run("tenants", "list")
+    missing = run("--stage", "qa", "tenants", "list")
+    invalid = run("--stage", "Prod!", "tenants", "list")
+
+    assert by_option.code == 0, by_option.err
+    # The prod stack's table does not exist in this account: the command went there, and AWS said so.
+    assert by_variable.code == 1
+    assert "prod-table" in by_variable.err or "ResourceNotFound" in by_variable.err
+    assert missing.err == "error: No stack 'Gensail-qa' in region us-east-1 of this account.\n"
+    assert invalid.code == 2
+    assert "lower-case letters" in invalid.err
 
 
 def test_unknown_stack_is_refused(run: Admin, deployed: None) -> None:
@@ -172,7 +194,7 @@ def test_stack_without_the_outputs_is_refused(run: Admin, deployed: None) -> Non
     ("arguments", "message"),
     [
         (("--table-name", "t"), "--table-name and --config-prefix must be given together"),
-        (("--local", "--table-name", "t", "--config-prefix", "/p"), "cannot be combined with --local or --stack"),
+        (("--local", "--table-name", "t", "--config-prefix", "/p"), "cannot be combined with --local, --stage"),
         (("--local", "--stack", "S"), "not allowed with argument"),
     ],
 )

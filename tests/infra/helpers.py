@@ -70,7 +70,7 @@ def alarm_on(synthesized: Synthesized, metric: str, dimension: dict[str, Any]) -
     alarms: list[dict[str, Any]] = [
         a["Properties"]
         for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["MetricName"] == metric and a["Properties"]["Dimensions"] == [dimension]
+        if a["Properties"].get("MetricName") == metric and a["Properties"]["Dimensions"] == [dimension]
     ]
     (alarm,) = alarms
     return alarm
@@ -101,3 +101,17 @@ def schedule_of(synthesized: Synthesized, handler: str) -> tuple[str, dict[str, 
             if any(target["Arn"] == function for target in rule["Properties"]["Targets"])
         }
     )
+
+
+def schedule_dead_letter_queue(synthesized: Synthesized, handler: str) -> str:
+    """The logical id of the dead-letter queue of the schedule that invokes the function running ``handler``."""
+    _, rule = schedule_of(synthesized, handler)
+    (target,) = rule["Properties"]["Targets"]
+    queue_id: str = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    return queue_id
+
+
+def failure_destination_grants(queue_id: str) -> dict[str, set[str]]:
+    """What an asynchronous invoke config's on-failure queue destination grants the function's role."""
+    actions = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+    return {action: {f"<{queue_id}.Arn>"} for action in actions}

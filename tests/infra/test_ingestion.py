@@ -14,9 +14,11 @@ from tests.infra.conftest import Synthesized
 from tests.infra.helpers import (
     SSM,
     alarm_on,
+    failure_destination_grants,
     function_grants,
     mapping_of,
     queue_is_private,
+    schedule_dead_letter_queue,
     schedule_of,
 )
 
@@ -26,10 +28,10 @@ DISPATCHER = "functions.poller.dispatch.lambda_handler"
 POLLER = "functions.poller.workspace.lambda_handler"
 FOURTEEN_DAYS = 14 * 24 * 3600
 INGESTION_PATHS = (
-    "GensailStack/Polling/",
-    "GensailStack/PollSchedule/",
-    "GensailStack/Functions/PollDispatcher",
-    "GensailStack/Functions/WorkspacePoller",
+    "Gensail-dev/Polling/",
+    "Gensail-dev/PollSchedule/",
+    "Gensail-dev/Functions/PollDispatcher",
+    "Gensail-dev/Functions/WorkspacePoller",
 )
 
 
@@ -188,10 +190,10 @@ def test_dispatcher_gets_the_poller_settings_and_the_poll_queue(synthesized: Syn
         environment
     )
     assert environment["TABLE_NAME"] == {"Ref": _table_id(synthesized)}
-    assert environment["CONFIG_PREFIX"] == "/gensail/config"
+    assert environment["CONFIG_PREFIX"] == "/gensail/dev/config"
     assert environment["POLL_QUEUE_URL"] == {"Ref": _poll_queue_id(synthesized)}
     assert environment["POWERTOOLS_SERVICE_NAME"] == "poller"
-    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "Gensail"  # Metrics() takes no namespace
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "Gensail/dev"  # Metrics() takes no namespace
 
 
 def test_poller_gets_the_poller_settings_and_the_callrail_api(synthesized: Synthesized) -> None:
@@ -201,10 +203,10 @@ def test_poller_gets_the_poller_settings_and_the_callrail_api(synthesized: Synth
         environment
     )
     assert environment["TABLE_NAME"] == {"Ref": _table_id(synthesized)}
-    assert environment["CONFIG_PREFIX"] == "/gensail/config"
+    assert environment["CONFIG_PREFIX"] == "/gensail/dev/config"
     assert environment["CALLRAIL_API_URL"] == "https://api.callrail.com/v3"
     assert environment["POWERTOOLS_SERVICE_NAME"] == "poller"
-    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "Gensail"
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "Gensail/dev"
     assert "POLL_QUEUE_URL" not in environment  # it only consumes the queue
 
 
@@ -213,9 +215,14 @@ def test_dispatcher_is_allowed_exactly_the_registry_the_config_and_sending_polls
 
     assert function_grants(synthesized, DISPATCHER) == {
         "dynamodb:Query": {f"{table}/index/by_entity"},
-        "ssm:GetParameters": {f"{SSM}/gensail/config/*"},
-        "ssm:GetParameter": {f"{SSM}/gensail/config/*"},
-        "sqs:SendMessage": {f"<{_poll_queue_id(synthesized)}.Arn>"},
+        "ssm:GetParameters": {f"{SSM}/gensail/dev/config/*"},
+        "ssm:GetParameter": {f"{SSM}/gensail/dev/config/*"},
+        **failure_destination_grants(schedule_dead_letter_queue(synthesized, DISPATCHER)),
+        # SendMessage also on the poll queue (the destination's grant adds the schedule's dead-letter queue)
+        "sqs:SendMessage": {
+            f"<{_poll_queue_id(synthesized)}.Arn>",
+            f"<{schedule_dead_letter_queue(synthesized, DISPATCHER)}.Arn>",
+        },
     }
 
 
@@ -230,9 +237,9 @@ def test_poller_is_allowed_exactly_its_items_the_config_the_callrail_keys_and_th
         "dynamodb:BatchGetItem": {table},  # the dedupe hint (CallJobStore.already_ingested)
         "dynamodb:PutItem": {table},
         "dynamodb:UpdateItem": {table},
-        "ssm:GetParameters": {f"{SSM}/gensail/config/*"},
+        "ssm:GetParameters": {f"{SSM}/gensail/dev/config/*"},
         # the CallRail API keys only: no webhook signing secret
-        "ssm:GetParameter": {f"{SSM}/gensail/config/*", f"{SSM}/gensail/secrets/callrail/*"},
+        "ssm:GetParameter": {f"{SSM}/gensail/dev/config/*", f"{SSM}/gensail/dev/secrets/callrail/*"},
         "kms:Decrypt": {"arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"},
         # from the SQS event source
         "sqs:ReceiveMessage": queue,
@@ -264,13 +271,13 @@ def test_only_the_poller_functions_wildcards_and_the_dispatch_dead_letter_queue_
         if construct["constructPath"].startswith(INGESTION_PATHS)
     }
     config = "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
-    dispatcher_policy = "GensailStack/Functions/PollDispatcherRole/DefaultPolicy/Resource"
-    poller_policy = "GensailStack/Functions/WorkspacePollerRole/DefaultPolicy/Resource"
+    dispatcher_policy = "Gensail-dev/Functions/PollDispatcherRole/DefaultPolicy/Resource"
+    poller_policy = "Gensail-dev/Functions/WorkspacePollerRole/DefaultPolicy/Resource"
 
     assert acknowledged == {
-        (f"{config}/gensail/config/*]", dispatcher_policy),
-        (f"{config}/gensail/config/*]", poller_policy),
-        (f"{config}/gensail/secrets/callrail/*]", poller_policy),
+        (f"{config}/gensail/dev/config/*]", dispatcher_policy),
+        (f"{config}/gensail/dev/config/*]", poller_policy),
+        (f"{config}/gensail/dev/secrets/callrail/*]", poller_policy),
         ("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]", poller_policy),
-        ("AwsSolutions-SQS3", "GensailStack/PollSchedule/DeadLetterQueue/Resource"),
+        ("AwsSolutions-SQS3", "Gensail-dev/PollSchedule/DeadLetterQueue/Resource"),
     }

@@ -10,7 +10,6 @@ import pytest
 from moto.events.models import EventPattern
 from pydantic import BaseModel
 
-from infra.parameters import CONFIG_PARAMETER_PREFIX
 from infra.worker import reconcile_interval, stuck_after
 from shared import schema
 from shared.pipeline.publishing import DELIVERY_BUDGET_SECONDS, attempt_seconds
@@ -20,12 +19,14 @@ from tests.infra.conftest import Synthesized
 from tests.infra.helpers import (
     SSM,
     alarm_on,
+    failure_destination_grants,
     function_grants,
     mapping_of,
     only,
     queue_is_private,
     render,
     role_grants,
+    schedule_dead_letter_queue,
     schedule_of,
 )
 
@@ -354,7 +355,7 @@ def test_functions_get_every_setting_their_model_requires(
 
     assert _required_names(settings) <= set(environment)
     assert environment["TABLE_NAME"] == {"Ref": ids["table"]}
-    assert environment["CONFIG_PREFIX"] == CONFIG_PARAMETER_PREFIX == "/gensail/config"
+    assert environment["CONFIG_PREFIX"] == "/gensail/dev/config"
     if settings is StageSettings:
         assert environment["ARTIFACTS_BUCKET"] == {"Ref": ids["bucket"]}
         assert environment["EVENT_BUS_NAME"] == {"Ref": ids["bus"]}
@@ -369,7 +370,7 @@ def test_reconciler_treats_jobs_queued_for_15_minutes_as_stuck(synthesized: Synt
 def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]:
     ids = _ids(synthesized)
     table = {"dynamodb:GetItem": {f"<{ids['table']}.Arn>"}, "dynamodb:UpdateItem": {f"<{ids['table']}.Arn>"}}
-    config = {action: {f"{SSM}/gensail/config/*"} for action in ("ssm:GetParameters", "ssm:GetParameter")}
+    config = {action: {f"{SSM}/gensail/dev/config/*"} for action in ("ssm:GetParameters", "ssm:GetParameter")}
     bucket = f"<{ids['bucket']}.Arn>"
     start_execution = {"states:StartExecution": {f"<{ids['state_machine']}>"}}
     put_events = {"events:PutEvents": {f"<{ids['bus']}.Arn>"}}
@@ -387,7 +388,7 @@ def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]
     # their own part of it (start, for recordings).
     def secrets(path: str) -> dict[str, set[str]]:
         return {
-            "ssm:GetParameter": {f"{SSM}/gensail/config/*", f"{SSM}{path}/*"},
+            "ssm:GetParameter": {f"{SSM}/gensail/dev/config/*", f"{SSM}{path}/*"},
             "kms:Decrypt": {"arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"},
         }
 
@@ -397,7 +398,7 @@ def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]
             **config,
             **objects(["recordings/*"], ["recordings/*", "transcripts/*.json", "transcribe/*.json"]),
             "transcribe:StartTranscriptionJob": {"*"},
-            **secrets("/gensail/secrets/callrail"),
+            **secrets("/gensail/dev/secrets/callrail"),
         },
         CHECK: {
             **table,
@@ -409,17 +410,26 @@ def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]
             **table,
             **config,
             **objects(["transcripts/*.json"], ["analysis/*.json"]),
-            "bedrock:InvokeModel": {"arn:<AWS::Partition>:bedrock:*::foundation-model/*"},
+            "bedrock:InvokeModel": {
+                "arn:<AWS::Partition>:bedrock:*::foundation-model/*",
+                "arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:inference-profile/*",
+            },
         },
         PUBLISH: {
             **table,
             **config,
             **objects(["transcripts/*.json", "analysis/*.json"], ["results/*.json"]),
             **put_events,
-            **secrets("/gensail/secrets"),
+            **secrets("/gensail/dev/secrets/webhooks"),
         },
         FAIL: {**table, **config, **put_events},
-        RECONCILER: {**table, **config, **start_execution, "dynamodb:Query": indexes},
+        RECONCILER: {
+            **table,
+            **config,
+            **start_execution,
+            "dynamodb:Query": indexes,
+            **failure_destination_grants(schedule_dead_letter_queue(synthesized, RECONCILER)),
+        },
     }
 
 
@@ -436,6 +446,8 @@ def test_worker_is_allowed_its_items_config_execution_stream_and_dead_letter_que
     grants = function_grants(synthesized, WORKER)
     expected = _expected_grants(synthesized)[RECONCILER]
     del expected["dynamodb:Query"]  # the worker reads no index
+    for action in failure_destination_grants(schedule_dead_letter_queue(synthesized, RECONCILER)):
+        del expected[action]  # nor has the reconciler's schedule
     stream = {f"<{_ids(synthesized)['table']}.StreamArn>"}
     stream_actions = {action for action, resources in grants.items() if resources == stream}
     queue_actions = {action for action in grants if action.startswith("sqs:")}
@@ -462,9 +474,9 @@ def test_stage_functions_never_scan_put_or_delete_items(synthesized: Synthesized
 @pytest.mark.parametrize(
     ("handler", "path"),
     [
-        (START, "/gensail/secrets/callrail/*"),
-        ("functions.poller.workspace.lambda_handler", "/gensail/secrets/callrail/*"),
-        (PUBLISH, "/gensail/secrets/*"),
+        (START, "/gensail/dev/secrets/callrail/*"),
+        ("functions.poller.workspace.lambda_handler", "/gensail/dev/secrets/callrail/*"),
+        (PUBLISH, "/gensail/dev/secrets/webhooks/*"),
     ],
 )
 def test_kms_decrypt_only_through_ssm_for_the_secrets_path(synthesized: Synthesized, handler: str, path: str) -> None:
@@ -516,7 +528,7 @@ def test_artifacts_bucket_logs_access_to_the_log_bucket(synthesized: Synthesized
 def test_event_bus_is_the_contracts(synthesized: Synthesized) -> None:
     _, bus = only(synthesized.resources("AWS::Events::EventBus"))
 
-    assert bus["Properties"]["Name"] == "gensail-jobs"
+    assert bus["Properties"]["Name"] == "gensail-dev-jobs"
 
 
 def test_pipeline_outputs(synthesized: Synthesized) -> None:
@@ -529,4 +541,4 @@ def test_pipeline_outputs(synthesized: Synthesized) -> None:
     assert outputs["ArtifactsBucketName"]["Value"] == {"Ref": ids["bucket"]}
     assert outputs["EventBusName"]["Value"] == {"Ref": ids["bus"]}
     assert outputs["WorkerDeadLetterQueueUrl"]["Value"] == {"Ref": worker_queue}
-    assert outputs["ConfigParameterPrefix"]["Value"] == CONFIG_PARAMETER_PREFIX
+    assert outputs["ConfigParameterPrefix"]["Value"] == "/gensail/dev/config"

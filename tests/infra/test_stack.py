@@ -1,4 +1,4 @@
-"""The synthesized GensailStack: what gets deployed, checked against the sources it is built from."""
+"""The synthesized stage stack (default stage dev): what gets deployed, checked against the sources it is built from."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from aws_cdk.assertions import Match, Template
 
 from infra.api import (
     GATEWAY_PROBLEMS,
-    STAGE_NAME,
     THROTTLING_BURST_LIMIT,
     THROTTLING_RATE_LIMIT,
     effective_security,
@@ -20,9 +19,9 @@ from infra.api import (
 )
 from infra.app import SKIP_BUNDLING, build_app
 from infra.functions import CODE_FOLDERS, LAMBDA_TARGET
+from infra.naming import DEFAULT_STACK_NAME
 from infra.openapi import load_openapi
-from infra.parameters import CONFIG_PARAMETER_PREFIX
-from infra.stack import STACK_NAME, GensailStack
+from infra.stack import GensailStack
 from shared import schema
 from shared.auth.keys import AUTHORIZER_CACHE_SECONDS
 from tests.infra.conftest import Synthesized
@@ -122,7 +121,7 @@ def test_every_key_attribute_is_a_string(synthesized: Synthesized) -> None:
                 "TABLE_NAME": Match.any_value(),
                 "CURSOR_SECRET_ARN": Match.any_value(),
                 "POWERTOOLS_SERVICE_NAME": "jobs-api",
-                "POWERTOOLS_METRICS_NAMESPACE": "Gensail",
+                "POWERTOOLS_METRICS_NAMESPACE": "Gensail/dev",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         ),
@@ -168,7 +167,7 @@ def test_every_log_group_expires(synthesized: Synthesized) -> None:
     log_groups = synthesized.resources("AWS::Logs::LogGroup")
     function_log_groups = [
         function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
-        for function in synthesized.resources("AWS::Lambda::Function").values()
+        for function in synthesized.resources("AWS::Lambda::Function", own=True).values()
     ]
 
     assert len(log_groups) == len(function_log_groups) + 2  # and the API's access log, the state machine's log
@@ -177,7 +176,7 @@ def test_every_log_group_expires(synthesized: Synthesized) -> None:
 
 
 def test_both_functions_share_one_code_asset_of_functions_and_shared_only(synthesized: Synthesized) -> None:
-    keys = {f["Properties"]["Code"]["S3Key"] for f in synthesized.resources("AWS::Lambda::Function").values()}
+    keys = {f["Properties"]["Code"]["S3Key"] for f in synthesized.resources("AWS::Lambda::Function", own=True).values()}
     assert len(keys) == 1
     (asset_dir,) = [synthesized.outdir / f"asset.{key.removesuffix('.zip')}" for key in keys]
 
@@ -237,7 +236,7 @@ WILDCARD_RESOURCE_ACTIONS = {
     "s3:PutObject",
     "transcribe:StartTranscriptionJob",  # Transcribe has no resource-level permissions
     "transcribe:GetTranscriptionJob",
-    "bedrock:InvokeModel",  # foundation models
+    "bedrock:InvokeModel",  # foundation models and inference profiles
     "lambda:InvokeFunction",  # a stage function's versions and aliases
 }
 LOG_DELIVERY_ACTIONS = {  # Step Functions logging; no resource-level permissions
@@ -268,7 +267,7 @@ def test_api_functions_hold_no_wildcard_resource(synthesized: Synthesized, handl
 
 
 def test_roles_carry_no_managed_policies(synthesized: Synthesized) -> None:
-    for role in synthesized.resources("AWS::IAM::Role").values():
+    for role in synthesized.resources("AWS::IAM::Role", own=True).values():
         assert "ManagedPolicyArns" not in role["Properties"]
 
 
@@ -362,7 +361,7 @@ def test_gateway_errors_are_problem_details(synthesized: Synthesized) -> None:
 def test_stage_throttles_logs_and_measures_every_method(template: Template, synthesized: Synthesized) -> None:
     function_logs = {
         function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
-        for function in synthesized.resources("AWS::Lambda::Function").values()
+        for function in synthesized.resources("AWS::Lambda::Function", own=True).values()
     }
     (state_machine,) = synthesized.resources("AWS::StepFunctions::StateMachine").values()
     (state_machine_log,) = state_machine["Properties"]["LoggingConfiguration"]["Destinations"]
@@ -374,7 +373,7 @@ def test_stage_throttles_logs_and_measures_every_method(template: Template, synt
     template.has_resource_properties(
         "AWS::ApiGateway::Stage",
         {
-            "StageName": STAGE_NAME,
+            "StageName": "dev",
             "MethodSettings": [
                 {
                     "HttpMethod": "*",
@@ -397,7 +396,7 @@ def test_outputs(template: Template, synthesized: Synthesized) -> None:
 
     template.has_output("TableName", {"Value": {"Ref": table_id}})
     template.has_output("CursorSecretArn", {"Value": {"Ref": secret_id}})
-    template.has_output("ConfigParameterPrefix", {"Value": CONFIG_PARAMETER_PREFIX})
+    template.has_output("ConfigParameterPrefix", {"Value": "/gensail/dev/config"})
     template.has_output("ApiUrl", {"Value": {"Fn::Join": ["", Match.array_with(["/"])]}})
     (topic_id,) = synthesized.resources("AWS::SNS::Topic")
     template.has_output("AlarmTopicArn", {"Value": {"Ref": topic_id}})
@@ -422,7 +421,7 @@ def test_cdk_nag_ran_and_every_finding_is_acknowledged_with_a_reason(synthesized
 def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
     # Given the real app with one resource that breaks AwsSolutions rules and no acknowledgment for it
     app = build_app(SKIP_BUNDLING, outdir=str(tmp_path))
-    stack = app.node.find_child(STACK_NAME)
+    stack = app.node.find_child(DEFAULT_STACK_NAME)
     assert isinstance(stack, GensailStack)
     sqs.Queue(stack, "QueueWithoutDeadLetterQueue")
 

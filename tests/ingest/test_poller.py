@@ -212,7 +212,7 @@ def test_an_api_key_outside_the_callrail_keys_path_is_refused(tenants: Tenants, 
 
     # When it is polled, then it is refused with the parameter and the path it must be under, and CallRail is not asked
     with pytest.raises(
-        WorkspaceNotPollable, match="/gensail/secrets/webhooks/demo is not under /gensail/secrets/callrail/"
+        WorkspaceNotPollable, match=r"/gensail/secrets/webhooks/demo is not under /gensail/\{stage\}/secrets/callrail/"
     ):
         poll_workspace(
             tenants.workspace(0),

@@ -159,6 +159,6 @@ def test_sub_and_unknown_resources_resolve_to_local_placeholders() -> None:
     environment = Resolver(template, {}).environment(template.functions["Fn"])
 
     assert environment == {
-        "QUEUE": "us-east-1/GensailStack-Queue/arn:aws:lambda:us-east-1:123456789012:function:GensailStack-Fn",
+        "QUEUE": "us-east-1/Gensail-dev-Queue/arn:aws:lambda:us-east-1:123456789012:function:Gensail-dev-Fn",
         "PLAIN": "text",
     }

@@ -91,7 +91,7 @@ def test_demo_file_names_the_sample_server_and_its_accounts(runtime: LocalRuntim
         SETTING_SKIP_ALL: 1,
         SETTING_LOW_LIMIT: 1,
     }
-    assert all(account["api_key_parameter"].startswith("/gensail/secrets/callrail/") for account in accounts)
+    assert all(account["api_key_parameter"].startswith("/gensail/dev/secrets/callrail/") for account in accounts)
     # The sample server labels its data and the poller reaches it, not api.callrail.com.
     calls = runtime.callrail.calls(accounts[0]["account_id"])
     assert calls

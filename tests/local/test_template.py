@@ -102,5 +102,5 @@ def test_pipeline_wiring_comes_from_the_template(app_template: AppTemplate) -> N
     resources = {state.get("Resource", "") for state in definition["States"].values()}
     assert any(resource.endswith(":function:fn-" + function_id) for resource in resources for function_id in refs)
     assert len(machine.function_ids(app_template.resources)) == 5
-    assert app_template.event_buses[0].name == "gensail-jobs"
+    assert app_template.event_buses[0].name == "gensail-dev-jobs"
     assert len(app_template.buckets) == 2

@@ -59,7 +59,7 @@ def test_absent_keys_inherit_from_the_level_above() -> None:
         ({"processing": "fast"}, "processing"),
         ({"processing": {"webhooks": {"urls": [f"https://hooks.example.test/{n}" for n in range(11)]}}}, "at most 10"),
         ({"processing": {"webhooks": {"urls": ["https://hooks.example.test:99999/x"]}}}, "not a valid URL"),
-        ({"processing": {"webhooks": {"urls": ["ftp://hooks.example.test/x"]}}}, "not an http(s) URL"),
+        ({"processing": {"webhooks": {"urls": ["ftp://hooks.example.test/x"]}}}, "not an https URL"),
     ],
 )
 def test_a_malformed_value_is_an_error_naming_the_parameter(document: dict[str, object], message: str) -> None:
