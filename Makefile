@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 LAMBDA_PYTHON := 3.14
 TYPED := app.py infra functions shared benchmarks
 
-.PHONY: install run test lint typecheck unit openapi synth deploy wheelhouse bench bench-cold-start admin clean
+.PHONY: install run test lint typecheck unit openapi synth deploy wheelhouse bench bench-cold-start smoke admin clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,10 @@ bench: install
 ## Handler imports as Lambda loads them (read-only layer, no bytecode written) beside the floor, as JSON.
 bench-cold-start: install
 	$(BIN)/python benchmarks/cold_start.py
+
+## The spec's curl flow against a deployed stack or `make run`, e.g. `make smoke ARGS="--stack NAME"` or `ARGS=--local`.
+smoke: install
+	$(BIN)/python -m infra.smoke $(ARGS)
 
 ## Operators' command, e.g. `make admin ARGS="--local tenants list"`.
 admin: install
