@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -131,7 +130,12 @@ def test_every_function_runs_python_3_14_on_arm64_with_the_one_layer(synthesized
 
     assert layer["CompatibleRuntimes"] == ["python3.14"]
     assert layer["CompatibleArchitectures"] == ["arm64"]
-    assert re.search(r"less the runtime's AWS SDK, for python3\.14 on arm64", layer["Description"])
+    # Whether it ships bytecode depends on the machine that synthesizes (this one has no python3.14).
+    bytecode = "with" if bytecode_interpreter("3.14") else "without"
+    assert (
+        layer["Description"]
+        == f"requirements.txt less the runtime's AWS SDK, for python3.14 on arm64, {bytecode} bytecode"
+    )
     for function in _functions(synthesized).values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14"

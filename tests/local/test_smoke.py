@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -17,14 +19,16 @@ from infra.smoke import SPEC_MESSAGE, Deviation, SmokeRun, expect_problem, skipp
 from shared.jobs.models import Job
 from shared.problems import PROBLEM_CONTENT_TYPE, problem
 from shared.tenants.registry import Workspace
+from tests.local.conftest import moto_client
 
 STEPS = 9
 
 
-def smoke(*args: str) -> subprocess.CompletedProcess[str]:
+def smoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - this interpreter running the command under test
         [sys.executable, "-m", "infra.smoke", *args],
         cwd=REPO_ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=240,
@@ -46,6 +50,28 @@ def test_the_smoke_flow_passes_against_the_local_runtime_run_after_run(runtime: 
         assert any(re.fullmatch(r"revoked key key_\w+", line) for line in lines)
         assert re.search(r"\[9\] ok .*queued -> .*(completed|skipped)", result.stdout)
         assert lines[-1] == "smoke test passed"
+
+
+@pytest.mark.slow
+def test_stack_reads_the_api_url_and_table_from_the_stacks_outputs(runtime: LocalRuntime, demo: dict[str, Any]) -> None:
+    # Given a stack whose outputs name the local runtime's API and table, in the runtime's emulated account
+    outputs = {"ApiUrl": runtime.api_url + "/", "TableName": demo["table_name"], "ConfigParameterPrefix": "/x"}
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SNS::Topic", "Properties": {}}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    cloudformation = moto_client("cloudformation", demo["aws_endpoint_url"])
+    cloudformation.create_stack(StackName="SmokeTarget", TemplateBody=json.dumps(template))
+    credentials = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
+    endpoint = {"AWS_ENDPOINT_URL": demo["aws_endpoint_url"], "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}
+
+    # When the smoke command runs with --stack, AWS credentials from the environment as an operator's would be
+    result = smoke("--stack", "SmokeTarget", "--timeout", "120", env={**os.environ, **credentials, **endpoint})
+
+    # Then it found both through the outputs and passed
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(f"smoke test of {runtime.api_url}: job ")
+    assert result.stdout.splitlines()[-1] == "smoke test passed"
 
 
 def test_an_unknown_target_exits_2(tmp_path: Path) -> None:
