@@ -173,14 +173,16 @@ class SmokeRun:
         self.timeout = timeout
         self.step = 0
 
-    def check(self, description: str, action: Callable[[], str | None]) -> None:
+    def check(self, description: str, action: Callable[[], object]) -> None:
+        """Run one step; a text it returns is printed beside the step."""
         self.step += 1
         try:
-            note = action()
+            result = action()
         except Deviation as deviation:
             self.say(f"[{self.step}] FAIL {description}: {deviation}")
             raise
-        self.say(f"[{self.step}] ok   {description}" + (f" ({note})" if note else ""))
+        note = f" ({result})" if isinstance(result, str) else ""
+        self.say(f"[{self.step}] ok   {description}{note}")
 
     def requeue(self, job_id: str, status: str = "queued", headers: dict[str, str] | None = None) -> httpx.Response:
         return self.api.patch(
@@ -218,25 +220,25 @@ class SmokeRun:
         self.check("a second requeue answers 400 job_not_skipped", not_skipped)
         self.check(
             "a status other than queued answers 400 invalid_status",
-            lambda: _none(expect_problem(self.requeue(job_id, "completed"), "invalid_status")),
+            lambda: expect_problem(self.requeue(job_id, "completed"), "invalid_status"),
         )
         self.check(
             "no API key answers 401 unauthorized",
-            lambda: _none(expect_problem(self.api.get(f"{JOBS}/{job_id}"), "unauthorized")),
+            lambda: expect_problem(self.api.get(f"{JOBS}/{job_id}"), "unauthorized"),
         )
         bogus = {"Authorization": "Bearer gsk_smoke_unknown_key"}
         self.check(
             "an unknown API key answers 401 unauthorized",
-            lambda: _none(expect_problem(self.requeue(job_id, headers=bogus), "unauthorized")),
+            lambda: expect_problem(self.requeue(job_id, headers=bogus), "unauthorized"),
         )
         self.check(
             "another workspace's job answers 403 forbidden",
-            lambda: _none(expect_problem(self.requeue(other_job.job_id), "forbidden")),
+            lambda: expect_problem(self.requeue(other_job.job_id), "forbidden"),
         )
         absent = new_job_id()
         self.check(
             "a job that does not exist answers 404 job_not_found",
-            lambda: _none(expect_problem(self.requeue(absent), "job_not_found")),
+            lambda: expect_problem(self.requeue(absent), "job_not_found"),
         )
         self.check("the job is re-validated: it ends skipped again or completed", lambda: self.follow(job_id))
 
@@ -258,10 +260,6 @@ class SmokeRun:
             if time.monotonic() > deadline:
                 raise Deviation(f"still {status} after {self.timeout:.0f} s ({' -> '.join(seen)})")
             time.sleep(1)
-
-
-def _none(_: object) -> None:
-    return None
 
 
 # --- command line ---------------------------------------------------------------------------------------------
