@@ -1,8 +1,8 @@
 """AWS requests per operation, pipeline figures and handler import times, printed as one JSON document.
 
 Run with ``make bench``. Requests are counted on every botocore client in the process while the handlers
-serve real events against moto; import times are measured in fresh interpreters, interleaved with the
-``import boto3`` + one client floor in the same run, so machine noise hits both sides alike.
+serve real events against moto; import times are measured the way Lambda loads the handlers
+(``benchmarks/cold_start.py``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import contextlib
 import io
 import json
 import os
-import statistics
-import subprocess
 import sys
 import warnings
 from collections.abc import Callable
@@ -24,13 +22,6 @@ sys.path.insert(0, str(ROOT))
 
 import tests.conftest  # noqa: E402,F401  (sets the moto environment before boto3 loads)
 from benchmarks.counting import counting_requests  # noqa: E402
-
-IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "9"))
-IMPORT_PROBES = {
-    "floor_boto3_plus_client": "import boto3; boto3.client('dynamodb', region_name='us-east-1')",
-    "api_handler": "import functions.api.handler",
-    "authorizer_handler": "import functions.authorizer.handler",
-}
 
 
 def _measure(action: Callable[[], Any]) -> dict[str, int]:
@@ -110,34 +101,10 @@ def request_counts() -> dict[str, Any]:
     }
 
 
-def _import_seconds(statement: str) -> float:
-    probe = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    # Bytecode caches on both sides, as site-packages has them: any PYTHONDONTWRITEBYTECODE value disables them.
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env["AWS_DEFAULT_REGION"] = "us-east-1"
-    output = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60
-    )
-    return float(output.stdout.strip().splitlines()[-1])
-
-
 def import_times() -> dict[str, Any]:
-    samples: dict[str, list[float]] = {name: [] for name in IMPORT_PROBES}
-    for statement in IMPORT_PROBES.values():
-        _import_seconds(statement)  # warm the bytecode cache
-    for _ in range(IMPORT_RUNS):
-        for name, statement in IMPORT_PROBES.items():
-            samples[name].append(_import_seconds(statement))
-    medians = {name: statistics.median(values) for name, values in samples.items()}
-    floor = medians["floor_boto3_plus_client"]
-    return {
-        "runs": IMPORT_RUNS,
-        "median_ms": {name: round(value * 1000, 1) for name, value in medians.items()},
-        "ratio_to_floor": {
-            name: round(value / floor, 2) for name, value in medians.items() if name != "floor_boto3_plus_client"
-        },
-        "target_ratio": 1.3,
-    }
+    from benchmarks.cold_start import measure
+
+    return measure()
 
 
 def ingestion_figures() -> dict[str, Any]:
