@@ -121,7 +121,7 @@ def test_a_layer_with_bytecode_replaces_one_without() -> None:
 
 
 def _functions(synthesized: Synthesized) -> dict[str, Any]:
-    return synthesized.resources("AWS::Lambda::Function")
+    return synthesized.resources("AWS::Lambda::Function", own=True)
 
 
 def test_every_function_runs_python_3_14_on_arm64_with_the_one_layer(synthesized: Synthesized) -> None:
