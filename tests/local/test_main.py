@@ -99,7 +99,8 @@ def test_second_start_begins_from_fresh_demo_data(template_path: Path, tmp_path:
     old_key = first_demo["api_keys"][0]["key"]
     assert _interrupt(first)[0] == 0
 
-    # When the runtime starts again on the same port
+    # When the runtime starts again (on a port of its own: between the two runs a parallel test may take the first)
+    port = free_port()
     second, second_demo = _run_until_ready(template_path, tmp_path / "second.json", port)
     try:
         old = httpx.get(
