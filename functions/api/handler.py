@@ -254,7 +254,7 @@ def route_not_found(_: NotFoundError) -> Response[str]:
     allowed = app.allowed_methods(path)
     if not allowed:
         return _problem_response("route_not_found", f"No route {method} {path}.")
-    response = _problem_response("method_not_allowed", f"{path} answers {', '.join(allowed)}, not {method}.")
+    response = _problem_response("method_not_allowed", f"This path answers {', '.join(allowed)} only.")
     response.headers["Allow"] = ", ".join(allowed)
     return response
 
