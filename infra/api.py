@@ -1,13 +1,16 @@
 """The public REST API: routes from the stored OpenAPI document, the API-key authorizer, problem-shaped errors.
 
 Every path and method of ``docs/openapi.json`` becomes a method proxied to the API function; an operation
-whose effective ``security`` is empty is public, every other one goes through the REQUEST authorizer. Errors
-API Gateway answers itself (401, 403, 404, 413, 429, 5xx) carry the same problem body as the function's.
+whose effective ``security`` is empty is public, every other one goes through the REQUEST authorizer. Every
+path also has an ``ANY`` method, a mock that answers the methods the path has no route for with 405 and
+``Allow``. Errors API Gateway answers itself (401, 403, 404, 413, 429, 5xx) carry the same problem body as
+the function's, without the request path: API Gateway would copy it into the JSON unescaped.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +49,11 @@ class GatewayProblem:
         return PROBLEMS[self.code][0]
 
     def template(self) -> str:
-        """The body mapping template: a ``shared.problems.Problem`` with the request path as ``instance``."""
+        """The body mapping template: a ``shared.problems.Problem``.
+
+        It has no ``instance``: ``$context.path`` is the client's path, copied as is, so a quote in it could
+        forge fields (``/nope","status":200``) and a backslash would break the JSON.
+        """
         status, title = PROBLEMS[self.code]
         body = {
             "type": PROBLEM_TYPE_BASE + self.code,
@@ -54,9 +61,23 @@ class GatewayProblem:
             "status": status,
             "detail": self.detail or _MESSAGE_MARK,
             "code": self.code,
-            "instance": "$context.path",
         }
         return json.dumps(body).replace(f'"{_MESSAGE_MARK}"', _GATEWAY_MESSAGE)
+
+
+def method_not_allowed_body(allowed: list[str]) -> str:
+    """The 405 problem the ``ANY`` mock of a path answers (the same the API function answers)."""
+    status, title = PROBLEMS["method_not_allowed"]
+    detail = f"This path answers {', '.join(allowed)} only."
+    return json.dumps(
+        {
+            "type": PROBLEM_TYPE_BASE + "method_not_allowed",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "code": "method_not_allowed",
+        }
+    )
 
 
 _UNAUTHORIZED = GatewayProblem("unauthorized", "Missing, unknown or revoked API key.")
@@ -170,6 +191,8 @@ class JobsApi(Construct):
         # Methods any caller may call (operations whose security is empty), and those behind the authorizer.
         self.public_methods: list[apigw.Method] = []
         self.authorized_methods: list[apigw.Method] = []
+        # The ANY mocks answering 405 (public: a wrong method is refused before any key is checked).
+        self.method_not_allowed_methods: list[apigw.Method] = []
         self._add_routes(openapi, apigw.LambdaIntegration(handler, allow_test_invoke=False))
         for response_type, gateway_problem in GATEWAY_PROBLEMS.items():
             self.rest_api.add_gateway_response(
@@ -181,7 +204,9 @@ class JobsApi(Construct):
             )
 
     def _add_routes(self, openapi: dict[str, Any], integration: apigw.Integration) -> None:
+        methods_of: dict[str, list[str]] = defaultdict(list)
         for path, http_method, operation in operations(openapi):
+            methods_of[path].append(http_method)
             public = effective_security(openapi, operation) == []
             method = self.rest_api.root.resource_for_path(path).add_method(
                 http_method,
@@ -191,3 +216,32 @@ class JobsApi(Construct):
                 authorizer=None if public else self.authorizer,
             )
             (self.public_methods if public else self.authorized_methods).append(method)
+        for path, allowed in methods_of.items():
+            self.method_not_allowed_methods.append(self._add_method_not_allowed(path, sorted(allowed)))
+
+    def _add_method_not_allowed(self, path: str, allowed: list[str]) -> apigw.Method:
+        """``ANY`` on ``path``: API Gateway picks it only for a method the path has no route for (without it,
+        API Gateway answers such a request like an unknown path)."""
+        headers = {"Allow": f"'{', '.join(allowed)}'", "Content-Type": f"'{PROBLEM_CONTENT_TYPE}'"}
+        integration = apigw.MockIntegration(
+            # Whatever the request's media type, the mock answers; its one integration response is the default.
+            request_templates={"application/json": '{"statusCode": 405}'},
+            passthrough_behavior=apigw.PassthroughBehavior.WHEN_NO_MATCH,
+            integration_responses=[
+                apigw.IntegrationResponse(
+                    status_code="405",
+                    response_templates={"application/json": method_not_allowed_body(allowed)},
+                    response_parameters={f"method.response.header.{name}": value for name, value in headers.items()},
+                )
+            ],
+        )
+        return self.rest_api.root.resource_for_path(path).add_method(
+            "ANY",
+            integration,
+            authorization_type=apigw.AuthorizationType.NONE,
+            method_responses=[
+                apigw.MethodResponse(
+                    status_code="405", response_parameters={f"method.response.header.{name}": True for name in headers}
+                )
+            ],
+        )

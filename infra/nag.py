@@ -105,6 +105,13 @@ def acknowledge_findings(stack: GensailStack) -> None:
             "Callers are systems holding Gensail API keys (Authorization: Bearer gsk_...) scoped to a partner, "
             "organization or workspace; the REQUEST authorizer resolves them. There are no Cognito users.",
         )
+    for method in stack.api.method_not_allowed_methods:
+        acknowledge(method, "COG4", "A mock answering 405 to methods the path has no route for: nothing to authorize.")
+        acknowledge(
+            method,
+            "APIG4",
+            "A mock integration that only answers 405 with Allow for a wrong method; it reaches no function or data.",
+        )
     for method in stack.api.public_methods:
         acknowledge(method, "COG4", "A public route (security: [] in the API code): no authorizer applies.")
         acknowledge(

@@ -26,8 +26,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "route_not_found": (404, "Not found"),
     "method_not_allowed": (405, "Method not allowed"),
     "payload_too_large": (413, "Payload too large"),
+    "uri_too_long": (414, "URI too long"),
     "unsupported_media_type": (415, "Unsupported media type"),
     "rate_limited": (429, "Too many requests"),
+    "headers_too_large": (431, "Request header fields too large"),
     "internal_error": (500, "Internal server error"),
     "service_unavailable": (503, "Service unavailable"),
 }

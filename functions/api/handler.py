@@ -14,7 +14,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
@@ -26,6 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.models import JobList, RequeueResponse, StatusChange
+from functions.api.resolver import JSON_BODY_REQUIRED, HardenedRestResolver
 from shared import errors
 from shared.access import Caller
 from shared.aws import client
@@ -56,21 +57,30 @@ JOB_ID = Annotated[str, Path(pattern=r"^[0-9]{1,20}$", description="Numeric job 
 
 logger = Logger()
 metrics = Metrics()
-app = APIGatewayRestResolver(enable_validation=True)
+app = HardenedRestResolver()
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Invalid request",
+    401: "Missing, unknown or revoked API key",
+    403: "No access to the workspace",
+    404: "Job not found",
+    405: "This path has no route for the method; `Allow` lists those it has",
+    413: "The request is larger than 10 MB",
+    414: "The request URI is too long",
+    415: "The request body is not application/json",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "The service did not answer in time",
+}
+# What any request may get before or besides its route's own answers (from API Gateway or the function).
+_ANY_ROUTE = (405, 413, 414, 429, 500, 503)
 
 
-def _problem_responses(*statuses: int) -> dict[int, Any]:
-    described = {
-        400: "Invalid request",
-        401: "Missing, unknown or revoked API key",
-        403: "No access to the workspace",
-        404: "Job not found",
-        415: "The request body is not application/json",
-        429: "Too many requests",
-    }
+def _problem_responses(*statuses: int, public: bool = False) -> dict[int, Any]:
+    every = sorted({*statuses, *_ANY_ROUTE, *(() if public else (401,))})
     return {
-        status: {"description": described[status], "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
-        for status in (*statuses, 401, 429)
+        status: {"description": _PROBLEM_DESCRIPTIONS[status], "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
+        for status in every
     }
 
 
@@ -98,16 +108,6 @@ def _service() -> JobService:
     )
 
 
-JSON_BODY_REQUIRED = "The request body must be application/json."
-
-
-def _require_json_body() -> None:
-    """Powertools also parses form bodies; this API takes JSON only, as its OpenAPI document says."""
-    content_type = app.current_event.headers.get("content-type") or ""  # Powertools: case-insensitive
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise errors.UnsupportedMediaType(JSON_BODY_REQUIRED)
-
-
 def _caller() -> Caller:
     """The API key the authorizer resolved for this request."""
     context = app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
@@ -126,7 +126,6 @@ def _caller() -> Caller:
     },
 )
 def requeue_job(job_id: JOB_ID, change: StatusChange) -> RequeueResponse:
-    _require_json_body()
     result = _service().requeue(job_id, change.status, _caller())
     metrics.add_metric(name="JobsRequeued", unit=MetricUnit.Count, value=1)
     logger.info("job requeued", job_id=job_id, requeue_count=result.job.requeue_count)
@@ -181,7 +180,10 @@ def get_job(job_id: JOB_ID) -> Job:
     tags=["meta"],
     security=[],
     openapi_extensions={"security": []},  # Powertools drops an empty security list; this route needs no key
-    responses={200: {"description": "OpenAPI 3.1 document", "content": {"application/json": {"schema": {}}}}},
+    responses={
+        200: {"description": "OpenAPI 3.1 document", "content": {"application/json": {"schema": {}}}},
+        **_problem_responses(public=True),
+    },
 )
 def openapi_route() -> Response[str]:
     return Response(status_code=200, content_type="application/json", body=json.dumps(openapi_document()))
@@ -248,7 +250,13 @@ def unsupported_media_type(_: RequestUnsupportedContentType) -> Response[str]:
 
 @app.not_found
 def route_not_found(_: NotFoundError) -> Response[str]:
-    return _problem_response("route_not_found", f"No route {app.current_event.http_method} {app.current_event.path}.")
+    method, path = app.current_event.http_method, app.current_event.path
+    allowed = app.allowed_methods(path)
+    if not allowed:
+        return _problem_response("route_not_found", f"No route {method} {path}.")
+    response = _problem_response("method_not_allowed", f"This path answers {', '.join(allowed)} only.")
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
 
 
 @app.exception_handler(Exception)

@@ -10,7 +10,14 @@ from shared.jobs.models import Job, JobStatus
 class StatusChange(BaseModel):
     """Body of ``PATCH /api/v1/jobs/{job_id}/status``."""
 
-    status: str = Field(description="The status to move the job to. Only `queued` is supported.", examples=["queued"])
+    # Any string is read, so that another value gets the spec's 400 `invalid_status` rather than a validation
+    # error; the document still says which one value is accepted.
+    status: str = Field(
+        description="The status to move the job to. Only `queued` is accepted; any other value is a 400 "
+        "`invalid_status`.",
+        examples=["queued"],
+        json_schema_extra={"enum": ["queued"]},
+    )
 
 
 class RequeueResponse(BaseModel):

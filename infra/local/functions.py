@@ -17,6 +17,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.parameters import clear_caches as clear_parameter_caches
 
 from infra.local.backend import apply_environment, restore_environment
+from infra.local.environ import overlay
 from infra.local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef, Resolver
 
 # Each function's environment is the template's with two kinds of local changes. First, observability and
@@ -60,8 +61,10 @@ class FunctionHost:
     """Imports each function by its ``Handler`` and invokes it with that function's environment.
 
     Variables every function agrees on are set once for the process; variables whose values differ between
-    functions (e.g. ``POWERTOOLS_SERVICE_NAME``) are set around each import and invocation. Invocations are
-    serialized, like one warm Lambda instance per function, which also keeps those swaps safe.
+    functions (e.g. ``POWERTOOLS_SERVICE_NAME``) are laid over them, for the running thread only, around each
+    import and invocation (:mod:`infra.local.environ`). Invocations of one function are serialized, like one
+    warm Lambda instance per function; different functions run at once, so a poll or a pipeline stage never
+    holds up an API request.
     """
 
     def __init__(
@@ -87,7 +90,8 @@ class FunctionHost:
         # Powertools' parameter providers keep a boto3 client and values per process: a cold start has neither.
         clear_parameter_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
         self._handlers: dict[str, Handler] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # imports and the handler table
+        self._instances = {function_id: threading.Lock() for function_id in template.functions}
 
     def environment(self, function_id: str) -> Mapping[str, str]:
         return self._environments[function_id]
@@ -101,23 +105,18 @@ class FunctionHost:
         with self._lock:
             if function_id not in self._handlers:
                 function = self._template.functions[function_id]
-                previous = apply_environment(self._own[function_id])
-                try:
+                with overlay(self._own[function_id]):
                     module = _cold_import(function.module)
-                finally:
-                    restore_environment(previous)
                 self._handlers[function_id] = getattr(module, function.attribute)
             return self._handlers[function_id]
 
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
         """Call the function's handler with ``event``; its exceptions propagate like a failed invocation."""
         handler = self.handler(function_id)
-        with self._lock:
-            previous = apply_environment(self._own[function_id])
+        with self._instances[function_id], overlay(self._own[function_id]):
             try:
                 return handler(event, LambdaContext(self._template.functions[function_id]))
             finally:
-                restore_environment(previous)
                 # With metrics disabled, Powertools never flushes, so its process-wide metric set would only
                 # grow (and reach whatever later flushes in this process); drop it after each invocation.
                 Metrics().clear_metrics()

@@ -26,13 +26,13 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from infra.local.functions import FunctionHost
+from infra.local.limits import MAX_PAYLOAD_BYTES, PayloadTooLarge, read_body
 from infra.local.template import ACCOUNT_ID, REGION, AppTemplate, AuthorizerDef, GatewayResponseDef, Route
 from shared.problems import PROBLEM_CONTENT_TYPE, problem
 
 logger = logging.getLogger("infra.local.gateway")
 
 API_ID = "localapi"
-MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
 
 # API Gateway's own status and message for each gateway response type it raises here.
 _DEFAULTS: dict[str, tuple[int, str]] = {
@@ -167,18 +167,24 @@ class Gateway:
     def _handle(self, request: Request, context: _RequestContext) -> Response:
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             raise GatewayError("REQUEST_TOO_LARGE")
+        try:
+            body = read_body(request.stream)  # a chunked body has no declared length: count it
+        except PayloadTooLarge:
+            raise GatewayError("REQUEST_TOO_LARGE") from None
         found = match_route(self._routes, request.method.upper(), request.path)
         if found is None:
             raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
         context.route = found.route
         if found.route.integration == "MOCK":
-            return Response(status=found.route.mock_status, headers=dict(found.route.mock_headers))
+            return Response(
+                found.route.mock_body, status=found.route.mock_status, headers=dict(found.route.mock_headers)
+            )
         authorizer_context: dict[str, Any] | None = None
         if found.route.authorizer_id:
             authorizer = self._template.authorizers[found.route.authorizer_id]
             authorizer_context = self._authorize(authorizer, request, found, context)
             context.authorizer = authorizer_context
-        event = proxy_event(request, found, context, authorizer_context)
+        event = proxy_event(request, found, context, authorizer_context, body)
         assert found.route.function_id is not None  # AWS_PROXY routes always name their function
         try:
             result = self._functions.invoke(found.route.function_id, event)
@@ -407,13 +413,18 @@ def _request_fields(request: Request, found: RouteMatch, context: _RequestContex
 
 
 def proxy_event(
-    request: Request, found: RouteMatch, context: _RequestContext, authorizer: dict[str, Any] | None
+    request: Request,
+    found: RouteMatch,
+    context: _RequestContext,
+    authorizer: dict[str, Any] | None,
+    raw: bytes | None = None,
 ) -> dict[str, Any]:
     """The REST API (payload format 1.0) proxy event API Gateway sends to the integration function."""
     event = _request_fields(request, found, context)
     if authorizer is not None:
         event["requestContext"]["authorizer"] = authorizer
-    raw = request.get_data(cache=False)
+    if raw is None:
+        raw = request.get_data(cache=False)
     try:
         body, encoded = (raw.decode("utf-8"), False) if raw else (None, False)
     except UnicodeDecodeError:

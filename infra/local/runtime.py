@@ -33,6 +33,7 @@ from infra.local.gateway import Gateway
 from infra.local.lambda_hook import install as install_lambda_hook
 from infra.local.lambda_hook import register as register_lambda
 from infra.local.lambda_hook import unregister as unregister_lambda
+from infra.local.limits import ProblemRequestHandler
 from infra.local.moto_transactions import install as install_transaction_rollback
 from infra.local.queues import QueueMappingState, QueuePoller
 from infra.local.schedules import Scheduler
@@ -221,7 +222,7 @@ def start(
         )
         docs_route = _enable_swagger(template, functions)
         gateway = Gateway(template, functions, extra_routes=[docs_route] if docs_route else [])
-        api_server = make_server(HOST, port, gateway, threaded=True)
+        api_server = make_server(HOST, port, gateway, threaded=True, request_handler=ProblemRequestHandler)
         # The demo data is history: the stream workers start after it, at the end of the stream.
         streams = stream_poller(template, resources, functions, starting_position="LATEST")
         queues = queue_poller(template, resources, functions, retry_seconds=queue_retry_seconds)

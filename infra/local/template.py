@@ -80,6 +80,7 @@ class Route:
     authorizer_id: str | None
     mock_status: int = 200
     mock_headers: Mapping[str, str] = field(default_factory=dict)
+    mock_body: str = ""
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -556,6 +557,7 @@ def _routes(resources: Mapping[str, Mapping[str, Any]]) -> Iterator[Route]:
                 for name, value in (mock.get("ResponseParameters") or {}).items()
                 if name.startswith("method.response.header.")
             },
+            mock_body=str((mock.get("ResponseTemplates") or {}).get("application/json", "")),
         )
 
 

@@ -46,8 +46,21 @@ def test_gateway_error_answers_with_the_catalogue_problem(response_type: Respons
     assert (problem.status, body.status, body.code) == (status, status, code)
     assert body.type == PROBLEM_TYPE_BASE + code
     assert body.title == PROBLEMS[code][1]
-    assert body.instance == "/prod/api/v1/jobs/12345"
+    assert body.instance is None  # never the client's path: see the forgery test below
     assert body.detail
+
+
+@pytest.mark.parametrize(
+    "path",
+    ['/prod/api/v1/nope","status":200,"code":"ok', "/prod/api/v1/back\\slash", '/prod/"}'],
+)
+def test_a_path_cannot_forge_or_break_a_gateway_problem(path: str) -> None:
+    # API Gateway copies $context.path into the body as is: a template that used it could be forged.
+    for problem in GATEWAY_PROBLEMS.values():
+        assert "$context.path" not in problem.template()
+        body = render(problem.template(), path=path)
+
+        assert (body.status, body.code) == (problem.status, problem.code)
 
 
 def test_every_gateway_problem_renders_to_valid_json_whatever_the_message() -> None:

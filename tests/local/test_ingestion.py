@@ -105,12 +105,13 @@ def test_skip_all_workspace_lists_its_sample_calls_as_skipped(
     account = _account(demo, SETTING_SKIP_ALL)
 
     # When the spec's listing of skipped jobs names it (with its own key)
+    # (The poll writes its jobs while the API answers: wait until the skipped listing itself holds them all.)
     jobs = _wait_for(
-        lambda: [
-            job
-            for job in _sample_jobs(runtime, api, demo, account, status="skipped")
-            if len(_sample_jobs(runtime, api, demo, account)) >= account["initial_calls"]
-        ],
+        lambda: (
+            (found := _sample_jobs(runtime, api, demo, account, status="skipped"))
+            and len(found) >= account["initial_calls"]
+            and found
+        ),
         "the skip-all workspace's first poll",
     )
 

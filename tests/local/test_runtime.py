@@ -145,7 +145,7 @@ def test_unknown_route_is_a_404_problem(api: httpx.Client, demo: dict[str, Any])
 
     assert response.status_code == 404
     assert response.json()["code"] == "route_not_found"
-    assert response.json()["instance"] == "/api/v1/nothing-here"
+    assert "instance" not in response.json()  # the gateway answers it, and never copies the path
 
 
 def test_foreign_workspace_is_forbidden(api: httpx.Client, demo: dict[str, Any]) -> None:
