@@ -59,6 +59,7 @@ def request_counts() -> dict[str, Any]:
         create_table(boto3.client("dynamodb"))
         os.environ["TABLE_NAME"] = TABLE_NAME
         os.environ["CURSOR_SECRET_ARN"] = create_cursor_secret(boto3.client("secretsmanager"))
+        os.environ.setdefault("CONFIG_PREFIX", "/gensail/config")
         registry = TenantRegistry(TABLE_NAME)
         registry.create_partner("Bench", "ptn_b")
         registry.create_organization("ptn_b", "Bench org", "org_b")

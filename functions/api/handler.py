@@ -25,6 +25,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.api.config_routes import router as config_router
 from functions.api.models import JobList, RequeueResponse, StatusChange
 from shared import errors
 from shared.access import Caller
@@ -46,7 +47,8 @@ def openapi_settings() -> dict[str, Any]:
     return {
         "title": "Gensail Jobs API",
         "version": "1.0.0",
-        "description": "Read call-processing jobs and requeue skipped ones against the current processing filters.",
+        "description": "Read call-processing jobs and requeue skipped ones against the current processing filters; "
+        "read and change the processing config.",
         "security_schemes": {"apiKey": HTTPBearer(description="A Gensail API key: `Authorization: Bearer gsk_...`.")},
         "security": [{"apiKey": []}],
     }
@@ -57,6 +59,7 @@ JOB_ID = Annotated[str, Path(pattern=r"^[0-9]{1,20}$", description="Numeric job 
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
+app.include_router(config_router)
 
 
 def _problem_responses(*statuses: int) -> dict[int, Any]:

@@ -1,0 +1,275 @@
+"""The config routes: a level's document, a workspace's effective settings, changes, history and previews.
+
+Thin routes over ``shared.config.service``; included in the API's resolver by ``functions.api.handler``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from functions.api.config_models import (
+    ConfigDocumentBody,
+    ConfigHistoryBody,
+    EffectiveConfigBody,
+    EffectiveValue,
+    HistoryEntryBody,
+    PreviewBody,
+    PreviewRequest,
+    ReasonPreview,
+)
+from shared import errors
+from shared.access import Caller
+from shared.aws import client
+from shared.config.documents import ConfigDocuments, StoredDocument
+from shared.config.hierarchy import ConfigLevel, ConfigStore
+from shared.config.preview import ConfigPreview, SkippedJobs
+from shared.config.service import ConfigService, EffectiveSetting, TenantAncestry
+from shared.jobs.cursor import CursorCodec
+from shared.problems import PROBLEM_CONTENT_TYPE, Problem, ValidationIssue, problem
+from shared.settings import ApiSettings
+from shared.tenants.registry import TenantRegistry
+
+MERGE_PATCH = "application/merge-patch+json"
+HISTORY_PAGE_DEFAULT = 20
+HISTORY_PAGE_MAX = 100
+_LEVELS = {
+    "partners": ConfigLevel.PARTNER,
+    "organizations": ConfigLevel.ORGANIZATION,
+    "workspaces": ConfigLevel.WORKSPACE,
+}
+
+LEVEL = Annotated[Literal["partners", "organizations", "workspaces"], Path(description="The level of the hierarchy.")]
+WORKSPACES = Annotated[Literal["workspaces"], Path(description="Only workspaces have effective settings.")]
+TENANT_ID = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The partner's, organization's or workspace's id.")
+]
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
+
+
+@cache
+def _services() -> tuple[ConfigService, ConfigPreview, Any]:
+    settings = ApiSettings.from_environ()
+    store = ConfigStore(settings.config_prefix, max_age_seconds=settings.config_cache_seconds)
+    service = ConfigService(
+        ConfigDocuments(settings.table_name, store), TenantAncestry(TenantRegistry(settings.table_name))
+    )
+
+    @cache
+    def cursors() -> CursorCodec:
+        # Imported on first use: only history pages need the signing secret.
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        secrets = SecretsProvider(boto3_client=client("secretsmanager"))
+        return CursorCodec(str(secrets.get(settings.cursor_secret_arn, max_age=3600)).encode())
+
+    return service, ConfigPreview(service, SkippedJobs(settings.table_name)), cursors
+
+
+def _caller() -> Caller:
+    context = router.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
+    return Caller.model_validate(context)
+
+
+def _responses(*statuses: int, ok: type | None = None, ok_description: str = "") -> dict[int, Any]:
+    described = {
+        400: "Invalid request or setting value",
+        401: "Missing, unknown or revoked API key",
+        403: "No access to this level, or a setting only operators may change",
+        412: "If-Match is not the current version",
+        415: "Wrong request content type",
+        429: "Too many requests",
+    }
+    responses: dict[int, Any] = {
+        status: {"description": described[status], "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
+        for status in (*statuses, 401, 429)
+    }
+    if ok is not None:
+        responses[200] = {"description": ok_description, "content": {"application/json": {"model": ok}}}
+    return responses
+
+
+def _document_response(document: StoredDocument) -> Response[str]:
+    body = ConfigDocumentBody(
+        level=document.level.value,
+        id=str(document.tenant_id),
+        config=document.config,
+        version=document.version,
+        updated_at=document.updated_at,
+        updated_by=document.updated_by,
+    )
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=body.model_dump_json(),
+        headers={"ETag": document.etag},
+    )
+
+
+def _effective(settings: dict[str, EffectiveSetting]) -> dict[str, EffectiveValue]:
+    return {
+        path: EffectiveValue.model_validate(
+            {"value": setting.value, "source": {"level": setting.level, "id": setting.tenant_id}}
+        )
+        for path, setting in settings.items()
+    }
+
+
+def _content_type() -> str:
+    return (router.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
+@router.get(
+    "/api/v1/config/<level>/<tenant_id>",
+    summary="Get the config document of one level",
+    description="Only the settings set at this level (the rest inherit). The `ETag` header is its version.",
+    operation_id="getConfig",
+    tags=["config"],
+    responses=_responses(400, 403, ok=ConfigDocumentBody, ok_description="The level's document"),
+)
+def get_config(level: LEVEL, tenant_id: TENANT_ID) -> Response[str]:
+    service, _, _ = _services()
+    return _document_response(service.document(_caller(), _LEVELS[level], tenant_id))
+
+
+@router.patch(
+    "/api/v1/config/<level>/<tenant_id>",
+    summary="Change the config document of one level",
+    description=(
+        "A JSON Merge Patch (RFC 7396, `application/merge-patch+json`): `null` removes a setting so that it "
+        "inherits again. `If-Match` (optional) must be the current `ETag`. Answers the new document."
+    ),
+    operation_id="patchConfig",
+    tags=["config"],
+    responses=_responses(400, 403, 412, 415, ok=ConfigDocumentBody, ok_description="The new document"),
+    openapi_extensions={
+        "requestBody": {
+            "required": True,
+            "content": {
+                MERGE_PATCH: {
+                    "schema": {"type": "object"},
+                    "example": {"processing": {"filters": {"min_duration_seconds": 10}}},
+                }
+            },
+        }
+    },
+)
+def patch_config(level: LEVEL, tenant_id: TENANT_ID) -> Response[str]:
+    if _content_type() != MERGE_PATCH:
+        raise errors.UnsupportedMediaType(f"The request body must be {MERGE_PATCH}.")
+    try:
+        patch = json.loads(router.current_event.body or "")
+    except (ValueError, RecursionError):  # JSONDecodeError, huge numbers, too deep
+        raise _NotJsonObject("The body is not valid JSON.") from None
+    if not isinstance(patch, dict):
+        raise _NotJsonObject("The merge patch must be a JSON object.")
+    if_match = router.current_event.headers.get("if-match")
+    service, _, _ = _services()
+    return _document_response(service.patch(_caller(), _LEVELS[level], tenant_id, patch, if_match))
+
+
+@router.get(
+    "/api/v1/config/<level>/<tenant_id>/history",
+    summary="List the changes of one level's config",
+    description="Newest first: each version with its time, author, and every changed setting (old and new value).",
+    operation_id="getConfigHistory",
+    tags=["config"],
+    responses=_responses(400, 403, ok=ConfigHistoryBody, ok_description="One page of changes"),
+)
+def config_history(
+    level: LEVEL,
+    tenant_id: TENANT_ID,
+    limit: Annotated[int, Query(ge=1, le=HISTORY_PAGE_MAX, description="Page size.")] = HISTORY_PAGE_DEFAULT,
+    cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page.")] = None,
+) -> ConfigHistoryBody:
+    service, _, cursors = _services()
+    caller = _caller()
+    binding = {"config_history": f"{level}/{tenant_id}", "scope": caller.scope.value, "key_id": caller.key_id}
+    start_key = cursors().decode(cursor, binding) if cursor else None
+    page = service.history(caller, _LEVELS[level], tenant_id, limit, start_key)
+    return ConfigHistoryBody(
+        changes=[HistoryEntryBody.model_validate(entry.model_dump()) for entry in page.entries],
+        next_cursor=cursors().encode(page.last_key, binding) if page.last_key else None,
+    )
+
+
+@router.get(
+    "/api/v1/config/<level>/<tenant_id>/effective",
+    summary="Get a workspace's effective settings",
+    description="Every setting the workspace runs with, each with the level (and tenant) that sets it.",
+    operation_id="getEffectiveConfig",
+    tags=["config"],
+    responses=_responses(400, 403, ok=EffectiveConfigBody, ok_description="The effective settings"),
+)
+def effective_config(level: WORKSPACES, tenant_id: TENANT_ID) -> EffectiveConfigBody:
+    service, _, _ = _services()
+    return EffectiveConfigBody(workspace_id=tenant_id, settings=_effective(service.effective(_caller(), tenant_id)))
+
+
+@router.post(
+    "/api/v1/config/<level>/<tenant_id>/preview",
+    summary="Preview a config change on a workspace's skipped jobs",
+    description=(
+        "Nothing is written. For a merge patch of a level the workspace inherits from: its effective filters "
+        "before and after, and how many of its skipped jobs would pass the filters after the change, by skip "
+        "reason, with up to 20 job ids of each."
+    ),
+    operation_id="previewConfig",
+    tags=["config"],
+    responses=_responses(400, 403, 415, ok=PreviewBody, ok_description="What the change would do"),
+)
+def preview_config(level: WORKSPACES, tenant_id: TENANT_ID, change: PreviewRequest) -> PreviewBody:
+    if _content_type() != "application/json":
+        raise errors.UnsupportedMediaType("The request body must be application/json.")
+    _, previewer, _ = _services()
+    target = ConfigLevel(change.level)
+    preview = previewer.preview(_caller(), tenant_id, target, change.id, change.patch)
+    return PreviewBody(
+        workspace_id=preview.workspace_id,
+        filters_before=_effective(preview.filters_before),
+        filters_after=_effective(preview.filters_after),
+        skipped_jobs=preview.skipped,
+        would_pass=preview.would_pass,
+        would_stay_skipped=preview.skipped - preview.would_pass,
+        by_reason=[
+            ReasonPreview(
+                reason=group.reason,
+                skipped=group.skipped,
+                would_pass=group.would_pass,
+                would_stay_skipped=group.skipped - group.would_pass,
+                sample_job_ids=group.sample_job_ids,
+            )
+            for group in preview.groups
+        ],
+    )
+
+
+class _NotJsonObject(errors.DomainError):
+    code = "validation_error"
+
+
+# The errors only config routes raise; the API's own handlers (functions.api.handler) answer the shared ones.
+_CONFIG_ERRORS = (
+    errors.SettingNotWritable,
+    errors.PreconditionFailed,
+    errors.InvalidConfigChange,
+    errors.ConfigConflict,
+    _NotJsonObject,
+)
+
+
+@router.exception_handler(list(_CONFIG_ERRORS))
+def config_error(error: errors.DomainError) -> Response[str]:
+    issues = None
+    if isinstance(error, errors.InvalidConfigChange) and error.key:
+        issues = [ValidationIssue(location=f"config.{error.key}", message=error.detail)]
+    body = problem(error.code, error.detail, instance=router.current_event.path, errors=issues)
+    return Response(
+        status_code=body.status, content_type=PROBLEM_CONTENT_TYPE, body=body.model_dump_json(exclude_none=True)
+    )
