@@ -77,11 +77,12 @@ def _caller() -> Caller:
     return Caller.model_validate(context)
 
 
-def _responses(*statuses: int, ok: type | None = None, ok_description: str = "") -> dict[int, Any]:
+def _responses(*statuses: int, ok: type | None = None, ok_description: str = "", etag: bool = False) -> dict[int, Any]:
     described = {
         400: "Invalid request or setting value",
         401: "Missing, unknown or revoked API key",
         403: "No access to this level, or a setting only operators may change",
+        409: "The document kept changing under concurrent writers; retry",
         412: "If-Match is not the current version",
         415: "Wrong request content type",
         429: "Too many requests",
@@ -92,6 +93,10 @@ def _responses(*statuses: int, ok: type | None = None, ok_description: str = "")
     }
     if ok is not None:
         responses[200] = {"description": ok_description, "content": {"application/json": {"model": ok}}}
+    if etag:
+        responses[200]["headers"] = {
+            "ETag": {"description": "The document's version, for `If-Match`.", "schema": {"type": "string"}}
+        }
     return responses
 
 
@@ -131,7 +136,7 @@ def _content_type() -> str:
     description="Only the settings set at this level (the rest inherit). The `ETag` header is its version.",
     operation_id="getConfig",
     tags=["config"],
-    responses=_responses(400, 403, ok=ConfigDocumentBody, ok_description="The level's document"),
+    responses=_responses(400, 403, ok=ConfigDocumentBody, ok_description="The level's document", etag=True),
 )
 def get_config(level: LEVEL, tenant_id: TENANT_ID) -> Response[str]:
     service, _, _ = _services()
@@ -147,7 +152,7 @@ def get_config(level: LEVEL, tenant_id: TENANT_ID) -> Response[str]:
     ),
     operation_id="patchConfig",
     tags=["config"],
-    responses=_responses(400, 403, 412, 415, ok=ConfigDocumentBody, ok_description="The new document"),
+    responses=_responses(400, 403, 409, 412, 415, ok=ConfigDocumentBody, ok_description="The new document", etag=True),
     openapi_extensions={
         "requestBody": {
             "required": True,

@@ -132,7 +132,7 @@ class ConfigDocuments(TableRepository):
         tenant_id = _tenant(current.level, current.tenant_id)
         version = current.version + 1
         author_item = author.model_dump(exclude_none=True)
-        head_condition = "attribute_not_exists(#pk)" if current.version == 0 else "version = :expected"
+        head_condition = "attribute_not_exists(#pk)" if current.version == 0 else "#version = :expected"
         head_values = {
             ":document": serialize(json.dumps(config, sort_keys=True)),
             ":version": serialize(version),
@@ -142,8 +142,11 @@ class ConfigDocuments(TableRepository):
             ":level": serialize(current.level.value),
             ":tenant": serialize(tenant_id),
         }
+        head_names = {"#document": "document", "#version": "version", "#level": "level"}
         if current.version:
             head_values[":expected"] = serialize(current.version)
+        else:
+            head_names["#pk"] = schema.PARTITION_KEY
         change_item = {
             **schema.config_change_key(current.level.value, tenant_id, version),
             "entity": schema.Entity.CONFIG_CHANGE,
@@ -162,12 +165,11 @@ class ConfigDocuments(TableRepository):
                             "TableName": self._table,
                             "Key": to_item(schema.config_head_key(current.level.value, tenant_id)),
                             "UpdateExpression": (
-                                "SET #document = :document, version = :version, updated_at = :now,"
+                                "SET #document = :document, #version = :version, updated_at = :now,"
                                 " updated_by = :author, entity = :entity, #level = :level, tenant_id = :tenant"
                             ),
                             "ConditionExpression": head_condition,
-                            "ExpressionAttributeNames": {"#pk": schema.PARTITION_KEY, "#document": "document"}
-                            | {"#level": "level"},
+                            "ExpressionAttributeNames": head_names,
                             "ExpressionAttributeValues": head_values,
                         }
                     },
