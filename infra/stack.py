@@ -22,6 +22,7 @@ from infra.parameters import (
     CALLRAIL_KEYS_PARAMETER_PREFIX,
     CONFIG_PARAMETER_PREFIX,
     grant_config_read,
+    grant_config_write,
     grant_secrets_read,
 )
 from infra.pipeline import EVENT_BUS_NAME, Pipeline, StageFunctions
@@ -85,6 +86,7 @@ class GensailStack(cdk.Stack):
             description="The public jobs API",
             environment={
                 "CURSOR_SECRET_ARN": self.cursor_secret.secret_arn,
+                "CONFIG_PREFIX": CONFIG_PARAMETER_PREFIX,
                 "POWERTOOLS_SERVICE_NAME": "jobs-api",
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
@@ -93,6 +95,10 @@ class GensailStack(cdk.Stack):
             memory_size=1024,
         )
         self.cursor_secret.grant_read(self.api_function)
+        # The config routes: documents and history in the table (config partitions only), copies in SSM.
+        self.data.grant_config_documents(self.api_function)
+        grant_config_read(self.api_function, self)
+        grant_config_write(self.api_function, self)
 
         self.api = JobsApi(
             self,
