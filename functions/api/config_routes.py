@@ -54,7 +54,7 @@ router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it unann
 
 
 @cache
-def _services() -> tuple[ConfigService, ConfigPreview, Any]:
+def config_services() -> tuple[ConfigService, ConfigPreview, Any]:
     settings = ApiSettings.from_environ()
     store = ConfigStore(settings.config_prefix, max_age_seconds=settings.config_cache_seconds)
     service = ConfigService(
@@ -139,7 +139,7 @@ def _content_type() -> str:
     responses=_responses(400, 403, ok=ConfigDocumentBody, ok_description="The level's document", etag=True),
 )
 def get_config(level: LEVEL, tenant_id: TENANT_ID) -> Response[str]:
-    service, _, _ = _services()
+    service, _, _ = config_services()
     return _document_response(service.document(_caller(), _LEVELS[level], tenant_id))
 
 
@@ -175,7 +175,7 @@ def patch_config(level: LEVEL, tenant_id: TENANT_ID) -> Response[str]:
     if not isinstance(patch, dict):
         raise _NotJsonObject("The merge patch must be a JSON object.")
     if_match = router.current_event.headers.get("if-match")
-    service, _, _ = _services()
+    service, _, _ = config_services()
     return _document_response(service.patch(_caller(), _LEVELS[level], tenant_id, patch, if_match))
 
 
@@ -193,7 +193,7 @@ def config_history(
     limit: Annotated[int, Query(ge=1, le=HISTORY_PAGE_MAX, description="Page size.")] = HISTORY_PAGE_DEFAULT,
     cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page.")] = None,
 ) -> ConfigHistoryBody:
-    service, _, cursors = _services()
+    service, _, cursors = config_services()
     caller = _caller()
     binding = {"config_history": f"{level}/{tenant_id}", "scope": caller.scope.value, "key_id": caller.key_id}
     start_key = cursors().decode(cursor, binding) if cursor else None
@@ -213,7 +213,7 @@ def config_history(
     responses=_responses(400, 403, ok=EffectiveConfigBody, ok_description="The effective settings"),
 )
 def effective_config(level: WORKSPACES, tenant_id: TENANT_ID) -> EffectiveConfigBody:
-    service, _, _ = _services()
+    service, _, _ = config_services()
     return EffectiveConfigBody(workspace_id=tenant_id, settings=_effective(service.effective(_caller(), tenant_id)))
 
 
@@ -232,7 +232,7 @@ def effective_config(level: WORKSPACES, tenant_id: TENANT_ID) -> EffectiveConfig
 def preview_config(level: WORKSPACES, tenant_id: TENANT_ID, change: PreviewRequest) -> PreviewBody:
     if _content_type() != "application/json":
         raise errors.UnsupportedMediaType("The request body must be application/json.")
-    _, previewer, _ = _services()
+    _, previewer, _ = config_services()
     target = ConfigLevel(change.level)
     preview = previewer.preview(_caller(), tenant_id, target, change.id, change.patch)
     return PreviewBody(

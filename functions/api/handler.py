@@ -25,6 +25,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# ``config_services`` is named here so that whoever resets this module's cached services resets those too.
+from functions.api.config_routes import config_services  # noqa: F401
 from functions.api.config_routes import router as config_router
 from functions.api.models import JobList, RequeueResponse, StatusChange
 from shared import errors
