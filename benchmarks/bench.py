@@ -159,6 +159,12 @@ def pipeline_figures() -> dict[str, Any]:
     return figures()
 
 
+def config_figures() -> dict[str, Any]:
+    from benchmarks.config import config_figures as figures
+
+    return figures()
+
+
 def main() -> None:
     # The handlers write their logs and metrics (EMF) to stdout; keep stdout for the JSON result.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -166,7 +172,14 @@ def main() -> None:
         requests = request_counts()
         pipeline = pipeline_figures()
         ingestion = {**ingestion_figures(), "dispatch": dispatch_figures()}
-    figures = {"aws_requests": requests, "pipeline": pipeline, "ingestion": ingestion, "import_time": import_times()}
+        config = config_figures()
+    figures = {
+        "aws_requests": requests,
+        "pipeline": pipeline,
+        "ingestion": ingestion,
+        "config": config,
+        "import_time": import_times(),
+    }
     print(json.dumps(figures, indent=2))
 
 
