@@ -69,7 +69,11 @@ class PreviewRequest(BaseModel):
 
 
 class ReasonPreview(BaseModel):
-    reason: str = Field(examples=["duration_below_minimum:12<30"])
+    reason: str = Field(
+        description="The skip reason without its figures: `duration_below_minimum`, `skip_all_on_ingest`, "
+        "`rate_limit`.",
+        examples=["duration_below_minimum"],
+    )
     skipped: int
     would_pass: int
     would_stay_skipped: int

@@ -96,7 +96,7 @@ class ConfigPreview:
         after = resolve_documents(changed)
         groups: dict[str, ReasonGroup] = {}
         for job in self._jobs.scan(workspace_id):
-            reason = str(job.get("skipped_reason") or "unknown")
+            reason = skip_reason_kind(str(job.get("skipped_reason") or "unknown"))
             group = groups.setdefault(reason, ReasonGroup(reason=reason))
             group.skipped += 1
             if skip_reason_for_call(job.get("duration_seconds"), after.config) is None:
@@ -111,6 +111,11 @@ class ConfigPreview:
             would_pass=sum(group.would_pass for group in groups.values()),
             groups=sorted(groups.values(), key=lambda group: (-group.skipped, group.reason)),
         )
+
+
+def skip_reason_kind(reason: str) -> str:
+    """The reason without its figures: ``duration_below_minimum:12<30`` groups as ``duration_below_minimum``."""
+    return reason.partition(":")[0]
 
 
 def _filters(settings: dict[str, EffectiveSetting]) -> dict[str, EffectiveSetting]:
