@@ -6,10 +6,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.config.changes import ConfigChange
-from shared.config.documents import Author
-
 CustomerLevel = Literal["partner", "organization", "workspace"]
+
+
+# The API's own copies of the domain's author and change shapes: this module loads at every cold start, the
+# config domain (shared.config) only when a config route is first called.
+class Author(BaseModel):
+    """Who made a change: an API key (its scope and key id) or an operator through the admin command."""
+
+    scope: str = Field(description="`workspace`, `organization` or `partner` (an API key), or `operator`.")
+    key_id: str | None = Field(default=None, description="The API key's id; null for an operator.")
+
+
+class ConfigChange(BaseModel):
+    """One setting changed; `null` as `old` or `new` means not set at that level (inherited)."""
+
+    key: str = Field(examples=["processing.filters.min_duration_seconds"])
+    old: Any = None
+    new: Any = None
 
 
 class ConfigDocumentBody(BaseModel):

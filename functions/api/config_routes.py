@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from functions.api.config_models import (
+    Author,
     ConfigDocumentBody,
     ConfigHistoryBody,
     EffectiveConfigBody,
@@ -25,24 +26,20 @@ from functions.api.config_models import (
 )
 from shared import errors
 from shared.access import Caller
-from shared.aws import client
-from shared.config.documents import ConfigDocuments, StoredDocument
-from shared.config.hierarchy import ConfigLevel, ConfigStore
-from shared.config.preview import ConfigPreview, SkippedJobs
-from shared.config.service import ConfigService, EffectiveSetting, TenantAncestry
 from shared.jobs.cursor import CursorCodec
 from shared.problems import PROBLEM_CONTENT_TYPE, Problem, ValidationIssue, problem
 from shared.settings import ApiSettings
-from shared.tenants.registry import TenantRegistry
+
+if TYPE_CHECKING:
+    from shared.config.documents import StoredDocument
+    from shared.config.hierarchy import ConfigLevel
+    from shared.config.preview import ConfigPreview
+    from shared.config.service import ConfigService, EffectiveSetting
 
 MERGE_PATCH = "application/merge-patch+json"
 HISTORY_PAGE_DEFAULT = 20
 HISTORY_PAGE_MAX = 100
-_LEVELS = {
-    "partners": ConfigLevel.PARTNER,
-    "organizations": ConfigLevel.ORGANIZATION,
-    "workspaces": ConfigLevel.WORKSPACE,
-}
+_LEVELS = {"partners": "partner", "organizations": "organization", "workspaces": "workspace"}
 
 LEVEL = Annotated[Literal["partners", "organizations", "workspaces"], Path(description="The level of the hierarchy.")]
 WORKSPACES = Annotated[Literal["workspaces"], Path(description="Only workspaces have effective settings.")]
@@ -55,6 +52,14 @@ router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it unann
 
 @cache
 def config_services() -> tuple[ConfigService, ConfigPreview, Any]:
+    """The config domain, imported on first use: a cold start that serves a jobs route never loads it."""
+    from shared.aws import client
+    from shared.config.documents import ConfigDocuments
+    from shared.config.hierarchy import ConfigStore
+    from shared.config.preview import ConfigPreview, SkippedJobs
+    from shared.config.service import ConfigService, TenantAncestry
+    from shared.tenants.registry import TenantRegistry
+
     settings = ApiSettings.from_environ()
     store = ConfigStore(settings.config_prefix, max_age_seconds=settings.config_cache_seconds)
     service = ConfigService(
@@ -70,6 +75,13 @@ def config_services() -> tuple[ConfigService, ConfigPreview, Any]:
         return CursorCodec(str(secrets.get(settings.cursor_secret_arn, max_age=3600)).encode())
 
     return service, ConfigPreview(service, SkippedJobs(settings.table_name)), cursors
+
+
+def _level(folder: str) -> ConfigLevel:
+    """The config level of a path's folder (``workspaces`` -> ``ConfigLevel.WORKSPACE``)."""
+    from shared.config.hierarchy import ConfigLevel
+
+    return ConfigLevel(_LEVELS[folder])
 
 
 def _caller() -> Caller:
@@ -107,7 +119,7 @@ def _document_response(document: StoredDocument) -> Response[str]:
         config=document.config,
         version=document.version,
         updated_at=document.updated_at,
-        updated_by=document.updated_by,
+        updated_by=Author.model_validate(document.updated_by.model_dump()) if document.updated_by else None,
     )
     return Response(
         status_code=200,
@@ -140,7 +152,7 @@ def _content_type() -> str:
 )
 def get_config(level: LEVEL, tenant_id: TENANT_ID) -> Response[str]:
     service, _, _ = config_services()
-    return _document_response(service.document(_caller(), _LEVELS[level], tenant_id))
+    return _document_response(service.document(_caller(), _level(level), tenant_id))
 
 
 @router.patch(
@@ -176,7 +188,7 @@ def patch_config(level: LEVEL, tenant_id: TENANT_ID) -> Response[str]:
         raise _NotJsonObject("The merge patch must be a JSON object.")
     if_match = router.current_event.headers.get("if-match")
     service, _, _ = config_services()
-    return _document_response(service.patch(_caller(), _LEVELS[level], tenant_id, patch, if_match))
+    return _document_response(service.patch(_caller(), _level(level), tenant_id, patch, if_match))
 
 
 @router.get(
@@ -197,7 +209,7 @@ def config_history(
     caller = _caller()
     binding = {"config_history": f"{level}/{tenant_id}", "scope": caller.scope.value, "key_id": caller.key_id}
     start_key = cursors().decode(cursor, binding) if cursor else None
-    page = service.history(caller, _LEVELS[level], tenant_id, limit, start_key)
+    page = service.history(caller, _level(level), tenant_id, limit, start_key)
     return ConfigHistoryBody(
         changes=[HistoryEntryBody.model_validate(entry.model_dump()) for entry in page.entries],
         next_cursor=cursors().encode(page.last_key, binding) if page.last_key else None,
@@ -233,7 +245,7 @@ def preview_config(level: WORKSPACES, tenant_id: TENANT_ID, change: PreviewReque
     if _content_type() != "application/json":
         raise errors.UnsupportedMediaType("The request body must be application/json.")
     _, previewer, _ = config_services()
-    target = ConfigLevel(change.level)
+    target = _level(f"{change.level}s")
     preview = previewer.preview(_caller(), tenant_id, target, change.id, change.patch)
     return PreviewBody(
         workspace_id=preview.workspace_id,
