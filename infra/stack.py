@@ -253,6 +253,7 @@ class GensailStack(cdk.Stack):
         )
         for function in (self.worker_function, self.reconciler_function):
             grant_config_read(function, self)
+            self.data.grant_config_documents(function, write=False)  # heads, for requeued jobs
             self.pipeline.state_machine.grant_start_execution(function)
         self.stream_worker = StreamWorker(self, "StreamWorker", worker=self.worker_function, table=self.data.table)
         self.reconcile_schedule = ReconcileSchedule(

@@ -24,11 +24,11 @@ from pydantic import BaseModel, Field
 
 from shared import schema
 from shared.config.changes import ConfigChange
+from shared.config.heads import ConfigHeads, level_tenant
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.dynamo import TableRepository, from_item, serialize, to_item
 from shared.errors import ConfigConflict
 
-PLATFORM_ID = "platform"  # the id of the platform level in table keys
 PUBLISH_ATTEMPTS = 5
 HISTORY_PAGE_MAX = 100
 
@@ -73,8 +73,7 @@ class HistoryPage(BaseModel):
     last_key: dict[str, Any] | None
 
 
-def _tenant(level: ConfigLevel, tenant_id: str | None) -> str:
-    return PLATFORM_ID if level is ConfigLevel.PLATFORM else str(tenant_id)
+_tenant = level_tenant
 
 
 class ConfigDocuments(TableRepository):
@@ -83,6 +82,7 @@ class ConfigDocuments(TableRepository):
     def __init__(self, table_name: str, store: ConfigStore, dynamodb: Any = None) -> None:
         super().__init__(table_name, dynamodb)
         self.store = store
+        self.heads = ConfigHeads(table_name, dynamodb)
 
     def read(self, level: ConfigLevel, tenant_id: str | None) -> StoredDocument:
         """The current document of one level (a consistent read: every committed change is seen)."""
@@ -97,27 +97,12 @@ class ConfigDocuments(TableRepository):
     def read_chain(self, chain: list[tuple[ConfigLevel, str | None]]) -> list[StoredDocument]:
         """The current documents of several levels: one consistent ``BatchGetItem`` (at most 100 levels), then
         one ``GetParameters`` (cached) for the levels that have no head yet."""
-        keys = {
-            (level, tenant_id): schema.config_head_key(level.value, _tenant(level, tenant_id))
-            for level, tenant_id in chain
-        }
-        found: dict[str, dict[str, Any]] = {}
-        request: dict[str, Any] | None = {
-            self._table: {"Keys": [to_item(key) for key in keys.values()], "ConsistentRead": True}
-        }
-        while request:
-            response = self._db.batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(self._table, []):
-                plain = from_item(item)
-                found[plain[schema.PARTITION_KEY]] = plain
-            request = response.get("UnprocessedKeys") or None
-        missing = [
-            (level, tenant_id) for (level, tenant_id), key in keys.items() if key[schema.PARTITION_KEY] not in found
-        ]
+        found = self.heads.items(chain)
+        missing = [level for level in chain if level not in found]
         fallback = self.store.documents(missing) if missing else {}
         documents = []
-        for (level, tenant_id), key in keys.items():
-            head = found.get(key[schema.PARTITION_KEY])
+        for level, tenant_id in chain:
+            head = found.get((level, tenant_id))
             if head is not None:
                 documents.append(_document_from_item(level, tenant_id, head))
             else:

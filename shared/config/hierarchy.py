@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -196,6 +196,10 @@ def unset_path(document: dict[str, Any], dotted_path: str) -> dict[str, Any]:
     return updated
 
 
+# Reads the head documents of config levels (``shared.config.heads.ConfigHeads.documents``).
+HeadReader = Callable[[list[tuple["ConfigLevel", str | None]]], dict[tuple["ConfigLevel", str | None], dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class _Cached:
     expires: float  # monotonic clock
@@ -206,16 +210,23 @@ class _Cached:
 class ConfigStore:
     """The configuration documents under one parameter prefix, cached for ``max_age_seconds``.
 
-    ``resolve(path, fresh_since=...)`` refetches the documents whose cached copy was read before ``fresh_since``:
-    the worker passes a requeued job's ``last_requeued_at``, so a job requeued after a config change is checked
-    against that change (read-your-writes) while every other job is served from the cache.
+    ``resolve(path, fresh_since=...)`` refreshes the documents whose cached copy was read before ``fresh_since``
+    (from the versioned heads in the table when ``heads`` is given, else from SSM): the worker passes a requeued
+    job's ``last_requeued_at``, so a job requeued after a config change is checked against that change
+    (read-your-writes) while every other job is served from the cache.
     """
 
-    def __init__(self, prefix: str, max_age_seconds: int = 60, ssm: Any = None) -> None:
+    def __init__(
+        self, prefix: str, max_age_seconds: int = 60, ssm: Any = None, heads: HeadReader | None = None
+    ) -> None:
+        """``heads``: reads the versioned head documents (``shared.config.heads``); when given, documents older
+        than ``fresh_since`` are refreshed from the heads instead of SSM (no SSM call for read-your-writes)."""
         self.prefix = prefix.rstrip("/")
         self.max_age_seconds = max_age_seconds
         self._ssm = ssm
+        self._heads = heads
         self._cache: dict[str, _Cached] = {}
+        self._levels: dict[str, tuple[ConfigLevel, str | None]] = {}
 
     @property
     def ssm(self) -> Any:
@@ -223,10 +234,14 @@ class ConfigStore:
 
     def parameter_name(self, level: ConfigLevel, tenant_id: str | None = None) -> str:
         if level is ConfigLevel.PLATFORM:
-            return f"{self.prefix}/platform"
+            name = f"{self.prefix}/platform"
+            self._levels[name] = (level, None)
+            return name
         if not tenant_id:
             raise ValueError(f"a {level} document needs the {level}'s id")
-        return f"{self.prefix}/{_LEVEL_FOLDER[level]}/{tenant_id}"
+        name = f"{self.prefix}/{_LEVEL_FOLDER[level]}/{tenant_id}"
+        self._levels[name] = (level, tenant_id)
+        return name
 
     def chain(self, path: TenantPath) -> list[tuple[ConfigLevel, str]]:
         """The parameters that apply to a workspace, from the platform down."""
@@ -305,22 +320,40 @@ class ConfigStore:
         now = time.monotonic()
         # Timestamps carry milliseconds: a read sent in the same millisecond as the requeue counts as older.
         floor = None if fresh_since is None else math.floor(fresh_since * 1000)
-        stale = sorted(
+        expired = sorted(name for name in names if (cached := self._cache.get(name)) is None or cached.expires <= now)
+        older = sorted(
             name
-            for name in names
-            if (cached := self._cache.get(name)) is None
-            or cached.expires <= now
-            or (floor is not None and math.floor(cached.filled_at * 1000) <= floor)
+            for name in set(names) - set(expired)
+            if floor is not None and math.floor(self._cache[name].filled_at * 1000) <= floor
         )
-        for start in range(0, len(stale), _GET_PARAMETERS_MAX):
-            chunk = stale[start : start + _GET_PARAMETERS_MAX]
+        if self._heads is None:
+            expired, older = sorted({*expired, *older}), []
+        for start in range(0, len(expired), _GET_PARAMETERS_MAX):
+            chunk = expired[start : start + _GET_PARAMETERS_MAX]
             filled_at = time.time()
             response = self.ssm.get_parameters(Names=chunk)
             values = {parameter["Name"]: parameter["Value"] for parameter in response.get("Parameters", [])}
             expires = time.monotonic() + self.max_age_seconds
             for name in chunk:
                 self._cache[name] = _Cached(expires=expires, filled_at=filled_at, raw=values.get(name))
+        if older and self._heads is not None:
+            self._refresh_from_heads(older)
         return {name: _parse_document(name, raw) for name in names if (raw := self._cache[name].raw) is not None}
+
+    def _refresh_from_heads(self, names: list[str]) -> None:
+        """Replace cached documents by their levels' heads, which every change commits before its SSM copy.
+
+        A level without a head has never been changed through the config service, so its cached copy stands.
+        """
+        if self._heads is None:
+            return
+        filled_at = time.time()
+        documents = self._heads([self._levels[name] for name in names])
+        for name in names:
+            cached = self._cache[name]
+            document = documents.get(self._levels[name])
+            raw = cached.raw if document is None else document_text(document)
+            self._cache[name] = _Cached(expires=cached.expires, filled_at=filled_at, raw=raw)
 
 
 def document_text(document: dict[str, Any]) -> str:

@@ -30,6 +30,13 @@ class IntakeOutcome(StrEnum):
     NOT_QUEUED = "not_queued"
 
 
+def intake_config(table_name: str, config_prefix: str, max_age_seconds: int) -> ConfigStore:
+    """The worker's and reconciler's config: cached, refreshed from the table's config heads for requeued jobs."""
+    from shared.config.heads import ConfigHeads
+
+    return ConfigStore(config_prefix, max_age_seconds=max_age_seconds, heads=ConfigHeads(table_name).documents)
+
+
 def execution_name(job: Job) -> str:
     """The one pipeline run a job may have per requeue."""
     return f"job-{job.job_id}-{job.requeue_count}"

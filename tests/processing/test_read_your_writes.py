@@ -52,6 +52,15 @@ def _ssm_reads() -> list[str]:
     return calls
 
 
+def _head_reads() -> list[str]:
+    """The worker's reads of config heads (nothing else here calls BatchGetItem)."""
+    calls: list[str] = []
+    client("dynamodb").meta.events.register(
+        "before-call.dynamodb.BatchGetItem", lambda **_: calls.append("BatchGetItem")
+    )
+    return calls
+
+
 @pytest.mark.slow
 def test_a_requeue_right_after_a_change_is_checked_against_it_200_times_out_of_200(
     api: ApiCall, tenants: Tenants, deliver: Deliver, deployed_cache: str
@@ -62,6 +71,7 @@ def test_a_requeue_right_after_a_change_is_checked_against_it_200_times_out_of_2
     deliver([record_for(store_job(workspace, status=JobStatus.QUEUED, duration=DURATION))])
     skipped = [store_job(workspace, duration=DURATION) for _ in range(ROUNDS)]
     reads = _ssm_reads()
+    heads = _head_reads()
     outcomes = []
     started = time.monotonic()
 
@@ -83,8 +93,9 @@ def test_a_requeue_right_after_a_change_is_checked_against_it_200_times_out_of_2
     assert time.monotonic() - started < 60
     assert outcomes.count(True) == ROUNDS
     assert len(executions(deployed_cache)) == ROUNDS // 2  # the first job was skipped under the default 30 s
-    # And the worker read SSM once per requeue after a change, never for anything else
-    assert len(reads) == ROUNDS
+    # And the worker read the config heads once per requeue after a change, and SSM never
+    assert len(heads) == ROUNDS
+    assert reads == []
 
 
 def test_jobs_not_requeued_use_the_cached_config(
@@ -94,17 +105,19 @@ def test_jobs_not_requeued_use_the_cached_config(
     workspace = tenants.workspace(0)
     deliver([record_for(store_job(workspace, status=JobStatus.QUEUED, duration=5))])
     reads = _ssm_reads()
+    heads = _head_reads()
 
     # When the minimum drops to 10 and a new 20 s call arrives (not a requeue)
     _set_minimum(api, tenants, 10)
     fresh = store_job(workspace, status=JobStatus.QUEUED, duration=DURATION)
     deliver([record_for(fresh)])
 
-    # Then it is checked against the cached 30 s (the cache is really in use), with no SSM read
+    # Then it is checked against the cached 30 s (the cache is really in use), with no read at all
     stored = JobRepository(TABLE_NAME).get(fresh.job_id)
     assert stored is not None
     assert stored.skipped_reason == f"duration_below_minimum:{DURATION}<30"
     assert reads == []
+    assert heads == []
 
 
 def test_one_read_serves_a_batch_of_jobs_requeued_after_a_change(
@@ -119,10 +132,12 @@ def test_one_read_serves_a_batch_of_jobs_requeued_after_a_change(
         api("PATCH", f"/api/v1/jobs/{job.job_id}/status", tenants.callers["ws_000"], {"status": "queued"})
     requeued = [JobRepository(TABLE_NAME).get(job.job_id) for job in jobs]
     reads = _ssm_reads()
+    heads = _head_reads()
 
     # When the worker gets them in one batch
     deliver([record_for(job, sequence=index) for index, job in enumerate(requeued) if job is not None])
 
-    # Then all of them pass, after a single SSM read
+    # Then all of them pass, after a single read of the config heads and none of SSM
     assert len(executions(deployed_cache)) == 50
-    assert reads == ["GetParameters"]
+    assert heads == ["BatchGetItem"]
+    assert reads == []
