@@ -50,6 +50,7 @@ def request_counts() -> dict[str, Any]:
         create_table(boto3.client("dynamodb"))
         os.environ["TABLE_NAME"] = TABLE_NAME
         os.environ["CURSOR_SECRET_ARN"] = create_cursor_secret(boto3.client("secretsmanager"))
+        os.environ.setdefault("CONFIG_PREFIX", "/gensail/config")
         registry = TenantRegistry(TABLE_NAME)
         registry.create_partner("Bench", "ptn_b")
         registry.create_organization("ptn_b", "Bench org", "org_b")
@@ -125,6 +126,12 @@ def pipeline_figures() -> dict[str, Any]:
     return figures()
 
 
+def config_figures() -> dict[str, Any]:
+    from benchmarks.config import config_figures as figures
+
+    return figures()
+
+
 def main() -> None:
     # The handlers write their logs and metrics (EMF) to stdout; keep stdout for the JSON result.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -132,7 +139,14 @@ def main() -> None:
         requests = request_counts()
         pipeline = pipeline_figures()
         ingestion = {**ingestion_figures(), "dispatch": dispatch_figures()}
-    figures = {"aws_requests": requests, "pipeline": pipeline, "ingestion": ingestion, "import_time": import_times()}
+        config = config_figures()
+    figures = {
+        "aws_requests": requests,
+        "pipeline": pipeline,
+        "ingestion": ingestion,
+        "config": config,
+        "import_time": import_times(),
+    }
     print(json.dumps(figures, indent=2))
 
 

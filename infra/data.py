@@ -79,3 +79,20 @@ class Data(Construct):
             iam.Grant.add_to_principal(
                 grantee=grantee, actions=list(index_actions), resource_arns=self.index_arns(indexes)
             )
+
+    def grant_config_documents(self, grantee: iam.IGrantable, *, write: bool = True) -> None:
+        """Read (and with ``write`` change) config documents: their heads and history items only (``CONFIG#...``).
+
+        A change is a transaction of an ``UpdateItem`` (the head) and a ``PutItem`` (the history item); a read
+        is a ``GetItem`` or a ``BatchGetItem`` of heads; the history is a ``Query``. Without ``write``: only
+        ``BatchGetItem`` of heads (the worker's read-your-writes). The condition on the partition key keeps these
+        away from jobs, tenants and API keys.
+        """
+        changes = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:BatchGetItem", *(changes if write else [])],
+                resources=[self.table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [schema.config_partition("*", "*")]}},
+            )
+        )

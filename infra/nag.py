@@ -67,6 +67,12 @@ def acknowledge_findings(stack: GensailStack) -> None:
     """The findings this design accepts, each with its reason."""
     _acknowledge_pipeline(stack)
     _acknowledge_ingestion(stack)
+    acknowledge_wildcard(
+        stack.api_function,
+        _account_arn("ssm", f"parameter{stack.parameters.config}/*"),
+        "The config routes read and write one SSM parameter per tenant level (partner, organization, workspace) "
+        "and tenant ids are only known at run time; the grant covers the config path only.",
+    )
     rest_api = stack.api.rest_api
     stage = rest_api.deployment_stage
 

@@ -38,6 +38,15 @@ def grant_config_read(grantee: iam.IGrantable, scope: Construct) -> None:
     )
 
 
+def grant_config_write(grantee: iam.IGrantable, scope: Construct) -> None:
+    """Write the config documents (the API and admin command copy each committed change to its parameter)."""
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["ssm:PutParameter"],
+        resource_arns=[parameters_under(scope, config_prefix(scope))],
+    )
+
+
 def grant_secrets_read(grantee: iam.IGrantable, scope: Construct, prefix: str) -> None:
     """Read (decrypted) the SecureString secrets below ``prefix``, encrypted with the account's ``aws/ssm`` key.
 

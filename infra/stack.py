@@ -20,7 +20,7 @@ from infra.monitoring import AlarmNotifications, api_server_errors_alarm, pipeli
 from infra.openapi import load_openapi
 from infra.operations import Operations
 from infra.outputs import add_outputs
-from infra.parameters import grant_config_read, grant_secrets_read
+from infra.parameters import grant_config_read, grant_config_write, grant_secrets_read
 from infra.pipeline import Pipeline, StageFunctions
 from infra.stage import Stage
 from infra.storage import Artifacts
@@ -97,6 +97,7 @@ class GensailStack(cdk.Stack):
             description="The public jobs API",
             environment={
                 "CURSOR_SECRET_ARN": self.cursor_secret.secret_arn,
+                "CONFIG_PREFIX": self.parameters.config,
                 "POWERTOOLS_SERVICE_NAME": "jobs-api",
                 "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
             },
@@ -105,6 +106,10 @@ class GensailStack(cdk.Stack):
             memory_size=1024,
         )
         self.cursor_secret.grant_read(self.api_function)
+        # The config routes: documents and history in the table (config partitions only), copies in SSM.
+        self.data.grant_config_documents(self.api_function)
+        grant_config_read(self.api_function, self)
+        grant_config_write(self.api_function, self)
 
         self.api = JobsApi(
             self,
@@ -254,6 +259,7 @@ class GensailStack(cdk.Stack):
         )
         for function in (self.worker_function, self.reconciler_function):
             grant_config_read(function, self)
+            self.data.grant_config_documents(function, write=False)  # heads, for requeued jobs
             self.pipeline.state_machine.grant_start_execution(function)
         self.stream_worker = StreamWorker(self, "StreamWorker", worker=self.worker_function, table=self.data.table)
         self.reconcile_schedule = ReconcileSchedule(

@@ -67,3 +67,31 @@ class ConfigError(DomainError):
     """A config document that cannot be used. The message names the parameter at fault."""
 
     code = "config_invalid"
+
+
+class SettingNotWritable(DomainError):
+    """A change to a setting that only operators may make (through the admin command)."""
+
+    code = "setting_not_writable"
+
+
+class PreconditionFailed(DomainError):
+    """``If-Match`` named a version of a config document that is no longer the current one."""
+
+    code = "precondition_failed"
+
+
+class InvalidConfigChange(DomainError):
+    """A config change that would store an invalid value; nothing of it is stored. ``key`` names the setting."""
+
+    code = "validation_error"
+
+    def __init__(self, detail: str, key: str | None) -> None:
+        super().__init__(detail)
+        self.key = key
+
+
+class ConfigConflict(DomainError):
+    """Concurrent writers kept changing a config document; the change was not stored (retry it)."""
+
+    code = "config_conflict"

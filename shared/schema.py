@@ -40,6 +40,8 @@ class Entity:
     WORKSPACE = "workspace"
     API_KEY = "api_key"
     SOURCE_CALL = "source_call"
+    CONFIG = "config"
+    CONFIG_CHANGE = "config_change"
 
 
 def job_key(job_id: str) -> dict[str, str]:
@@ -70,3 +72,23 @@ def cursor_key(source: str, workspace_id: str) -> dict[str, str]:
 def day_counter_key(counted: str, scope: str, tenant_id: str, day: str) -> dict[str, str]:
     """A per-UTC-day counter of ``counted`` things for one tenant (``scope`` is workspace or partner)."""
     return {PARTITION_KEY: f"COUNTER#{counted}#{scope}#{tenant_id}#{day}", SORT_KEY: "COUNTER"}
+
+
+# A config level's document (``level`` is platform, partner, organization or workspace; the platform's id is
+# ``platform``): the head item holds the current document, its version and author; each change adds one history
+# item under the same partition, sorted by version. The head's version is what conditional writes check.
+CONFIG_HEAD_SORT = "HEAD"
+CONFIG_HISTORY_PREFIX = "CHANGE#"
+
+
+def config_partition(level: str, tenant_id: str) -> str:
+    return f"CONFIG#{level}#{tenant_id}"
+
+
+def config_head_key(level: str, tenant_id: str) -> dict[str, str]:
+    return {PARTITION_KEY: config_partition(level, tenant_id), SORT_KEY: CONFIG_HEAD_SORT}
+
+
+def config_change_key(level: str, tenant_id: str, version: int) -> dict[str, str]:
+    """One change of a level's document; zero-padded so that the sort key orders versions."""
+    return {PARTITION_KEY: config_partition(level, tenant_id), SORT_KEY: f"{CONFIG_HISTORY_PREFIX}{version:012d}"}

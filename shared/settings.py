@@ -25,6 +25,9 @@ class ApiSettings(_Settings):
     cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN")
     # Tenant ancestry never changes, so cached workspace records only go stale when a workspace is deleted.
     tenant_cache_seconds: int = Field(default=300, alias="TENANT_CACHE_SECONDS")
+    config_prefix: str = Field(alias="CONFIG_PREFIX")
+    # Only levels without a versioned head (never changed through the API or admin command) are read from SSM.
+    config_cache_seconds: int = Field(default=60, alias="CONFIG_CACHE_SECONDS")
 
 
 class WorkerSettings(_Settings):

@@ -25,7 +25,7 @@ from shared.access import Caller, ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.aws import reset_clients
 from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
-from tests.support.aws import TABLE_NAME, create_cursor_secret, create_table
+from tests.support.aws import CONFIG_PREFIX, TABLE_NAME, create_cursor_secret, create_table
 from tests.support.moto_server import SerialMotoServer
 
 
@@ -38,6 +38,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         secret_arn = create_cursor_secret(boto3.client("secretsmanager"))
         monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
         monkeypatch.setenv("CURSOR_SECRET_ARN", secret_arn)
+        monkeypatch.setenv("CONFIG_PREFIX", CONFIG_PREFIX)
         yield
         reset_clients()
 
@@ -55,6 +56,7 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     create_table(boto3.client("dynamodb"))
     monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
     monkeypatch.setenv("CURSOR_SECRET_ARN", create_cursor_secret(boto3.client("secretsmanager")))
+    monkeypatch.setenv("CONFIG_PREFIX", CONFIG_PREFIX)
     try:
         yield server.url
     finally:

@@ -25,17 +25,20 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.api.common import caller_of, cursor_codec, problem_response, problem_responses
+
+# ``config_services`` is named here so that whoever resets this module's cached services resets those too.
+from functions.api.config_routes import config_services  # noqa: F401
+from functions.api.config_routes import router as config_router
 from functions.api.models import JobList, RequeueResponse, StatusChange
 from functions.api.resolver import JSON_BODY_REQUIRED, HardenedRestResolver
 from shared import errors
 from shared.access import Caller
-from shared.aws import client
 from shared.errors import DomainError
-from shared.jobs.cursor import CursorCodec
 from shared.jobs.models import Job, JobStatus
 from shared.jobs.repository import JobRepository
 from shared.jobs.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobService, WorkspaceDirectory
-from shared.problems import PROBLEM_CONTENT_TYPE, Problem, ValidationIssue, problem
+from shared.problems import ValidationIssue
 from shared.settings import ApiSettings
 from shared.tenants.registry import TenantRegistry
 
@@ -47,7 +50,8 @@ def openapi_settings() -> dict[str, Any]:
     return {
         "title": "Gensail Jobs API",
         "version": "1.0.0",
-        "description": "Read call-processing jobs and requeue skipped ones against the current processing filters.",
+        "description": "Read call-processing jobs and requeue skipped ones against the current processing filters; "
+        "read and change the processing config.",
         "security_schemes": {"apiKey": HTTPBearer(description="A Gensail API key: `Authorization: Bearer gsk_...`.")},
         "security": [{"apiKey": []}],
     }
@@ -59,29 +63,7 @@ logger = Logger()
 metrics = Metrics()
 app = HardenedRestResolver()
 
-_PROBLEM_DESCRIPTIONS = {
-    400: "Invalid request",
-    401: "Missing, unknown or revoked API key",
-    403: "No access to the workspace",
-    404: "Job not found",
-    405: "This path has no route for the method; `Allow` lists those it has",
-    413: "The request is larger than 10 MB",
-    414: "The request URI is too long",
-    415: "The request body is not application/json",
-    429: "Too many requests",
-    500: "Internal server error",
-    503: "The service did not answer in time",
-}
-# What any request may get before or besides its route's own answers (from API Gateway or the function).
-_ANY_ROUTE = (405, 413, 414, 429, 500, 503)
-
-
-def _problem_responses(*statuses: int, public: bool = False) -> dict[int, Any]:
-    every = sorted({*statuses, *_ANY_ROUTE, *(() if public else (401,))})
-    return {
-        status: {"description": _PROBLEM_DESCRIPTIONS[status], "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
-        for status in every
-    }
+app.include_router(config_router)
 
 
 @cache
@@ -93,25 +75,15 @@ def _service() -> JobService:
         workspace = registry.get_workspace(workspace_id)
         return workspace.path if workspace else None
 
-    @cache
-    def cursors() -> CursorCodec:
-        # Imported on first use: only listing pages needs the signing secret.
-        from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-        secrets = SecretsProvider(boto3_client=client("secretsmanager"))
-        return CursorCodec(str(secrets.get(settings.cursor_secret_arn, max_age=3600)).encode())
-
     return JobService(
         jobs=JobRepository(settings.table_name),
         workspaces=WorkspaceDirectory(workspace_path, settings.tenant_cache_seconds),
-        cursors=cursors,
+        cursors=cursor_codec(settings),
     )
 
 
 def _caller() -> Caller:
-    """The API key the authorizer resolved for this request."""
-    context = app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
-    return Caller.model_validate(context)
+    return caller_of(app.current_event)
 
 
 @app.patch(
@@ -122,7 +94,7 @@ def _caller() -> Caller:
     tags=["jobs"],
     responses={
         200: {"description": "Job requeued", "content": {"application/json": {"model": RequeueResponse}}},
-        **_problem_responses(400, 403, 404, 415),
+        **problem_responses(400, 403, 404, 415),
     },
 )
 def requeue_job(job_id: JOB_ID, change: StatusChange) -> RequeueResponse:
@@ -145,7 +117,7 @@ def requeue_job(job_id: JOB_ID, change: StatusChange) -> RequeueResponse:
     tags=["jobs"],
     responses={
         200: {"description": "One page of jobs", "content": {"application/json": {"model": JobList}}},
-        **_problem_responses(400, 403),
+        **problem_responses(400, 403),
     },
 )
 def list_jobs(
@@ -166,7 +138,7 @@ def list_jobs(
     tags=["jobs"],
     responses={
         200: {"description": "The job", "content": {"application/json": {"model": Job}}},
-        **_problem_responses(400, 403, 404),
+        **problem_responses(400, 403, 404),
     },
 )
 def get_job(job_id: JOB_ID) -> Job:
@@ -182,7 +154,7 @@ def get_job(job_id: JOB_ID) -> Job:
     openapi_extensions={"security": []},  # Powertools drops an empty security list; this route needs no key
     responses={
         200: {"description": "OpenAPI 3.1 document", "content": {"application/json": {"schema": {}}}},
-        **_problem_responses(public=True),
+        **problem_responses(public=True),
     },
 )
 def openapi_route() -> Response[str]:
@@ -206,10 +178,7 @@ def openapi_document() -> dict[str, Any]:
 
 
 def _problem_response(code: str, detail: str, issues: list[ValidationIssue] | None = None) -> Response[str]:
-    body = problem(code, detail, instance=app.current_event.path, errors=issues)
-    return Response(
-        status_code=body.status, content_type=PROBLEM_CONTENT_TYPE, body=body.model_dump_json(exclude_none=True)
-    )
+    return problem_response(app.current_event, code, detail, issues)
 
 
 # The domain errors a client may see; their stable codes index the problem catalogue (status and title).

@@ -50,6 +50,17 @@ def parse_json_body(body: str | bytes | None) -> Any:
         raise _invalid_body("The body holds a number too large to read.") from None
 
 
+def read_json_body(event: Any) -> Any:
+    """The JSON value of ``event``'s body (base64-decoded when API Gateway encoded it); see ``parse_json_body``."""
+    if not (event.is_base64_encoded and event.body):
+        return parse_json_body(event.body)
+    try:
+        raw = base64.b64decode(event.body.encode(), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise _invalid_body("The body is not valid base64.") from None
+    return parse_json_body(raw)
+
+
 def _invalid_body(message: str) -> RequestValidationError:
     return RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": message, "input": {}}])
 
@@ -98,14 +109,7 @@ class JsonBodyValidation(OpenAPIRequestValidationMiddleware):
     def _get_body(self, app: Any) -> Any:
         if media_type(app.current_event.headers.get("content-type")) != JSON_MEDIA_TYPE:
             raise RequestUnsupportedContentType(JSON_BODY_REQUIRED, errors=[])
-        event = app.current_event
-        if not (event.is_base64_encoded and event.body):
-            return parse_json_body(event.body)
-        try:
-            raw = base64.b64decode(event.body.encode(), validate=True)
-        except (binascii.Error, UnicodeEncodeError):
-            raise _invalid_body("The body is not valid base64.") from None
-        return parse_json_body(raw)
+        return read_json_body(app.current_event)
 
 
 class HardenedRestResolver(APIGatewayRestResolver):

@@ -10,10 +10,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.clock import format_timestamp, utc_now
-from shared.config.hierarchy import ConfigStore
 from shared.errors import DomainError
 from shared.jobs.repository import JobRepository
-from shared.processing.intake import JobIntake, PipelineLauncher
+from shared.processing.intake import JobIntake, PipelineLauncher, intake_config
 from shared.processing.reconcile import stuck_queued_jobs
 from shared.settings import ReconcilerSettings
 from shared.tenants.registry import TenantRegistry
@@ -31,7 +30,7 @@ def _intake() -> JobIntake:
     settings = _settings()
     return JobIntake(
         jobs=JobRepository(settings.table_name),
-        config=ConfigStore(settings.config_prefix, max_age_seconds=settings.config_cache_seconds),
+        config=intake_config(settings.table_name, settings.config_prefix, settings.config_cache_seconds),
         launcher=PipelineLauncher(settings.state_machine_arn),
     )
 

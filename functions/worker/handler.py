@@ -16,9 +16,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.config.hierarchy import ConfigStore
 from shared.jobs.repository import JobRepository, job_from_item
-from shared.processing.intake import JobIntake, PipelineLauncher
+from shared.processing.intake import JobIntake, PipelineLauncher, intake_config
 from shared.settings import WorkerSettings
 
 logger = Logger()
@@ -31,7 +30,7 @@ def _intake() -> JobIntake:
     settings = WorkerSettings.from_environ()
     return JobIntake(
         jobs=JobRepository(settings.table_name),
-        config=ConfigStore(settings.config_prefix, max_age_seconds=settings.config_cache_seconds),
+        config=intake_config(settings.table_name, settings.config_prefix, settings.config_cache_seconds),
         launcher=PipelineLauncher(settings.state_machine_arn),
     )
 

@@ -11,7 +11,6 @@ Exit status: 0 on success, 2 for a refused request (usage, unknown tenant, inval
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -22,22 +21,17 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from infra.admin.common import UsageError, print_table
+from infra.admin.config_commands import add_config_commands
 from infra.naming import DEFAULT_STACK_NAME, DEFAULT_STAGE, stack_name
 from shared import schema
 from shared.access import ScopeKind
 from shared.auth.keys import AUTHORIZER_CACHE_SECONDS, ApiKeyRepository
 from shared.aws import client, reset_clients
-from shared.config.hierarchy import (
-    DEFAULTS_SOURCE,
-    ConfigLevel,
-    ConfigSource,
-    ConfigStore,
-    leaf_values,
-    set_path,
-    unset_path,
-)
-from shared.config.model import PLATFORM_DEFAULTS
-from shared.errors import ConfigError, DomainError, TenantNotFound
+from shared.config.documents import ConfigDocuments
+from shared.config.hierarchy import ConfigStore
+from shared.config.service import ConfigService, TenantAncestry
+from shared.errors import DomainError
 from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
 
 # A deployed stage's stack: ``--stage NAME`` (or $STAGE), default dev (infra.naming).
@@ -49,22 +43,11 @@ STACK_OUTPUT_CONFIG_PREFIX = "ConfigParameterPrefix"
 LOCAL_REGION = "us-east-1"
 
 # The registry entity that holds the tenant of each config level and key scope.
-_LEVEL_ENTITY = {
-    ConfigLevel.PARTNER: schema.Entity.PARTNER,
-    ConfigLevel.ORGANIZATION: schema.Entity.ORGANIZATION,
-    ConfigLevel.WORKSPACE: schema.Entity.WORKSPACE,
-}
 _SCOPE_ENTITY = {
     ScopeKind.PARTNER: schema.Entity.PARTNER,
     ScopeKind.ORGANIZATION: schema.Entity.ORGANIZATION,
     ScopeKind.WORKSPACE: schema.Entity.WORKSPACE,
 }
-
-
-class UsageError(DomainError):
-    """Options that argparse accepts one by one but not together."""
-
-    code = "usage"
 
 
 class TargetError(DomainError):
@@ -189,6 +172,15 @@ class Services:
     def config(self) -> ConfigStore:
         return ConfigStore(self.target.config_prefix)
 
+    @cached_property
+    def config_documents(self) -> ConfigDocuments:
+        return ConfigDocuments(self.target.table_name, self.config)
+
+    @cached_property
+    def config_service(self) -> ConfigService:
+        """The API's config service, used as an operator: any level, any setting, with history."""
+        return ConfigService(self.config_documents, TenantAncestry(self.tenants))
+
 
 # --- tenants --------------------------------------------------------------------------------------------------
 
@@ -263,147 +255,11 @@ def list_keys(args: argparse.Namespace, services: Services) -> int:
     if not records:
         print("No API keys yet.")
         return 0
-    _print_table(
+    print_table(
         ("KEY ID", "SCOPE", "SCOPE ID", "NAME", "CREATED", "REVOKED"),
         [(r.key_id, r.scope.value, r.scope_id, r.name or "-", r.created_at, r.revoked_at or "-") for r in records],
     )
     return 0
-
-
-# --- configuration --------------------------------------------------------------------------------------------
-
-
-def show_config(args: argparse.Namespace, services: Services) -> int:
-    if args.workspace is not None:
-        return _show_effective_config(args.workspace, services, as_json=args.json)
-    level, tenant_id = _config_level(args, services)
-    document = services.config.read_document(level, tenant_id)
-    if args.json:
-        print(json.dumps(document, indent=2, sort_keys=True))
-    else:
-        print(f"# {services.config.parameter_name(level, tenant_id)}")
-        print(json.dumps(document, indent=2, sort_keys=True) if document else "{}  (nothing set at this level)")
-    return 0
-
-
-def set_config(args: argparse.Namespace, services: Services) -> int:
-    level, tenant_id = _config_level(args, services)
-    if args.path not in _known_config_paths():
-        raise ConfigError(_unknown_path_message(args.path))
-    value = args.value if args.string else _parse_value(args.value)
-    store = services.config
-    document = store.read_document(level, tenant_id)
-    previous = _get_path(document, args.path)
-    store.write_document(level, tenant_id, set_path(document, args.path, value))
-    was = f" (was {json.dumps(previous[0])})" if previous else ""
-    print(f"Set {args.path} = {json.dumps(value)} at {_describe_level(level, tenant_id)}{was}.")
-    return 0
-
-
-def unset_config(args: argparse.Namespace, services: Services) -> int:
-    level, tenant_id = _config_level(args, services)
-    store = services.config
-    document = store.read_document(level, tenant_id)
-    # A key that is stored but unknown (written by hand, misspelt) may still be removed: that is how it is fixed.
-    if not _get_path(document, args.path):
-        if args.path not in _known_config_paths():
-            raise ConfigError(_unknown_path_message(args.path))
-        print(f"{args.path} is not set at {_describe_level(level, tenant_id)}; nothing changed.")
-        return 0
-    store.write_document(level, tenant_id, unset_path(document, args.path))
-    fallback = "the built-in default" if level is ConfigLevel.PLATFORM else "the level above"
-    print(f"Unset {args.path} at {_describe_level(level, tenant_id)}; it now comes from {fallback}.")
-    return 0
-
-
-def _show_effective_config(workspace_id: str, services: Services, as_json: bool) -> int:
-    workspace = services.tenants.get_workspace(workspace_id)
-    if workspace is None:
-        raise TenantNotFound(f"No workspace with id {workspace_id!r}.")
-    resolved = services.config.resolve(workspace.path)
-    default = ConfigSource(level=DEFAULTS_SOURCE)
-    rows = [
-        (path, value, resolved.sources.get(path, default))
-        for path, value in leaf_values(resolved.config.model_dump(mode="json")).items()
-    ]
-    if as_json:
-        body = {
-            "workspace": workspace.path.model_dump(),
-            "values": {
-                path: {"value": value, "level": source.level, "parameter": source.parameter}
-                for path, value, source in rows
-            },
-            "misplaced": resolved.misplaced,
-        }
-        print(json.dumps(body, indent=2))
-        return 0
-    print(
-        f"Effective config of workspace {workspace.workspace_id} "
-        f"(organization {workspace.organization_id}, partner {workspace.partner_id}):"
-    )
-    _print_table(
-        ("PATH", "VALUE", "LEVEL", "PARAMETER"),
-        [(path, json.dumps(value), source.level, source.parameter or "-") for path, value, source in rows],
-    )
-    for message in resolved.misplaced:
-        print(f"warning: {message} It takes no effect, and the CallRail poller skips this workspace until it is unset.")
-    return 0
-
-
-def _config_level(args: argparse.Namespace, services: Services) -> tuple[ConfigLevel, str | None]:
-    """The level and tenant id named by ``--level``/``--id``, refusing a tenant that does not exist."""
-    level = ConfigLevel(args.level)
-    if level is ConfigLevel.PLATFORM:
-        if args.id is not None:
-            raise UsageError("--level platform takes no --id.")
-        return level, None
-    if args.id is None:
-        raise UsageError(f"--level {level} needs --id (the {level}'s id).")
-    if not services.tenants.exists(_LEVEL_ENTITY[level], args.id):
-        raise TenantNotFound(f"No {level} with id {args.id!r}.")
-    return level, args.id
-
-
-def _describe_level(level: ConfigLevel, tenant_id: str | None) -> str:
-    return str(level) if tenant_id is None else f"{level} {tenant_id}"
-
-
-def _parse_value(text: str) -> Any:
-    """JSON when the text is JSON (``10``, ``true``, ``"x"``, ``null``), otherwise the text itself."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _known_config_paths() -> set[str]:
-    """Every dotted path of the config model: its values and the sections that hold them."""
-    paths: set[str] = set()
-    for leaf in leaf_values(PLATFORM_DEFAULTS):
-        parts = leaf.split(".")
-        paths.update(".".join(parts[: depth + 1]) for depth in range(len(parts)))
-    return paths
-
-
-def _unknown_path_message(path: str) -> str:
-    known = ", ".join(sorted(leaf_values(PLATFORM_DEFAULTS)))
-    return f"Unknown config path {path!r}. Known paths: {known}."
-
-
-def _get_path(document: dict[str, Any], dotted_path: str) -> tuple[Any] | None:
-    """``(value,)`` when the document sets ``dotted_path``, else ``None`` (a stored value may itself be null)."""
-    node: Any = document
-    for part in dotted_path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return (node,)
-
-
-def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
-    for row in (header, *rows):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 # --- command line ---------------------------------------------------------------------------------------------
@@ -448,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True, metavar="{tenants,keys,config}")
     _add_tenant_commands(groups.add_parser("tenants", help="partners, organizations and workspaces"))
     _add_key_commands(groups.add_parser("keys", help="API keys"))
-    _add_config_commands(groups.add_parser("config", help="hierarchical configuration"))
+    add_config_commands(groups.add_parser("config", help="hierarchical configuration"))
     return parser
 
 
@@ -484,30 +340,6 @@ def _add_key_commands(keys: argparse.ArgumentParser) -> None:
     command.set_defaults(handler=revoke_key)
     command = key_commands.add_parser("list", help="every key: id, scope, created, revoked (never the key)")
     command.set_defaults(handler=list_keys)
-
-
-def _add_config_commands(config: argparse.ArgumentParser) -> None:
-    config_commands = config.add_subparsers(dest="command", required=True)
-    levels = [level.value for level in ConfigLevel]
-    command = config_commands.add_parser("show", help="a workspace's effective config, or one level's document")
-    shown = command.add_mutually_exclusive_group(required=True)
-    shown.add_argument("--workspace", metavar="WORKSPACE_ID", help="effective config, with where each value is set")
-    shown.add_argument("--level", choices=levels, help="the raw document stored at one level")
-    command.add_argument("--id", help="the tenant id of --level")
-    command.add_argument("--json", action="store_true", help="machine-readable output")
-    command.set_defaults(handler=show_config)
-    command = config_commands.add_parser("set", help="set one value at one level")
-    command.add_argument("--level", required=True, choices=levels)
-    command.add_argument("--id", help="the tenant id (not for platform)")
-    command.add_argument("--string", action="store_true", help="take VALUE as a string even if it parses as JSON")
-    command.add_argument("path", metavar="PATH", help="dotted path, e.g. processing.filters.min_duration_seconds")
-    command.add_argument("value", metavar="VALUE", help='JSON when it parses (10, true, "x"), else a string')
-    command.set_defaults(handler=set_config)
-    command = config_commands.add_parser("unset", help="remove one value from one level so it inherits again")
-    command.add_argument("--level", required=True, choices=levels)
-    command.add_argument("--id", help="the tenant id (not for platform)")
-    command.add_argument("path", metavar="PATH")
-    command.set_defaults(handler=unset_config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

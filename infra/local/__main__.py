@@ -162,8 +162,12 @@ def banner(runtime: LocalRuntime, seconds: float) -> str:
         "Watch the pipeline: requeue a skipped job (PATCH above), then poll it until it settles:",
         f'  curl "{runtime.api_url}/api/v1/jobs/JOB_ID" -H "Authorization: Bearer {workspace_key.key}"',
         "  A short call goes back to skipped (duration_below_minimum). Lower the threshold and requeue again:",
-        f"  python -m infra.admin --local{state_option} config set --level workspace --id {workspace.id} "
-        "processing.filters.min_duration_seconds 5",
+        f'  curl -X PATCH "{runtime.api_url}/api/v1/config/workspaces/{workspace.id}" \\',
+        f'    -H "Authorization: Bearer {workspace_key.key}" \\',
+        '    -H "Content-Type: application/merge-patch+json" \\',
+        '    -d \'{"processing": {"filters": {"min_duration_seconds": 5}}}\'',
+        f"  (or, as an operator: python -m infra.admin --local{state_option} config set --level workspace "
+        f"--id {workspace.id} processing.filters.min_duration_seconds 5)",
         "  ... and it moves queued -> transcribing -> analyzing -> publishing -> completed; the webhook prints above.",
         "",
         "Ctrl-C stops; the next start begins from fresh demo data.",

@@ -20,16 +20,14 @@ from infra.local.backend import apply_environment, restore_environment
 from infra.local.environ import overlay
 from infra.local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef, Resolver
 
-# Each function's environment is the template's with two kinds of local changes. First, observability and
-# config caching: quiet by default locally (a request would print several JSON lines), and the operator's own
-# environment wins, e.g. ``POWERTOOLS_LOG_LEVEL=INFO make run`` shows the functions' logs.
-# Config documents are read afresh on every use locally, so an operator's ``config set`` shows at the next
-# requeue (deployed functions cache them for a minute; ``CONFIG_CACHE_SECONDS=60 make run`` does too).
+# Each function's environment is the template's with two kinds of local changes. First, observability: quiet by
+# default locally (a request would print several JSON lines), and the operator's own environment wins, e.g.
+# ``POWERTOOLS_LOG_LEVEL=INFO make run`` shows the functions' logs. Config caching is the deployed one: a
+# requeue after a config change still sees the change (read-your-writes, see docs/architecture.md).
 LOCAL_DEFAULTS = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "CONFIG_CACHE_SECONDS": "0",
 }
 
 # Second, and the only other change: external endpoints, replaced only in the functions whose template sets

@@ -1,15 +1,17 @@
 """Resolve a workspace's effective configuration from the four levels stored in SSM Parameter Store.
 
-Documents are fetched in one batched ``GetParameters`` call through Powertools' SSM provider and cached for
-``max_age`` seconds. Powertools does not cache a name that does not exist, so absent levels are remembered
-here for the same window: a workspace without a document of its own still costs one round trip per window.
+Documents are fetched in one batched ``GetParameters`` call and cached for ``max_age`` seconds, absent levels
+included: a workspace without a document of its own still costs one round trip per window. (Powertools' SSM
+provider cannot refetch one cached name on demand, which read-your-writes needs; see ``ConfigStore``.)
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +36,9 @@ DEFAULTS_SOURCE = "platform-default"
 # or a workspace raising its partner's cap would raise it for every workspace of the partner.
 PARTNER_WIDE_SETTINGS = ("integrations.callrail.max_total_calls",)
 _BELOW_PARTNER = frozenset({ConfigLevel.ORGANIZATION.value, ConfigLevel.WORKSPACE.value})
+# SSM's Standard tier holds up to 4 KB per parameter; GetParameters takes up to 10 names.
+MAX_DOCUMENT_BYTES = 4096
+_GET_PARAMETERS_MAX = 10
 _LEVEL_FOLDER = {
     ConfigLevel.PARTNER: "partners",
     ConfigLevel.ORGANIZATION: "organizations",
@@ -88,6 +93,23 @@ def merge_levels(
         where = f"parameter {culprit.parameter}" if culprit.parameter else culprit.level
         raise ConfigError(f"Invalid config in {where}: {path}: {problem['msg']}") from None
     return ResolvedConfig(config=config, sources=sources, misplaced=misplaced)
+
+
+def first_invalid_setting(level: ConfigLevel, document: dict[str, Any]) -> tuple[str, str] | None:
+    """``(dotted key, message)`` of the first value that makes ``document`` invalid at ``level``, else ``None``."""
+    merged = _copy(PLATFORM_DEFAULTS)
+    _merge_into(merged, document, ConfigSource(level=level.value), {}, prefix="")
+    try:
+        EffectiveConfig.model_validate(merged)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        return ".".join(str(part) for part in problem["loc"]), str(problem["msg"])
+    if level.value in _BELOW_PARTNER:
+        leaves = leaf_values(document)
+        for path in PARTNER_WIDE_SETTINGS:
+            if path in leaves:
+                return path, f"a partner-wide limit, which cannot be set at {level} level"
+    return None
 
 
 def _without_misplaced(source: ConfigSource, document: dict[str, Any], misplaced: list[str]) -> dict[str, Any]:
@@ -179,27 +201,54 @@ def unset_path(document: dict[str, Any], dotted_path: str) -> dict[str, Any]:
     return updated
 
 
+# Reads the head documents of config levels (``shared.config.heads.ConfigHeads.documents``).
+HeadReader = Callable[[list[tuple["ConfigLevel", str | None]]], dict[tuple["ConfigLevel", str | None], dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class _Cached:
+    expires: float  # monotonic clock
+    filled_at: float  # wall clock (epoch seconds) when the read that filled it was sent
+    raw: str | None  # None: no such parameter
+
+
 class ConfigStore:
-    """The configuration documents under one parameter prefix."""
+    """The configuration documents under one parameter prefix, cached for ``max_age_seconds``.
 
-    def __init__(self, prefix: str, max_age_seconds: int = 60, ssm: Any = None) -> None:
-        # Imported here: Powertools' parameters module is only needed by functions that read config.
-        from aws_lambda_powertools.utilities.parameters import SSMProvider
+    ``resolve(path, fresh_since=...)`` refreshes the documents whose cached copy was read before ``fresh_since``
+    (from the versioned heads in the table when ``heads`` is given, else from SSM): the worker passes a requeued
+    job's ``last_requeued_at``, so a job requeued after a config change is checked against that change
+    (read-your-writes) while every other job is served from the cache.
+    """
 
+    def __init__(
+        self, prefix: str, max_age_seconds: int = 60, ssm: Any = None, heads: HeadReader | None = None
+    ) -> None:
+        """``heads``: reads the versioned head documents (``shared.config.heads``); when given, documents older
+        than ``fresh_since`` are refreshed from the heads instead of SSM (no SSM call for read-your-writes)."""
         self.prefix = prefix.rstrip("/")
         # The stage's secrets paths, next to its config: a document may only name secrets of its own stage.
         self.paths = ParameterPaths.of_config_prefix(self.prefix)
         self.max_age_seconds = max_age_seconds
-        self._ssm = ssm or client("ssm")
-        self._provider = SSMProvider(boto3_client=self._ssm)
-        self._absent: dict[str, float] = {}
+        self._ssm = ssm
+        self._heads = heads
+        self._cache: dict[str, _Cached] = {}
+        self._levels: dict[str, tuple[ConfigLevel, str | None]] = {}
+
+    @property
+    def ssm(self) -> Any:
+        return self._ssm or client("ssm")
 
     def parameter_name(self, level: ConfigLevel, tenant_id: str | None = None) -> str:
         if level is ConfigLevel.PLATFORM:
-            return f"{self.prefix}/platform"
+            name = f"{self.prefix}/platform"
+            self._levels[name] = (level, None)
+            return name
         if not tenant_id:
             raise ValueError(f"a {level} document needs the {level}'s id")
-        return f"{self.prefix}/{_LEVEL_FOLDER[level]}/{tenant_id}"
+        name = f"{self.prefix}/{_LEVEL_FOLDER[level]}/{tenant_id}"
+        self._levels[name] = (level, tenant_id)
+        return name
 
     def chain(self, path: TenantPath) -> list[tuple[ConfigLevel, str]]:
         """The parameters that apply to a workspace, from the platform down."""
@@ -210,15 +259,15 @@ class ConfigStore:
             (ConfigLevel.WORKSPACE, self.parameter_name(ConfigLevel.WORKSPACE, path.workspace_id)),
         ]
 
-    def resolve(self, path: TenantPath) -> ResolvedConfig:
-        """The effective config of one workspace."""
-        return self.resolve_many([path])[path.workspace_id]
+    def resolve(self, path: TenantPath, fresh_since: float | None = None) -> ResolvedConfig:
+        """The effective config of one workspace, from documents read no earlier than ``fresh_since`` (epoch s)."""
+        return self.resolve_many([path], fresh_since)[path.workspace_id]
 
-    def resolve_many(self, paths: Iterable[TenantPath]) -> dict[str, ResolvedConfig]:
+    def resolve_many(self, paths: Iterable[TenantPath], fresh_since: float | None = None) -> dict[str, ResolvedConfig]:
         """Effective configs of many workspaces, fetching every document they need in batched calls."""
         paths = list(paths)
         chains = {path.workspace_id: self.chain(path) for path in paths}
-        documents = self._fetch({name for chain in chains.values() for _, name in chain})
+        documents = self._fetch({name for chain in chains.values() for _, name in chain}, fresh_since)
         return {
             workspace_id: merge_levels(
                 [
@@ -231,33 +280,93 @@ class ConfigStore:
             for workspace_id, chain in chains.items()
         }
 
+    def documents(
+        self, levels: Iterable[tuple[ConfigLevel, str | None]]
+    ) -> dict[tuple[ConfigLevel, str | None], dict[str, Any]]:
+        """The stored documents of several levels (cached like ``resolve``); a level without one is left out."""
+        names = {(level, tenant_id): self.parameter_name(level, tenant_id) for level, tenant_id in levels}
+        fetched = self._fetch(set(names.values()), None)
+        return {level: fetched[name] for level, name in names.items() if name in fetched}
+
     def read_document(self, level: ConfigLevel, tenant_id: str | None = None) -> dict[str, Any]:
         """The document stored at one level, uncached (``{}`` when there is none)."""
         name = self.parameter_name(level, tenant_id)
+        ssm = self.ssm
         try:
-            raw = self._ssm.get_parameter(Name=name)["Parameter"]["Value"]
-        except self._ssm.exceptions.ParameterNotFound:
+            raw = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
             return {}
         return _parse_document(name, raw)
 
     def write_document(self, level: ConfigLevel, tenant_id: str | None, document: dict[str, Any]) -> None:
-        """Store one level's document after checking that it is a valid configuration on its own."""
+        """Store one level's document after checking that it is a valid configuration on its own.
+
+        Only for seeding an empty level: changes go through ``shared.config.service`` (versions and history).
+        """
+        self.validate_document(level, tenant_id, document)
+        self.put_document(level, tenant_id, document)
+
+    def validate_document(self, level: ConfigLevel, tenant_id: str | None, document: dict[str, Any]) -> None:
+        """Raise ``ConfigError`` (naming the value at fault) unless ``document`` is valid at this level."""
         name = self.parameter_name(level, tenant_id)
         merge_levels([(ConfigSource(level=level.value, parameter=name), document)], self.paths).raise_if_misplaced()
-        self._ssm.put_parameter(
-            Name=name, Value=json.dumps(document, sort_keys=True), Type="String", Overwrite=True, Tier="Standard"
-        )
-        self._absent.pop(name, None)
+        if len(document_text(document).encode()) > MAX_DOCUMENT_BYTES:
+            raise ConfigError(f"Invalid config in parameter {name}: larger than {MAX_DOCUMENT_BYTES} bytes.")
 
-    def _fetch(self, names: set[str]) -> dict[str, dict[str, Any]]:
+    def put_document(
+        self, level: ConfigLevel, tenant_id: str | None, document: dict[str, Any], description: str | None = None
+    ) -> None:
+        """Write one level's SSM parameter as it is (no checks) and forget its cached copy."""
+        name = self.parameter_name(level, tenant_id)
+        extra = {"Description": description} if description else {}
+        self.ssm.put_parameter(
+            Name=name, Value=document_text(document), Type="String", Overwrite=True, Tier="Standard", **extra
+        )
+        self._cache.pop(name, None)
+
+    def _fetch(self, names: set[str], fresh_since: float | None) -> dict[str, dict[str, Any]]:
         now = time.monotonic()
-        wanted: dict[str, dict[str, Any]] = {name: {} for name in names if self._absent.get(name, 0.0) <= now}
-        if not wanted:
-            return {}
-        values = self._provider.get_parameters_by_name(wanted, max_age=self.max_age_seconds, raise_on_error=False)
-        for name in values.pop("_errors", []):
-            self._absent[str(name)] = now + self.max_age_seconds
-        return {str(name): _parse_document(str(name), str(raw)) for name, raw in values.items()}
+        # Timestamps carry milliseconds: a read sent in the same millisecond as the requeue counts as older.
+        floor = None if fresh_since is None else math.floor(fresh_since * 1000)
+        expired = sorted(name for name in names if (cached := self._cache.get(name)) is None or cached.expires <= now)
+        older = sorted(
+            name
+            for name in set(names) - set(expired)
+            if floor is not None and math.floor(self._cache[name].filled_at * 1000) <= floor
+        )
+        if self._heads is None:
+            expired, older = sorted({*expired, *older}), []
+        for start in range(0, len(expired), _GET_PARAMETERS_MAX):
+            chunk = expired[start : start + _GET_PARAMETERS_MAX]
+            filled_at = time.time()
+            response = self.ssm.get_parameters(Names=chunk)
+            values = {parameter["Name"]: parameter["Value"] for parameter in response.get("Parameters", [])}
+            expires = time.monotonic() + self.max_age_seconds
+            for name in chunk:
+                self._cache[name] = _Cached(expires=expires, filled_at=filled_at, raw=values.get(name))
+        if older and self._heads is not None:
+            self._refresh_from_heads(older)
+        return {name: _parse_document(name, raw) for name in names if (raw := self._cache[name].raw) is not None}
+
+    def _refresh_from_heads(self, names: list[str]) -> None:
+        """Replace cached documents by their levels' heads, which every change commits before its SSM copy.
+
+        A level without a head has never been changed through the config service, so its cached copy stands.
+        """
+        if self._heads is None:
+            return
+        filled_at = time.time()
+        documents = self._heads([self._levels[name] for name in names])
+        for name in names:
+            cached = self._cache[name]
+            document = documents.get(self._levels[name])
+            raw = cached.raw if document is None else document_text(document)
+            self._cache[name] = _Cached(expires=cached.expires, filled_at=filled_at, raw=raw)
+
+
+def document_text(document: dict[str, Any]) -> str:
+    """The stored form of a document: compact JSON with sorted keys."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def _parse_document(name: str, raw: str) -> dict[str, Any]:

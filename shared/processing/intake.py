@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from shared.access import TenantPath
 from shared.aws import client
-from shared.clock import now_iso
+from shared.clock import now_iso, parse_timestamp
 from shared.config.hierarchy import ConfigStore
 from shared.errors import InvalidTransition
 from shared.jobs.models import Job, JobStatus
@@ -30,9 +30,22 @@ class IntakeOutcome(StrEnum):
     NOT_QUEUED = "not_queued"
 
 
+def intake_config(table_name: str, config_prefix: str, max_age_seconds: int) -> ConfigStore:
+    """The worker's and reconciler's config: cached, refreshed from the table's config heads for requeued jobs."""
+    from shared.config.heads import ConfigHeads
+
+    return ConfigStore(config_prefix, max_age_seconds=max_age_seconds, heads=ConfigHeads(table_name).documents)
+
+
 def execution_name(job: Job) -> str:
     """The one pipeline run a job may have per requeue."""
     return f"job-{job.job_id}-{job.requeue_count}"
+
+
+def requeued_at(job: Job) -> float | None:
+    """When the job was last requeued (epoch seconds), if ever."""
+    stamp = job.source_metadata.get("last_requeued_at")
+    return parse_timestamp(str(stamp)).timestamp() if stamp else None
 
 
 def tenant_path(job: Job) -> TenantPath:
@@ -81,7 +94,9 @@ class JobIntake:
         """
         if job.status is not JobStatus.QUEUED:
             return IntakeOutcome.NOT_QUEUED
-        config = self._config.resolve(tenant_path(job)).config
+        # Read-your-writes: a job requeued after this process cached the config is checked against documents read
+        # since (a config change made before the requeue is then seen); any other job uses the cache.
+        config = self._config.resolve(tenant_path(job), fresh_since=requeued_at(job)).config
         reason = skip_reason(job, config)
         if reason is None:
             return IntakeOutcome.STARTED if self._launcher.launch(job) else IntakeOutcome.ALREADY_STARTED

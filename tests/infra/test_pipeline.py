@@ -429,6 +429,7 @@ def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]
             **start_execution,
             "dynamodb:Query": indexes,
             **failure_destination_grants(schedule_dead_letter_queue(synthesized, RECONCILER)),
+            "dynamodb:BatchGetItem": {f"<{ids['table']}.Arn>"},  # config heads only (see the test below)
         },
     }
 
@@ -542,3 +543,21 @@ def test_pipeline_outputs(synthesized: Synthesized) -> None:
     assert outputs["EventBusName"]["Value"] == {"Ref": ids["bus"]}
     assert outputs["WorkerDeadLetterQueueUrl"]["Value"] == {"Ref": worker_queue}
     assert outputs["ConfigParameterPrefix"]["Value"] == "/gensail/dev/config"
+
+
+@pytest.mark.parametrize("handler", [WORKER, RECONCILER])
+def test_intake_reads_config_heads_only_in_config_partitions(synthesized: Synthesized, handler: str) -> None:
+    function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
+    role = {"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]}
+    statements = [
+        statement
+        for policy in synthesized.resources("AWS::IAM::Policy").values()
+        if role in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "dynamodb:BatchGetItem"
+        in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    ]
+
+    (statement,) = statements
+    assert statement["Action"] == "dynamodb:BatchGetItem"
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CONFIG#*#*"]}}

@@ -25,6 +25,7 @@ from infra.stack import GensailStack
 from shared import schema
 from shared.auth.keys import AUTHORIZER_CACHE_SECONDS
 from tests.infra.conftest import Synthesized
+from tests.infra.helpers import SSM, function_grants, render
 
 pytestmark = pytest.mark.slow
 
@@ -57,15 +58,20 @@ def _resources(statement: dict[str, Any]) -> list[Any]:
 
 
 def _dynamodb_grants(synthesized: Synthesized, function_id: str) -> dict[str, set[str]]:
-    """DynamoDB action -> the table resources it is allowed on, rendered as ``table`` or ``index/NAME``."""
+    """DynamoDB action -> the table resources it is allowed on, rendered as ``table`` or ``index/NAME``.
+
+    A statement limited to some partitions (``dynamodb:LeadingKeys``) renders as ``table[PATTERN]``.
+    """
     (table_id,) = synthesized.resources("AWS::DynamoDB::GlobalTable")
     table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
     grants: dict[str, set[str]] = {}
     for statement in _policy_statements(synthesized, function_id):
+        leading = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+        table = f"table[{','.join(leading)}]" if leading else "table"
         for action in (a for a in _actions(statement) if a.startswith("dynamodb:")):
             for resource in _resources(statement):
                 if resource == table_arn:
-                    grants.setdefault(action, set()).add("table")
+                    grants.setdefault(action, set()).add(table)
                 else:
                     parts = resource["Fn::Join"][1]
                     assert parts[0] == table_arn, resource
@@ -192,15 +198,31 @@ def test_both_functions_share_one_code_asset_of_functions_and_shared_only(synthe
 # --- least privilege -------------------------------------------------------------------------------------------
 
 
-def test_api_function_may_get_and_update_items_and_query_indexes_only(synthesized: Synthesized) -> None:
+def test_api_function_may_get_and_update_items_query_indexes_and_write_config_partitions_only(
+    synthesized: Synthesized,
+) -> None:
     grants = _dynamodb_grants(synthesized, synthesized.function_id(API_HANDLER))
 
     indexes = {f"index/{index.name}" for index in schema.GLOBAL_INDEXES}
+    config = "table[CONFIG#*#*]"
     assert grants == {
-        "dynamodb:GetItem": {"table"},
-        "dynamodb:UpdateItem": {"table"},
-        "dynamodb:Query": indexes,
+        "dynamodb:GetItem": {"table", config},
+        "dynamodb:UpdateItem": {"table", config},
+        "dynamodb:Query": indexes | {config},
+        "dynamodb:BatchGetItem": {config},
+        "dynamodb:PutItem": {config},
     }
+
+
+def test_api_function_reads_and_writes_config_parameters_only(synthesized: Synthesized) -> None:
+    ssm = {
+        action: resources
+        for action, resources in function_grants(synthesized, API_HANDLER).items()
+        if action.startswith("ssm:")
+    }
+
+    config = f"{SSM}/gensail/dev/config/*"
+    assert ssm == {"ssm:GetParameter": {config}, "ssm:GetParameters": {config}, "ssm:PutParameter": {config}}
 
 
 def test_authorizer_may_only_get_items(synthesized: Synthesized) -> None:
@@ -231,6 +253,7 @@ def test_only_the_api_function_reads_the_cursor_secret(synthesized: Synthesized)
 WILDCARD_RESOURCE_ACTIONS = {
     "ssm:GetParameter",  # a parameter path
     "ssm:GetParameters",
+    "ssm:PutParameter",  # the config path (the API's config routes)
     "kms:Decrypt",  # the aws/ssm key, only via SSM for the secrets path
     "s3:GetObject",  # a key pattern of the artifacts bucket
     "s3:PutObject",
@@ -261,8 +284,12 @@ def test_no_policy_has_wildcard_actions_or_unexpected_wildcard_resources(synthes
 
 
 @pytest.mark.parametrize("handler", [API_HANDLER, AUTHORIZER_HANDLER])
-def test_api_functions_hold_no_wildcard_resource(synthesized: Synthesized, handler: str) -> None:
+def test_api_functions_hold_no_wildcard_resource_but_the_config_path(synthesized: Synthesized, handler: str) -> None:
     for statement in _policy_statements(synthesized, synthesized.function_id(handler)):
+        if set(_actions(statement)) <= {"ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"}:
+            assert [render(resource) for resource in _resources(statement)] == [f"{SSM}/gensail/dev/config/*"]
+            assert handler == API_HANDLER
+            continue
         assert "*" not in json.dumps(_resources(statement)), statement
 
 

@@ -28,6 +28,7 @@ def api(aws: None) -> Iterator[ApiCall]:
     from functions.api import handler
 
     handler._service.cache_clear()
+    handler.config_services.cache_clear()
 
     def call(
         method: str,
@@ -51,3 +52,4 @@ def api(aws: None) -> Iterator[ApiCall]:
 
     yield call
     handler._service.cache_clear()
+    handler.config_services.cache_clear()

@@ -7,6 +7,7 @@ from typing import Any
 from shared import schema
 
 TABLE_NAME = "gensail-test"
+CONFIG_PREFIX = "/gensail/config"
 CURSOR_SECRET_NAME = "gensail-test-cursor-secret"
 
 

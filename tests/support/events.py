@@ -33,6 +33,14 @@ def _resource_of(path: str) -> tuple[str, dict[str, str] | None]:
     patterns = [
         (r"^/api/v1/jobs/(?P<job_id>[^/]+)/status$", "/api/v1/jobs/{job_id}/status"),
         (r"^/api/v1/jobs/(?P<job_id>[^/]+)$", "/api/v1/jobs/{job_id}"),
+        *(
+            (
+                rf"^/api/v1/config/(?P<level>[^/]+)/(?P<tenant_id>[^/]+)/{view}$",
+                f"/api/v1/config/{{level}}/{{tenant_id}}/{view}",
+            )
+            for view in ("history", "effective", "preview")
+        ),
+        (r"^/api/v1/config/(?P<level>[^/]+)/(?P<tenant_id>[^/]+)$", "/api/v1/config/{level}/{tenant_id}"),
     ]
     for pattern, resource in patterns:
         match = re.match(pattern, path)
