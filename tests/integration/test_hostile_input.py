@@ -142,3 +142,30 @@ def test_a_decimal_limit_is_read(api: ApiCall, tenants: Tenants) -> None:
     reply = api("GET", "/api/v1/jobs", tenants.callers[tenants.workspace(0).workspace_id], query={"limit": "5"})
 
     assert reply.status == 200
+
+
+def test_the_openapi_document_says_what_the_api_answers() -> None:
+    from functions.api.handler import openapi_document
+
+    document = openapi_document()
+    for path, path_item in document["paths"].items():
+        for method, operation in path_item.items():
+            statuses = set(operation["responses"])
+            # Answered by API Gateway or the function for any route
+            assert {"405", "413", "414", "429", "500", "503"} <= statuses, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "415"} <= statuses, (method, path)
+    status = document["components"]["schemas"]["StatusChange"]["properties"]["status"]
+    assert status["enum"] == ["queued"]
+    assert "invalid_status" in status["description"]
+    (limit,) = [p for p in document["paths"]["/api/v1/jobs"]["get"]["parameters"] if p["name"] == "limit"]
+    assert (limit["schema"]["type"], limit["schema"]["minimum"], limit["schema"]["maximum"]) == ("integer", 1, 100)
+
+
+def test_a_status_other_than_queued_is_still_the_spec_s_invalid_status(api: ApiCall, tenants: Tenants) -> None:
+    workspace = tenants.workspace(0)
+    job = store_job(workspace)
+
+    reply = api("PATCH", f"/api/v1/jobs/{job.job_id}/status", tenants.callers[workspace.workspace_id], {"status": "x"})
+
+    assert (reply.status, reply.body["code"]) == (400, "invalid_status")

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from infra.local.gateway import match_route, policy_allows, render_template
+from infra.local.gateway import render_template
+from infra.local.routing import match_route, policy_allows
 from infra.local.template import AppTemplate, Resolver, Route, TemplateError
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:localapi/prod/GET/api/v1/jobs/12"
