@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-
 from gensail import AsyncGensail, Gensail, JobStatus, RetryPolicy
 from gensail import errors as sdk_errors
 from gensail._core import Operation, model_parser
 from gensail.models import JobList
+
 from infra.local.runtime import LocalRuntime
 from shared.jobs.models import requeue_message
 from shared.jobs.repository import JobRepository
@@ -149,9 +149,11 @@ def test_retry_budget_gives_up_with_the_last_answer(runtime: LocalRuntime, crowd
     sleeps = Sleeps()
     transport = Faults(httpx.HTTPTransport(), [503] * 10)
     policy = RetryPolicy(max_attempts=3)
-    with Gensail(crowded["key"], runtime.api_url, transport=transport, sleep=sleeps, retry=policy) as gensail:
-        with pytest.raises(sdk_errors.ServiceUnavailable) as raised:
-            gensail.jobs.get("1")
+    with (
+        Gensail(crowded["key"], runtime.api_url, transport=transport, sleep=sleeps, retry=policy) as gensail,
+        pytest.raises(sdk_errors.ServiceUnavailable) as raised,
+    ):
+        gensail.jobs.get("1")
 
     assert (raised.value.attempts, len(transport.requests), len(sleeps.waits)) == (3, 3, 2)
 
