@@ -106,7 +106,11 @@ class AsyncJobs:
         return await self._client.send(ops.get_job(job_id))
 
     async def requeue(self, job_id: str | int) -> RequeueResponse:
-        """Requeue a skipped job. See the README for what a retried requeue answers."""
+        """Requeue a skipped job.
+
+        A retry whose first attempt landed (its answer lost) finds the job queued: ``JobNotSkipped`` with
+        ``attempts > 1``; the job was requeued once.
+        """
         return await self._client.send(ops.requeue_job(job_id))
 
 
