@@ -63,12 +63,10 @@ def test_jobs_list_shows_every_page(
 
 
 def test_jobs_get_and_requeue(runtime: LocalRuntime, demo: dict[str, Any], organization_key: dict[str, Any]) -> None:
-    # Given a skipped job of the organization's second workspace
-    workspace = _workspaces(demo, organization_key)[1]
-    listed = gensail(
-        runtime, organization_key, "jobs", "list", "--status", "skipped", "--workspace", workspace, "--output", "json"
-    )
-    job_id = json.loads(listed.stdout)[0]["job_id"]
+    # Given a skipped job of the organization's second workspace, long enough not to be skipped again once requeued
+    workspace = TenantRegistry(runtime.table_name).get_workspace(_workspaces(demo, organization_key)[1])
+    assert workspace is not None
+    job_id = JobRepository(runtime.table_name).create(make_job(workspace, duration=600)).job_id
 
     # When it is shown, requeued, and requeued again
     shown = gensail(runtime, organization_key, "jobs", "get", job_id)

@@ -82,38 +82,43 @@ def test_async_client_lists_every_page(runtime: LocalRuntime, crowded: dict[str,
     assert asyncio.run(listed()) == _skipped_ids(runtime, crowded)
 
 
-def test_get_and_requeue(client: Gensail) -> None:
+def _new_skipped_job(runtime: LocalRuntime, key: dict[str, Any], duration: int) -> str:
+    """A fresh skipped job of the key's workspace, so that no other test has requeued it."""
+    workspace = TenantRegistry(runtime.table_name).get_workspace(key["scope_id"])
+    assert workspace is not None
+    return JobRepository(runtime.table_name).create(make_job(workspace, duration=duration)).job_id
+
+
+def test_get_and_requeue(client: Gensail, runtime: LocalRuntime, crowded: dict[str, Any]) -> None:
     # Given a skipped job
-    job = next(iter(client.jobs.list(status="skipped")))
+    job_id = _new_skipped_job(runtime, crowded, duration=5)
 
     # When it is requeued, and read back
-    result = client.jobs.requeue(job.job_id)
-    again = client.jobs.get(int(job.job_id))
+    result = client.jobs.requeue(job_id)
+    again = client.jobs.get(int(job_id))
 
     # Then the answer is the spec's, and the job carries the requeue
-    assert (result.job_id, result.previous_status, result.new_status) == (job.job_id, "skipped", "queued")
+    assert (result.job_id, result.previous_status, result.new_status) == (job_id, "skipped", "queued")
     assert result.message == requeue_message(1)
-    assert again.job_id == job.job_id
+    assert again.job_id == job_id
     assert again.source_metadata["requeue_count"] == 1
 
 
 def test_requeue_retried_after_landing_answers_job_not_skipped(
     runtime: LocalRuntime, crowded: dict[str, Any], sleeps: Sleeps
 ) -> None:
-    # Given a requeue whose first attempt lands but whose answer is lost to a 503
+    # Given a skipped job long enough to pass the filters once requeued (so it is not skipped again meanwhile),
+    # and a requeue whose first attempt lands but whose answer is lost to a 503
+    job_id = _new_skipped_job(runtime, crowded, duration=600)
     faults = Faults(httpx.HTTPTransport(), [503], through=True)
     with Gensail(api_key=crowded["key"], base_url=runtime.api_url, transport=faults, sleep=sleeps) as gensail:
-        job = next(iter(gensail.jobs.list(status="skipped", limit=1)))
-        faults.faults = [503]
-        faults.requests.clear()
-
         # When the client retries it
         with pytest.raises(sdk_errors.JobNotSkipped) as raised:
-            gensail.jobs.requeue(job.job_id)
+            gensail.jobs.requeue(job_id)
 
         # Then the retry answers job_not_skipped after two attempts, and the job was requeued once
         assert (raised.value.status, raised.value.attempts, len(faults.requests)) == (400, 2, 2)
-        assert gensail.jobs.get(job.job_id).source_metadata["requeue_count"] == 1
+        assert gensail.jobs.get(job_id).source_metadata["requeue_count"] == 1
 
 
 @pytest.mark.parametrize(
