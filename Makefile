@@ -15,11 +15,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 # The tests run on this machine's Python (3.11, the floor in pyproject.toml); Lambda runs this one
 # (infra/functions.py LAMBDA_TARGET; a test keeps the two equal). Lint and types are checked against both.
 LAMBDA_PYTHON := 3.14
-TYPED := app.py infra functions shared benchmarks
+TYPED := app.py infra functions shared benchmarks sdk/src
 
 .PHONY: install run test lint typecheck unit openapi synth deploy bootstrap destroy wheelhouse bench bench-cold-start smoke admin scan clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

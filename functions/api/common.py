@@ -19,7 +19,7 @@ PROBLEM_DESCRIPTIONS = {
     400: "Invalid request",
     401: "Missing, unknown or revoked API key",
     403: "No access to the workspace",
-    404: "Job not found",
+    404: "No such job, or no route for this path",
     405: "This path has no route for the method; `Allow` lists those it has",
     409: "The document kept changing under concurrent writers; retry",
     412: "If-Match is not the current version",
@@ -30,8 +30,9 @@ PROBLEM_DESCRIPTIONS = {
     500: "Internal server error",
     503: "The service did not answer in time",
 }
-# What any request may get before or besides its route's own answers (from API Gateway or the function).
-ANY_ROUTE = (405, 413, 414, 429, 500, 503)
+# What any request may get before or besides its route's own answers (from API Gateway or the function); 404:
+# a path whose ids hold characters no route accepts matches no route.
+ANY_ROUTE = (404, 405, 413, 414, 429, 500, 503)
 
 
 def problem_responses(

@@ -83,6 +83,7 @@ def _caller() -> Caller:
 _DESCRIPTIONS = {
     400: "Invalid request or setting value",
     403: "No access to this level, or a setting only operators may change",
+    404: "No route for this path (an id with characters no route accepts)",
     415: "Wrong request content type",
 }
 
