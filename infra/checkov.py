@@ -109,6 +109,14 @@ ACKNOWLEDGMENTS = (
         "before they hold a key, and it reads no data. Every other method goes through the API-key authorizer.",
         where="/openapi.json/",
     ),
+    Acknowledgment(
+        "CKV_AWS_59",
+        frozenset({"AWS::ApiGateway::Method"}),
+        "The ANY method of each path is a MOCK integration with no back end: it answers the methods the path has "
+        "no route for with a fixed 405 problem (Allow lists the real ones), so a wrong method is refused before "
+        "any key is checked and reaches no function or data.",
+        where="/ANY/",
+    ),
 )
 
 
