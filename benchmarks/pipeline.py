@@ -13,14 +13,15 @@ from moto import mock_aws
 
 from benchmarks.counting import counting_requests
 from functions.worker import handler as worker
-from shared.aws import reset_clients
+from shared.adapters.eventbridge import EventBridgePublisher
+from shared.adapters.s3 import S3ArtifactStore
+from shared.adapters.transcribe import AwsTranscribe
+from shared.aws import client, reset_clients
 from shared.config.hierarchy import ConfigStore
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository, job_item
-from shared.pipeline.artifacts import ArtifactStore
-from shared.pipeline.publishing import EventPublisher, WebhookDelivery
+from shared.pipeline.publishing import WebhookDelivery
 from shared.pipeline.stages import PipelineStages, StageServices
-from shared.pipeline.transcripts import AwsTranscribe
 from shared.tenants.registry import TenantRegistry
 from tests.support.aws import TABLE_NAME, create_table
 from tests.support.events import FakeContext, stream_record
@@ -91,9 +92,9 @@ def requests_per_completed_job() -> dict[str, Any]:
             StageServices(
                 jobs=JobRepository(TABLE_NAME),
                 config=ConfigStore(CONFIG_PREFIX),
-                artifacts=ArtifactStore("bench-artifacts"),
-                events=EventPublisher("gensail-jobs"),
-                transcribe=lambda: AwsTranscribe("bench-artifacts"),
+                artifacts=S3ArtifactStore("bench-artifacts", client("s3")),
+                events=EventBridgePublisher("gensail-jobs", client("events")),
+                transcribe=lambda: AwsTranscribe("bench-artifacts", client("transcribe"), client("s3")),
                 bedrock=lambda model: None,  # type: ignore[arg-type,return-value]
                 webhooks=WebhookDelivery(),
                 secret=lambda name: b"",

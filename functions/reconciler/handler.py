@@ -9,10 +9,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.stepfunctions import StepFunctionsLauncher
+from shared.aws import client
 from shared.clock import format_timestamp, utc_now
 from shared.errors import DomainError
 from shared.jobs.repository import JobRepository
-from shared.processing.intake import JobIntake, PipelineLauncher, intake_config
+from shared.processing.intake import JobIntake, intake_config
 from shared.processing.reconcile import stuck_queued_jobs
 from shared.settings import ReconcilerSettings
 from shared.tenants.registry import TenantRegistry
@@ -31,7 +33,7 @@ def _intake() -> JobIntake:
     return JobIntake(
         jobs=JobRepository(settings.table_name),
         config=intake_config(settings.table_name, settings.config_prefix, settings.config_cache_seconds),
-        launcher=PipelineLauncher(settings.state_machine_arn),
+        launcher=StepFunctionsLauncher(settings.state_machine_arn, client("stepfunctions")),
     )
 
 

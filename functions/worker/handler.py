@@ -16,8 +16,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.stepfunctions import StepFunctionsLauncher
+from shared.aws import client
 from shared.jobs.repository import JobRepository, job_from_item
-from shared.processing.intake import JobIntake, PipelineLauncher, intake_config
+from shared.processing.intake import JobIntake, intake_config
 from shared.settings import WorkerSettings
 
 logger = Logger()
@@ -31,7 +33,7 @@ def _intake() -> JobIntake:
     return JobIntake(
         jobs=JobRepository(settings.table_name),
         config=intake_config(settings.table_name, settings.config_prefix, settings.config_cache_seconds),
-        launcher=PipelineLauncher(settings.state_machine_arn),
+        launcher=StepFunctionsLauncher(settings.state_machine_arn, client("stepfunctions")),
     )
 
 

@@ -12,19 +12,22 @@ import boto3
 import httpx
 import pytest
 
+from shared.adapters.eventbridge import EventBridgePublisher
+from shared.adapters.s3 import S3ArtifactStore
+from shared.aws import client
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
 from shared.pipeline import stages as stage_module
 from shared.pipeline.analysis import Analysis, Sentiment
-from shared.pipeline.artifacts import ArtifactStore, result_key
+from shared.pipeline.artifacts import result_key
 from shared.pipeline.errors import (
     PermanentStageError,
     SupersededRunError,
     TranscriptionTimedOut,
     TransientStageError,
 )
-from shared.pipeline.publishing import EventPublisher, WebhookDelivery
+from shared.pipeline.publishing import WebhookDelivery
 from shared.pipeline.stages import PipelineStages, StageServices
 from shared.pipeline.transcripts import Segment, Transcript
 from tests.conftest import Tenants
@@ -109,8 +112,8 @@ def stages(aws: None, received: list[httpx.Request], transcribe: FakeTranscribe)
         StageServices(
             jobs=JobRepository(TABLE_NAME),
             config=ConfigStore(CONFIG_PREFIX),
-            artifacts=ArtifactStore(BUCKET),
-            events=EventPublisher(BUS),
+            artifacts=S3ArtifactStore(BUCKET, client("s3")),
+            events=EventBridgePublisher(BUS, client("events")),
             transcribe=lambda: transcribe,
             bedrock=FakeBedrock,
             webhooks=WebhookDelivery(http=httpx.Client(transport=httpx.MockTransport(endpoint)), sleep=lambda _: None),
@@ -172,7 +175,7 @@ def test_a_job_goes_from_queued_to_completed_with_a_signed_webhook(
     assert stored.result["sentiment"] == "positive"
     assert publication == {"result_key": result_key(job_id), "webhooks_delivered": 1}
     # the result object is stored
-    document = ArtifactStore(BUCKET).get_json(result_key(job_id))
+    document = S3ArtifactStore(BUCKET, client("s3")).get_json(result_key(job_id))
     assert document["job_id"] == job_id
     assert document["transcript"]["segments"]
     # one delivery, signed as documented, with the result
@@ -279,7 +282,7 @@ def test_a_run_failing_after_completing_its_job_sends_the_completed_event_again(
     )
     stages.start_transcription(job.job_id, 0)
     stages.analyze(job.job_id, 0)
-    monkeypatch.setattr(EventPublisher, "job_completed", _unavailable)
+    monkeypatch.setattr(EventBridgePublisher, "job_completed", _unavailable)
     with pytest.raises(TransientStageError):
         stages.publish(job.job_id, 0)
 
@@ -336,16 +339,16 @@ def test_a_publish_retried_after_completing_sends_the_missing_event(
     )
     stages.start_transcription(job.job_id, 0)
     stages.analyze(job.job_id, 0)
-    original = EventPublisher.job_completed
+    original = EventBridgePublisher.job_completed
     calls: list[str] = []
 
-    def completed_once_unavailable(self: EventPublisher, finished: Any, result: str) -> None:
+    def completed_once_unavailable(self: EventBridgePublisher, finished: Any, result: str) -> None:
         calls.append(result)
         if len(calls) == 1:
             raise TransientStageError("PutEvents Job Completed failed (InternalException); retry later")
         original(self, finished, result)
 
-    monkeypatch.setattr(EventPublisher, "job_completed", completed_once_unavailable)
+    monkeypatch.setattr(EventBridgePublisher, "job_completed", completed_once_unavailable)
     with pytest.raises(TransientStageError):
         stages.publish(job.job_id, 0)
 
@@ -367,16 +370,16 @@ def test_a_fail_retried_after_recording_sends_the_missing_event(
     job = store_job(tenants.workspace(0), status=JobStatus.QUEUED, duration=75)  # no transcript: the stage fails
     with pytest.raises(PermanentStageError) as raised:
         stages.start_transcription(job.job_id, 0)
-    original = EventPublisher.job_failed
+    original = EventBridgePublisher.job_failed
     calls: list[str] = []
 
-    def failed_once_unavailable(self: EventPublisher, failed: Any, failure: dict[str, Any]) -> None:
+    def failed_once_unavailable(self: EventBridgePublisher, failed: Any, failure: dict[str, Any]) -> None:
         calls.append(failed.job_id)
         if len(calls) == 1:
             raise TransientStageError("PutEvents Job Failed failed (InternalException); retry later")
         original(self, failed, failure)
 
-    monkeypatch.setattr(EventPublisher, "job_failed", failed_once_unavailable)
+    monkeypatch.setattr(EventBridgePublisher, "job_failed", failed_once_unavailable)
     with pytest.raises(TransientStageError):
         stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
 

@@ -8,10 +8,10 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from shared.adapters.stepfunctions import StepFunctionsLauncher
 from shared.config.hierarchy import ConfigLevel
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
-from shared.processing.intake import PipelineLauncher
 from tests.conftest import Tenants
 from tests.integration.conftest import ApiCall
 from tests.processing.conftest import CONFIG_PREFIX, Deliver, executions, record_for, set_config
@@ -131,19 +131,19 @@ def test_a_crash_after_starting_the_run_never_starts_a_second_one(
 ) -> None:
     job = store_job(tenants.workspace(2), status=JobStatus.QUEUED, duration=90)
     record = record_for(job)
-    original = PipelineLauncher.launch
+    original = StepFunctionsLauncher.launch
 
-    def launch_then_crash(self: PipelineLauncher, launched: object) -> bool:
+    def launch_then_crash(self: StepFunctionsLauncher, launched: object) -> bool:
         original(self, launched)  # type: ignore[arg-type]
         raise ConnectionError("the worker died before acknowledging the record")
 
     # Given a worker that dies right after starting the run (the invocation fails, so Lambda redelivers)
-    monkeypatch.setattr(PipelineLauncher, "launch", launch_then_crash)
+    monkeypatch.setattr(StepFunctionsLauncher, "launch", launch_then_crash)
     with pytest.raises(BatchProcessingError):
         deliver([record])
 
     # When the record is delivered again to a healthy worker
-    monkeypatch.setattr(PipelineLauncher, "launch", original)
+    monkeypatch.setattr(StepFunctionsLauncher, "launch", original)
     second = deliver([record])
 
     # Then it succeeds and there is still exactly one run
