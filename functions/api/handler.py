@@ -34,6 +34,7 @@ from functions.api.models import Job, JobList, RequeueResponse, StatusChange
 from functions.api.resolver import JSON_BODY_REQUIRED, HardenedRestResolver
 from shared import errors
 from shared.access import Caller
+from shared.aws import client
 from shared.errors import DomainError
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
@@ -69,14 +70,14 @@ app.include_router(config_router)
 @cache
 def _service() -> JobService:
     settings = ApiSettings.from_environ()
-    registry = TenantRegistry(settings.table_name)
+    registry = TenantRegistry(settings.table_name, client("dynamodb"))
 
     def workspace_path(workspace_id: str) -> Any:
         workspace = registry.get_workspace(workspace_id)
         return workspace.path if workspace else None
 
     return JobService(
-        jobs=JobRepository(settings.table_name),
+        jobs=JobRepository(settings.table_name, client("dynamodb")),
         workspaces=WorkspaceDirectory(workspace_path, settings.tenant_cache_seconds),
         cursors=cursor_codec(settings),
     )

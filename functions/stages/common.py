@@ -23,7 +23,7 @@ logger = Logger()
 @cache
 def stages() -> PipelineStages:
     settings = StageSettings.from_environ()
-    config = ConfigStore(settings.config_prefix, max_age_seconds=settings.config_cache_seconds)
+    config = ConfigStore(settings.config_prefix, client("ssm"), max_age_seconds=settings.config_cache_seconds)
     # Imported here: only functions that publish need the SecureString provider.
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
@@ -34,7 +34,7 @@ def stages() -> PipelineStages:
 
     return PipelineStages(
         StageServices(
-            jobs=JobRepository(settings.table_name),
+            jobs=JobRepository(settings.table_name, client("dynamodb")),
             config=config,
             artifacts=S3ArtifactStore(settings.artifacts_bucket, client("s3")),
             events=EventBridgePublisher(settings.event_bus_name, client("events")),

@@ -11,7 +11,6 @@ from enum import StrEnum
 
 from shared.access import TenantPath
 from shared.clock import now_iso, parse_timestamp
-from shared.config.hierarchy import ConfigStore
 from shared.errors import InvalidTransition
 from shared.jobs.models import Job, JobStatus
 from shared.ports import ConfigReader, JobStore, PipelineLauncher
@@ -23,13 +22,6 @@ class IntakeOutcome(StrEnum):
     STARTED = "started"
     ALREADY_STARTED = "already_started"
     NOT_QUEUED = "not_queued"
-
-
-def intake_config(table_name: str, config_prefix: str, max_age_seconds: int) -> ConfigStore:
-    """The worker's and reconciler's config: cached, refreshed from the table's config heads for requeued jobs."""
-    from shared.config.heads import ConfigHeads
-
-    return ConfigStore(config_prefix, max_age_seconds=max_age_seconds, heads=ConfigHeads(table_name).documents)
 
 
 def execution_name(job: Job) -> str:

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from shared.access import TenantPath
+from shared.aws import client as aws_client
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.errors import ConfigError
 
@@ -43,7 +44,7 @@ def test_resolves_through_every_level_in_one_batched_call(aws: None) -> None:
 
 def test_cache_window_covers_present_and_absent_levels(aws: None) -> None:
     ssm, calls = _counting_ssm()
-    store = ConfigStore(PREFIX, max_age_seconds=60, ssm=ssm)
+    store = ConfigStore(PREFIX, aws_client("ssm"), max_age_seconds=60, ssm=ssm)
     _put(f"{PREFIX}/workspaces/w1", {"processing": {"filters": {"min_duration_seconds": 5}}})
     calls.clear()
 

@@ -15,6 +15,7 @@ import pytest
 from shared.adapters.eventbridge import EventBridgePublisher
 from shared.adapters.s3 import S3ArtifactStore
 from shared.aws import client
+from shared.aws import client as aws_client
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
@@ -110,8 +111,8 @@ def stages(aws: None, received: list[httpx.Request], transcribe: FakeTranscribe)
     ssm = boto3.client("ssm")
     return PipelineStages(
         StageServices(
-            jobs=JobRepository(TABLE_NAME),
-            config=ConfigStore(CONFIG_PREFIX),
+            jobs=JobRepository(TABLE_NAME, aws_client("dynamodb")),
+            config=ConfigStore(CONFIG_PREFIX, aws_client("ssm")),
             artifacts=S3ArtifactStore(BUCKET, client("s3")),
             events=EventBridgePublisher(BUS, client("events")),
             transcribe=lambda: transcribe,
@@ -123,7 +124,7 @@ def stages(aws: None, received: list[httpx.Request], transcribe: FakeTranscribe)
 
 
 def _configure(document: dict[str, Any]) -> None:
-    ConfigStore(CONFIG_PREFIX).write_document(ConfigLevel.PLATFORM, None, document)
+    ConfigStore(CONFIG_PREFIX, aws_client("ssm")).write_document(ConfigLevel.PLATFORM, None, document)
 
 
 def _events() -> list[dict[str, Any]]:
@@ -155,7 +156,7 @@ def test_a_job_goes_from_queued_to_completed_with_a_signed_webhook(
     job = store_job(
         tenants.workspace(0), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
     )
-    jobs = JobRepository(TABLE_NAME)
+    jobs = JobRepository(TABLE_NAME, aws_client("dynamodb"))
     job_id = job.job_id
 
     # When the state machine runs each stage
@@ -210,7 +211,7 @@ def test_amazon_transcribe_is_awaited_and_bedrock_analyzes(
     assert transcribe.headers == {"Authorization": f'Token token="{CALLRAIL_KEY.decode()}"'}
     assert first["ready"] is False
     assert second["ready"] is True
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.COMPLETED
     assert stored.result is not None
@@ -226,7 +227,7 @@ def test_a_retried_stage_carries_on_where_it_was(tenants: Tenants, stages: Pipel
     again = stages.start_transcription(job.job_id, 0)
 
     assert first == again
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert [event.status for event in stored.history] == ["transcribing"]
 
@@ -241,7 +242,7 @@ def test_a_stage_failure_ends_the_job_failed_with_the_error(tenants: Tenants, st
     recorded = stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
 
     # Then the job is failed with {stage, error, message} and the bus says so
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.FAILED
     assert stored.failure is not None
@@ -268,7 +269,7 @@ def test_fail_leaves_a_finished_job_alone(tenants: Tenants, stages: PipelineStag
     job = store_job(tenants.workspace(5), status=JobStatus.SKIPPED)
 
     assert stages.fail(job.job_id, 0, "States.Timeout", "late") == {"recorded": False}
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.SKIPPED
 
@@ -296,7 +297,7 @@ def test_a_run_failing_after_completing_its_job_sends_the_completed_event_again(
         "recorded": False,
         "completed_event_sent": True,
     }
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.COMPLETED
     assert [event["detail-type"] for event in _events()] == ["Job Completed"]
@@ -323,7 +324,7 @@ def test_a_run_for_an_older_requeue_changes_nothing(tenants: Tenants, stages: Pi
         stages.start_transcription(job.job_id, 0)
     # and its failure handler leaves the job to the newer run
     assert stages.fail(job.job_id, 0, "SupersededRunError", "superseded") == {"recorded": False}
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored == job
     assert _events() == []
     # while the run of the current requeue proceeds
@@ -356,7 +357,7 @@ def test_a_publish_retried_after_completing_sends_the_missing_event(
     again = stages.publish(job.job_id, 0)
 
     # Then the job stays completed with its result, and the event is sent once
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.COMPLETED
     assert again == {"result_key": result_key(job.job_id), "webhooks_delivered": 0}
@@ -385,7 +386,7 @@ def test_a_fail_retried_after_recording_sends_the_missing_event(
 
     again = stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
 
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.FAILED
     assert again["recorded"] is True
@@ -408,7 +409,7 @@ def test_a_transcription_that_never_finishes_fails_the_job_before_the_run_times_
         stages.check_transcription(job.job_id, 0, started["transcribe_job"])
     stages.fail(job.job_id, 0, "TranscriptionTimedOut", raised.value.detail)
 
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.FAILED
     assert stored.failure is not None
