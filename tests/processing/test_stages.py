@@ -24,7 +24,6 @@ from shared.pipeline.analysis import Analysis, Sentiment
 from shared.pipeline.artifacts import result_key
 from shared.pipeline.errors import (
     PermanentStageError,
-    SupersededRunError,
     TranscriptionTimedOut,
     TransientStageError,
 )
@@ -218,62 +217,6 @@ def test_amazon_transcribe_is_awaited_and_bedrock_analyzes(
     assert stored.result["summary"] == "A greeting."
 
 
-def test_a_retried_stage_carries_on_where_it_was(tenants: Tenants, stages: PipelineStages) -> None:
-    job = store_job(
-        tenants.workspace(2), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
-    )
-
-    first = stages.start_transcription(job.job_id, 0)
-    again = stages.start_transcription(job.job_id, 0)
-
-    assert first == again
-    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
-    assert stored is not None
-    assert [event.status for event in stored.history] == ["transcribing"]
-
-
-def test_a_stage_failure_ends_the_job_failed_with_the_error(tenants: Tenants, stages: PipelineStages) -> None:
-    # Given a job whose call came without a transcript, under the `source` provider
-    job = store_job(tenants.workspace(3), status=JobStatus.QUEUED, duration=75)
-    with pytest.raises(PermanentStageError) as raised:
-        stages.start_transcription(job.job_id, 0)
-
-    # When the state machine's catch hands the error to the fail stage
-    recorded = stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
-
-    # Then the job is failed with {stage, error, message} and the bus says so
-    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
-    assert stored is not None
-    assert stored.status is JobStatus.FAILED
-    assert stored.failure is not None
-    assert stored.failure.stage == "transcribing"
-    assert stored.failure.error == "PermanentStageError"
-    assert stored.failure.message == raised.value.detail
-    assert recorded["recorded"] is True
-    assert [event["detail-type"] for event in _events()] == ["Job Failed"]
-
-
-def test_webhooks_without_a_secret_are_a_permanent_error(tenants: Tenants, stages: PipelineStages) -> None:
-    _configure({"processing": {"webhooks": {"urls": ["https://hooks.example.test/x"]}}})
-    job = store_job(
-        tenants.workspace(4), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
-    )
-    stages.start_transcription(job.job_id, 0)
-    stages.analyze(job.job_id, 0)
-
-    with pytest.raises(PermanentStageError, match="secret_parameter"):
-        stages.publish(job.job_id, 0)
-
-
-def test_fail_leaves_a_finished_job_alone(tenants: Tenants, stages: PipelineStages) -> None:
-    job = store_job(tenants.workspace(5), status=JobStatus.SKIPPED)
-
-    assert stages.fail(job.job_id, 0, "States.Timeout", "late") == {"recorded": False}
-    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
-    assert stored is not None
-    assert stored.status is JobStatus.SKIPPED
-
-
 def test_a_run_failing_after_completing_its_job_sends_the_completed_event_again(
     tenants: Tenants, stages: PipelineStages, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -308,27 +251,6 @@ def _unavailable(*_: Any) -> None:
 
 
 # --- runs that belong to an older requeue, retries after the last write, transcriptions that never finish ---------
-
-
-def test_a_run_for_an_older_requeue_changes_nothing(tenants: Tenants, stages: PipelineStages) -> None:
-    # Given a job at requeue #1 and a run started for requeue #0 (a stale stream record of the same job)
-    job = store_job(
-        tenants.workspace(6),
-        status=JobStatus.QUEUED,
-        duration=75,
-        source_metadata={"transcription": TRANSCRIPTION, "requeue_count": 1},
-    )
-
-    # When the stale run's first stage runs, then it stops without touching the job
-    with pytest.raises(SupersededRunError, match="requeue #1"):
-        stages.start_transcription(job.job_id, 0)
-    # and its failure handler leaves the job to the newer run
-    assert stages.fail(job.job_id, 0, "SupersededRunError", "superseded") == {"recorded": False}
-    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
-    assert stored == job
-    assert _events() == []
-    # while the run of the current requeue proceeds
-    assert stages.start_transcription(job.job_id, 1)["ready"] is True
 
 
 def test_a_publish_retried_after_completing_sends_the_missing_event(

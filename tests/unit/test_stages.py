@@ -89,8 +89,9 @@ def test_a_call_with_its_own_transcript_goes_through_to_a_stored_result_and_a_co
 
 def test_a_retried_stage_carries_on_and_a_retried_publish_only_sends_its_event_again() -> None:
     pipeline = Pipeline(queued())
-    pipeline.stages.start_transcription("1", 0)
-    assert pipeline.stages.start_transcription("1", 0)["ready"] is True  # the retry finds it transcribing
+    first = pipeline.stages.start_transcription("1", 0)
+    assert pipeline.stages.start_transcription("1", 0) == first  # the retry finds it transcribing
+    assert [event.status for event in pipeline.jobs.jobs["1"].history] == [JobStatus.TRANSCRIBING]
     pipeline.stages.analyze("1", 0)
     pipeline.stages.publish("1", 0)
 
@@ -124,22 +125,42 @@ def test_a_run_overtaken_by_a_requeue_stops_and_leaves_the_job_to_the_newer_run(
         pipeline.stages.start_transcription("1", 1)
     assert pipeline.stages.fail("1", 1, "SupersededRunError", "overtaken") == {"recorded": False}
 
-    assert pipeline.jobs.jobs["1"].status is JobStatus.QUEUED
+    assert pipeline.jobs.jobs["1"] == queued(requeue_count=2)
     assert pipeline.events.sent == []
+    # while the run of the current requeue proceeds
+    assert pipeline.stages.start_transcription("1", 2)["ready"] is True
 
 
 def test_a_failed_stage_ends_the_job_failed_with_why_and_announces_it() -> None:
-    pipeline = Pipeline(queued())
-    pipeline.stages.start_transcription("1", 0)
+    # Given a call that came without a transcript, under the `source` provider
+    pipeline = Pipeline(queued().model_copy(update={"source_metadata": {}}))
+    with pytest.raises(PermanentStageError) as raised:
+        pipeline.stages.start_transcription("1", 0)
 
-    recorded = pipeline.stages.fail("1", 0, "PermanentStageError", "the recording is gone")
+    # When the state machine's catch hands the error to the fail stage
+    recorded = pipeline.stages.fail("1", 0, "PermanentStageError", raised.value.detail)
 
+    # Then the job is failed with {stage, error, message} and the bus says so
     job = pipeline.jobs.jobs["1"]
     assert recorded["recorded"] is True
     assert job.status is JobStatus.FAILED
     assert job.failure is not None
-    assert job.failure.stage == "transcribing"
+    assert job.failure.model_dump() == {
+        "stage": "transcribing",
+        "error": "PermanentStageError",
+        "message": raised.value.detail,
+    }
     assert pipeline.events.sent == [("Job Failed", "1", {"failure": job.failure.model_dump()})]
+
+
+def test_a_failure_reported_for_a_finished_job_leaves_it_alone() -> None:
+    skipped = queued().model_copy(update={"status": JobStatus.SKIPPED})
+    pipeline = Pipeline(skipped)
+
+    assert pipeline.stages.fail("1", 0, "States.Timeout", "late") == {"recorded": False}
+
+    assert pipeline.jobs.jobs["1"] == skipped
+    assert pipeline.events.sent == []
 
 
 def test_webhooks_without_a_signing_secret_fail_the_publish_before_anything_is_sent() -> None:
