@@ -8,7 +8,6 @@ import boto3
 import pytest
 
 from shared.access import TenantPath
-from shared.aws import client as aws_client
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.errors import ConfigError
 

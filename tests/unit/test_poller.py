@@ -15,7 +15,7 @@ from shared.jobs.models import JobStatus
 from shared.tenants.registry import Workspace
 from tests.unit.fakes import FakeCallJobs, FakeConfig, FakeCursors, FakeWorkspaces, utc
 
-NOW = utc(2026, 6, 1, 12, 0, 0)
+NOW = utc(2026, 6, 1, 12, 0)
 WORKSPACE = Workspace(workspace_id="w1", organization_id="o1", partner_id="p1", name="Shop", created_at="2026-01-01")
 CALLRAIL = {
     "enabled": True,
@@ -75,7 +75,7 @@ def test_a_first_poll_reads_the_lookback_stores_each_call_once_and_resumes_from_
     # The next poll re-reads the 15 minutes' overlap before the cursor, and stores nothing twice
     assert poller.callrail.windows[1][0] == NOW - timedelta(minutes=15)
     assert second.outcomes == {IngestOutcome.DUPLICATE: 1}
-    assert sorted(job.source_id for job in poller.jobs.jobs.values()) == ["C1", "C2"]
+    assert sorted(str(job.source_id) for job in poller.jobs.jobs.values()) == ["C1", "C2"]
     assert poller.cursors.read("w1") == NOW
 
 
