@@ -84,7 +84,7 @@ def test_local_reads_demo_json_and_talks_to_the_local_endpoint(
     assert changed.code == 0, changed.err
     assert os.environ["AWS_ENDPOINT_URL"] == endpoint
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
-    assert TenantRegistry("gensail-local", aws_client("dynamodb"), dynamodb=dynamodb).get_workspace("ws_l") is not None
+    assert TenantRegistry("gensail-local", dynamodb).get_workspace("ws_l") is not None
     store = ConfigStore("/gensail-local/config", ssm=boto3.client("ssm", endpoint_url=endpoint))
     assert store.read_document(ConfigLevel.WORKSPACE, "ws_l") == {
         "processing": {"filters": {"min_duration_seconds": 3}}
