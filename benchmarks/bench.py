@@ -38,6 +38,7 @@ def request_counts() -> dict[str, Any]:
     from functions.authorizer import handler as authorizer
     from shared.access import ScopeKind
     from shared.auth.keys import ApiKeyRepository
+    from shared.aws import client as aws_client
     from shared.aws import reset_clients
     from shared.jobs.repository import JobRepository
     from shared.tenants.registry import TenantRegistry
@@ -51,12 +52,14 @@ def request_counts() -> dict[str, Any]:
         os.environ["TABLE_NAME"] = TABLE_NAME
         os.environ["CURSOR_SECRET_ARN"] = create_cursor_secret(boto3.client("secretsmanager"))
         os.environ.setdefault("CONFIG_PREFIX", "/gensail/config")
-        registry = TenantRegistry(TABLE_NAME)
+        registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
         registry.create_partner("Bench", "ptn_b")
         registry.create_organization("ptn_b", "Bench org", "org_b")
         workspace = registry.create_workspace("org_b", "Bench ws", "ws_b")
-        key, record = ApiKeyRepository(TABLE_NAME).create(ScopeKind.ORGANIZATION, "org_b", "bench", tenant_exists=True)
-        jobs = JobRepository(TABLE_NAME)
+        key, record = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).create(
+            ScopeKind.ORGANIZATION, "org_b", "bench", tenant_exists=True
+        )
+        jobs = JobRepository(TABLE_NAME, aws_client("dynamodb"))
         stored = [jobs.create(make_job(workspace, minutes_ago=i)) for i in range(30)]
         api._service.cache_clear()
         authorizer._keys.cache_clear()

@@ -20,6 +20,7 @@ from functions.worker import handler as worker
 from infra.worker import STREAM_BATCH_SIZE
 from shared.access import Caller, ScopeKind
 from shared.auth.keys import ApiKeyRepository
+from shared.aws import client as aws_client
 from shared.aws import reset_clients
 from shared.config.hierarchy import ConfigStore
 from shared.jobs.models import JobStatus
@@ -58,11 +59,13 @@ def _set_up() -> tuple[Workspace, Caller, str]:
             "CONFIG_CACHE_SECONDS": "60",
         }
     )
-    registry = TenantRegistry(TABLE_NAME)
+    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
     registry.create_partner("Bench", "ptn_b")
     registry.create_organization("ptn_b", "Bench org", "org_b")
     workspace = registry.create_workspace("org_b", "Bench ws", "ws_b")
-    _, record = ApiKeyRepository(TABLE_NAME).create(ScopeKind.WORKSPACE, "ws_b", "bench", tenant_exists=True)
+    _, record = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).create(
+        ScopeKind.WORKSPACE, "ws_b", "bench", tenant_exists=True
+    )
     api._service.cache_clear()
     config_routes.config_services.cache_clear()
     worker._intake.cache_clear()
@@ -142,8 +145,8 @@ def worker_figures() -> dict[str, Any]:
         warm = make_job(workspace, status=JobStatus.QUEUED, duration=1)
         boto3.client("dynamodb").put_item(TableName=TABLE_NAME, Item=job_item(warm))
         _deliver([stream_record(job_item(warm))])
-        first_resolve = _requests(lambda: ConfigStore(CONFIG_PREFIX).resolve(workspace.path))
-        store = ConfigStore(CONFIG_PREFIX)
+        first_resolve = _requests(lambda: ConfigStore(CONFIG_PREFIX, aws_client("ssm")).resolve(workspace.path))
+        store = ConfigStore(CONFIG_PREFIX, aws_client("ssm"))
         store.resolve(workspace.path)
         cached_resolve = _requests(lambda: store.resolve(workspace.path))
         # The change, then every job requeued, then the worker over the stream in its batches

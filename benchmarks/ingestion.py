@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from benchmarks.counting import counting_requests
 from infra.local.callrail_sample import CallRailSampleServer
+from shared.aws import client as aws_client
 from shared.aws import reset_clients
 from shared.callrail.client import CallRailClient
 from shared.config.hierarchy import ConfigLevel, ConfigStore
@@ -65,7 +66,7 @@ def ingestion_figures() -> dict[str, Any]:
         )
         reset_clients()
         create_table(boto3.client("dynamodb"))
-        registry = TenantRegistry(TABLE_NAME)
+        registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
         registry.create_partner("Bench", "ptn_b")
         registry.create_organization("ptn_b", "Bench org", "org_b")
         workspace = registry.create_workspace("org_b", "Bench ws", "ws_b")
@@ -83,8 +84,8 @@ def ingestion_figures() -> dict[str, Any]:
                 workspace,
                 config,
                 client,
-                CursorStore(TABLE_NAME),
-                CallJobStore(TABLE_NAME),
+                CursorStore(TABLE_NAME, aws_client("dynamodb")),
+                CallJobStore(TABLE_NAME, aws_client("dynamodb")),
                 window_end=end,
             )
             elapsed = time.perf_counter() - started
@@ -114,8 +115,8 @@ def dispatch_figures() -> dict[str, Any]:
         create_table(boto3.client("dynamodb"))
         sqs = boto3.client("sqs")
         queue_url = sqs.create_queue(QueueName="polls")["QueueUrl"]
-        registry = TenantRegistry(TABLE_NAME)
-        configs = ConfigStore(CONFIG_PREFIX)
+        registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
+        configs = ConfigStore(CONFIG_PREFIX, aws_client("ssm"))
         for index in range(DISPATCH_WORKSPACES):
             partner, organization = f"ptn_{index // 100}", f"org_{index // 10}"
             if index % 100 == 0:
@@ -128,7 +129,9 @@ def dispatch_figures() -> dict[str, Any]:
             key = f"{CALLRAIL_KEYS}/{account}"
             integration = {"enabled": True, "account_id": account, "api_key_parameter": key}
             configs.write_document(ConfigLevel.WORKSPACE, workspace, {"integrations": {"callrail": integration}})
-        dispatcher_configs = ConfigStore(CONFIG_PREFIX)  # a cold cache, as in a new dispatcher process
+        dispatcher_configs = ConfigStore(
+            CONFIG_PREFIX, aws_client("ssm")
+        )  # a cold cache, as in a new dispatcher process
         with counting_requests() as calls:
             started = time.perf_counter()
             report = dispatch(registry, dispatcher_configs, sqs, queue_url, datetime.now(UTC))

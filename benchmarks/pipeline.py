@@ -13,14 +13,16 @@ from moto import mock_aws
 
 from benchmarks.counting import counting_requests
 from functions.worker import handler as worker
+from shared.adapters.eventbridge import EventBridgePublisher
+from shared.adapters.s3 import S3ArtifactStore
+from shared.adapters.transcribe import AwsTranscribe
+from shared.aws import client as aws_client
 from shared.aws import reset_clients
 from shared.config.hierarchy import ConfigStore
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository, job_item
-from shared.pipeline.artifacts import ArtifactStore
-from shared.pipeline.publishing import EventPublisher, WebhookDelivery
+from shared.pipeline.publishing import WebhookDelivery
 from shared.pipeline.stages import PipelineStages, StageServices
-from shared.pipeline.transcripts import AwsTranscribe
 from shared.tenants.registry import TenantRegistry
 from tests.support.aws import TABLE_NAME, create_table
 from tests.support.events import FakeContext, stream_record
@@ -34,7 +36,7 @@ TRANSCRIPT = "Agent: Thanks for calling Gensail, how can I help?\nCaller: I woul
 
 def _set_up() -> tuple[Any, str]:
     create_table(boto3.client("dynamodb"))
-    registry = TenantRegistry(TABLE_NAME)
+    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
     registry.create_partner("Bench", "ptn_b")
     registry.create_organization("ptn_b", "Bench org", "org_b")
     workspace = registry.create_workspace("org_b", "Bench ws", "ws_b")
@@ -89,11 +91,11 @@ def requests_per_completed_job() -> dict[str, Any]:
         boto3.client("dynamodb").put_item(TableName=TABLE_NAME, Item=item)
         stages = PipelineStages(
             StageServices(
-                jobs=JobRepository(TABLE_NAME),
-                config=ConfigStore(CONFIG_PREFIX),
-                artifacts=ArtifactStore("bench-artifacts"),
-                events=EventPublisher("gensail-jobs"),
-                transcribe=lambda: AwsTranscribe("bench-artifacts"),
+                jobs=JobRepository(TABLE_NAME, aws_client("dynamodb")),
+                config=ConfigStore(CONFIG_PREFIX, aws_client("ssm")),
+                artifacts=S3ArtifactStore("bench-artifacts", aws_client("s3")),
+                events=EventBridgePublisher("gensail-jobs", aws_client("events")),
+                transcribe=lambda: AwsTranscribe("bench-artifacts", aws_client("transcribe"), aws_client("s3")),
                 bedrock=lambda model: None,  # type: ignore[arg-type,return-value]
                 webhooks=WebhookDelivery(),
                 secret=lambda name: b"",
@@ -105,7 +107,7 @@ def requests_per_completed_job() -> dict[str, Any]:
             stages.start_transcription(job.job_id, 0)
             stages.analyze(job.job_id, 0)
             stages.publish(job.job_id, 0)
-        stored = JobRepository(TABLE_NAME).get(job.job_id)
+        stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
         assert stored is not None
         assert stored.status is JobStatus.COMPLETED
         reset_clients()

@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         target = resolve(args)
         workspace, other_workspace = smoke_workspaces(target.services)
-        jobs = JobRepository(target.services.target.table_name)
+        jobs = JobRepository(target.services.target.table_name, client("dynamodb"))
         job, other_job = jobs.create(skipped_job(workspace)), jobs.create(skipped_job(other_workspace))
     except (DomainError, Deviation, OSError, KeyError, ClientError, BotoCoreError) as error:
         print(f"error: cannot prepare the smoke run: {error}", file=sys.stderr)

@@ -34,8 +34,8 @@ from infra.worker import (
     stuck_after,
 )
 from shared import schema
+from shared.adapters.transcribe import AwsTranscribe
 from shared.pipeline.artifacts import analysis_key, recording_key, result_key, transcript_key
-from shared.pipeline.transcripts import AwsTranscribe
 
 # Bedrock models are invoked through cross-region inference profiles (``us.``, ``eu.``, ``global.`` model ids):
 # the caller needs the profile of its own account and region and the foundation models it routes to, in any

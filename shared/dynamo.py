@@ -47,18 +47,8 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class TableRepository:
-    """Base of the repositories over the single table: its name and the DynamoDB client to reach it.
+    """Base of the DynamoDB adapters over the single table: its name and the client the handler hands in."""
 
-    The client is the process's shared one unless a test hands in its own.
-    """
-
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: Any) -> None:
         self._table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def _db(self) -> Any:
-        # Imported here to keep this module free of client set-up for code that only converts values.
-        from shared.aws import client
-
-        return self._dynamodb or client("dynamodb")
+        self._db = dynamodb

@@ -23,6 +23,7 @@ from moto import mock_aws
 
 from shared.access import Caller, ScopeKind
 from shared.auth.keys import ApiKeyRepository
+from shared.aws import client as aws_client
 from shared.aws import reset_clients
 from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
 from tests.support.aws import CONFIG_PREFIX, TABLE_NAME, create_cursor_secret, create_table
@@ -80,8 +81,8 @@ class Tenants:
 
 @pytest.fixture
 def tenants(aws: None) -> Tenants:
-    registry = TenantRegistry(TABLE_NAME)
-    keys = ApiKeyRepository(TABLE_NAME)
+    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
+    keys = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb"))
     result = Tenants(partners=[], organizations=[], workspaces=[], keys={}, callers={})
 
     def issue(scope: ScopeKind, scope_id: str) -> None:

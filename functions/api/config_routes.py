@@ -27,6 +27,7 @@ from functions.api.config_models import (
 from functions.api.resolver import media_type, read_json_body
 from shared import errors
 from shared.access import Caller
+from shared.aws import client
 from shared.problems import ValidationIssue
 from shared.settings import ApiSettings
 
@@ -60,12 +61,13 @@ def config_services() -> tuple[ConfigService, ConfigPreview, Any]:
     from shared.tenants.registry import TenantRegistry
 
     settings = ApiSettings.from_environ()
-    store = ConfigStore(settings.config_prefix, max_age_seconds=settings.config_cache_seconds)
+    store = ConfigStore(settings.config_prefix, client("ssm"), max_age_seconds=settings.config_cache_seconds)
     service = ConfigService(
-        ConfigDocuments(settings.table_name, store), TenantAncestry(TenantRegistry(settings.table_name))
+        ConfigDocuments(settings.table_name, store, client("dynamodb")),
+        TenantAncestry(TenantRegistry(settings.table_name, client("dynamodb"))),
     )
 
-    return service, ConfigPreview(service, SkippedJobs(settings.table_name)), cursor_codec(settings)
+    return service, ConfigPreview(service, SkippedJobs(settings.table_name, client("dynamodb"))), cursor_codec(settings)
 
 
 def _level(folder: str) -> ConfigLevel:

@@ -30,12 +30,13 @@ from functions.api.common import caller_of, cursor_codec, problem_response, prob
 # ``config_services`` is named here so that whoever resets this module's cached services resets those too.
 from functions.api.config_routes import config_services  # noqa: F401
 from functions.api.config_routes import router as config_router
-from functions.api.models import JobList, RequeueResponse, StatusChange
+from functions.api.models import Job, JobList, RequeueResponse, StatusChange
 from functions.api.resolver import JSON_BODY_REQUIRED, HardenedRestResolver
 from shared import errors
 from shared.access import Caller
+from shared.aws import client
 from shared.errors import DomainError
-from shared.jobs.models import Job, JobStatus
+from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
 from shared.jobs.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobService, WorkspaceDirectory
 from shared.problems import ValidationIssue
@@ -69,14 +70,14 @@ app.include_router(config_router)
 @cache
 def _service() -> JobService:
     settings = ApiSettings.from_environ()
-    registry = TenantRegistry(settings.table_name)
+    registry = TenantRegistry(settings.table_name, client("dynamodb"))
 
     def workspace_path(workspace_id: str) -> Any:
         workspace = registry.get_workspace(workspace_id)
         return workspace.path if workspace else None
 
     return JobService(
-        jobs=JobRepository(settings.table_name),
+        jobs=JobRepository(settings.table_name, client("dynamodb")),
         workspaces=WorkspaceDirectory(workspace_path, settings.tenant_cache_seconds),
         cursors=cursor_codec(settings),
     )
@@ -127,7 +128,7 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page.")] = None,
 ) -> JobList:
     listing = _service().list(_caller(), workspace_id, status, limit, cursor)
-    return JobList(jobs=listing.jobs, next_cursor=listing.next_cursor)
+    return JobList(jobs=[Job.of(job) for job in listing.jobs], next_cursor=listing.next_cursor)
 
 
 @app.get(
@@ -142,7 +143,7 @@ def list_jobs(
     },
 )
 def get_job(job_id: JOB_ID) -> Job:
-    return _service().get(job_id, _caller())
+    return Job.of(_service().get(job_id, _caller()))
 
 
 @app.get(

@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.auth.keys import ApiKeyRepository, bearer_key
+from shared.aws import client
 from shared.settings import AuthorizerSettings
 
 logger = Logger()
@@ -21,7 +22,7 @@ logger = Logger()
 
 @cache
 def _keys() -> ApiKeyRepository:
-    return ApiKeyRepository(AuthorizerSettings.from_environ().table_name)
+    return ApiKeyRepository(AuthorizerSettings.from_environ().table_name, client("dynamodb"))
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:

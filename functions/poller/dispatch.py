@@ -31,7 +31,7 @@ def _settings() -> PollerSettings:
 @cache
 def _configs() -> ConfigStore:
     settings = _settings()
-    return ConfigStore(settings.config_prefix, max_age_seconds=settings.config_cache_seconds)
+    return ConfigStore(settings.config_prefix, client("ssm"), max_age_seconds=settings.config_cache_seconds)
 
 
 @logger.inject_lambda_context
@@ -43,7 +43,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # The schedule's own time: a redelivered schedule event dispatches the same window again.
     window_end = parse_timestamp(event["time"]) if event.get("time") else utc_now()
     report = dispatch(
-        TenantRegistry(settings.table_name), _configs(), client("sqs"), settings.poll_queue_url, window_end
+        TenantRegistry(settings.table_name, client("dynamodb")),
+        _configs(),
+        client("sqs"),
+        settings.poll_queue_url,
+        window_end,
     )
     for skipped in report.invalid_config:
         logger.error(

@@ -56,10 +56,10 @@ def _polls() -> WorkspacePolls:
         return CallRailClient(settings.callrail_api_url, api_key, http)
 
     return WorkspacePolls(
-        TenantRegistry(settings.table_name),
-        ConfigStore(settings.config_prefix, max_age_seconds=settings.config_cache_seconds),
-        CursorStore(settings.table_name),
-        CallJobStore(settings.table_name),
+        TenantRegistry(settings.table_name, client("dynamodb")),
+        ConfigStore(settings.config_prefix, client("ssm"), max_age_seconds=settings.config_cache_seconds),
+        CursorStore(settings.table_name, client("dynamodb")),
+        CallJobStore(settings.table_name, client("dynamodb")),
         client_for=client_for,
     )
 

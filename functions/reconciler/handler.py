@@ -9,10 +9,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.stepfunctions import StepFunctionsLauncher
+from shared.aws import client
 from shared.clock import format_timestamp, utc_now
+from shared.config.heads import ConfigHeads
+from shared.config.hierarchy import ConfigStore
 from shared.errors import DomainError
 from shared.jobs.repository import JobRepository
-from shared.processing.intake import JobIntake, PipelineLauncher, intake_config
+from shared.processing.intake import JobIntake
 from shared.processing.reconcile import stuck_queued_jobs
 from shared.settings import ReconcilerSettings
 from shared.tenants.registry import TenantRegistry
@@ -29,9 +33,15 @@ def _settings() -> ReconcilerSettings:
 def _intake() -> JobIntake:
     settings = _settings()
     return JobIntake(
-        jobs=JobRepository(settings.table_name),
-        config=intake_config(settings.table_name, settings.config_prefix, settings.config_cache_seconds),
-        launcher=PipelineLauncher(settings.state_machine_arn),
+        jobs=JobRepository(settings.table_name, client("dynamodb")),
+        # Cached, and refreshed from the table's config heads for requeued jobs (read-your-writes).
+        config=ConfigStore(
+            settings.config_prefix,
+            client("ssm"),
+            max_age_seconds=settings.config_cache_seconds,
+            heads=ConfigHeads(settings.table_name, client("dynamodb")).documents,
+        ),
+        launcher=StepFunctionsLauncher(settings.state_machine_arn, client("stepfunctions")),
     )
 
 
@@ -39,7 +49,10 @@ def _intake() -> JobIntake:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = _settings()
     cutoff = format_timestamp(utc_now() - timedelta(seconds=settings.stuck_after_seconds))
-    registry, jobs = TenantRegistry(settings.table_name), JobRepository(settings.table_name)
+    registry, jobs = (
+        TenantRegistry(settings.table_name, client("dynamodb")),
+        JobRepository(settings.table_name, client("dynamodb")),
+    )
     outcomes: dict[str, int] = {}
     failures = 0
     for job in stuck_queued_jobs(registry, jobs, updated_before=cutoff):

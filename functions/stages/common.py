@@ -6,14 +6,15 @@ from functools import cache
 
 from aws_lambda_powertools import Logger
 
+from shared.adapters.eventbridge import EventBridgePublisher
+from shared.adapters.s3 import S3ArtifactStore
+from shared.adapters.transcribe import AwsTranscribe
 from shared.aws import client
 from shared.config.hierarchy import ConfigStore
 from shared.jobs.repository import JobRepository
 from shared.pipeline.analysis import BedrockAnalyzer
-from shared.pipeline.artifacts import ArtifactStore
-from shared.pipeline.publishing import EventPublisher, WebhookDelivery
+from shared.pipeline.publishing import WebhookDelivery
 from shared.pipeline.stages import PipelineStages, StageServices
-from shared.pipeline.transcripts import AwsTranscribe
 from shared.settings import StageSettings
 
 logger = Logger()
@@ -22,7 +23,7 @@ logger = Logger()
 @cache
 def stages() -> PipelineStages:
     settings = StageSettings.from_environ()
-    config = ConfigStore(settings.config_prefix, max_age_seconds=settings.config_cache_seconds)
+    config = ConfigStore(settings.config_prefix, client("ssm"), max_age_seconds=settings.config_cache_seconds)
     # Imported here: only functions that publish need the SecureString provider.
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
@@ -33,12 +34,12 @@ def stages() -> PipelineStages:
 
     return PipelineStages(
         StageServices(
-            jobs=JobRepository(settings.table_name),
+            jobs=JobRepository(settings.table_name, client("dynamodb")),
             config=config,
-            artifacts=ArtifactStore(settings.artifacts_bucket),
-            events=EventPublisher(settings.event_bus_name),
-            transcribe=lambda: AwsTranscribe(settings.artifacts_bucket),
-            bedrock=BedrockAnalyzer,
+            artifacts=S3ArtifactStore(settings.artifacts_bucket, client("s3")),
+            events=EventBridgePublisher(settings.event_bus_name, client("events")),
+            transcribe=lambda: AwsTranscribe(settings.artifacts_bucket, client("transcribe"), client("s3")),
+            bedrock=lambda model_id: BedrockAnalyzer(model_id, client("bedrock-runtime")),
             webhooks=WebhookDelivery(),
             secret=secret,
         )

@@ -16,8 +16,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.stepfunctions import StepFunctionsLauncher
+from shared.aws import client
+from shared.config.heads import ConfigHeads
+from shared.config.hierarchy import ConfigStore
 from shared.jobs.repository import JobRepository, job_from_item
-from shared.processing.intake import JobIntake, PipelineLauncher, intake_config
+from shared.processing.intake import JobIntake
 from shared.settings import WorkerSettings
 
 logger = Logger()
@@ -29,9 +33,15 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 def _intake() -> JobIntake:
     settings = WorkerSettings.from_environ()
     return JobIntake(
-        jobs=JobRepository(settings.table_name),
-        config=intake_config(settings.table_name, settings.config_prefix, settings.config_cache_seconds),
-        launcher=PipelineLauncher(settings.state_machine_arn),
+        jobs=JobRepository(settings.table_name, client("dynamodb")),
+        # Cached, and refreshed from the table's config heads for requeued jobs (read-your-writes).
+        config=ConfigStore(
+            settings.config_prefix,
+            client("ssm"),
+            max_age_seconds=settings.config_cache_seconds,
+            heads=ConfigHeads(settings.table_name, client("dynamodb")).documents,
+        ),
+        launcher=StepFunctionsLauncher(settings.state_machine_arn, client("stepfunctions")),
     )
 
 

@@ -162,19 +162,19 @@ class Services:
 
     @cached_property
     def tenants(self) -> TenantRegistry:
-        return TenantRegistry(self.target.table_name)
+        return TenantRegistry(self.target.table_name, client("dynamodb"))
 
     @cached_property
     def keys(self) -> ApiKeyRepository:
-        return ApiKeyRepository(self.target.table_name)
+        return ApiKeyRepository(self.target.table_name, client("dynamodb"))
 
     @cached_property
     def config(self) -> ConfigStore:
-        return ConfigStore(self.target.config_prefix)
+        return ConfigStore(self.target.config_prefix, client("ssm"))
 
     @cached_property
     def config_documents(self) -> ConfigDocuments:
-        return ConfigDocuments(self.target.table_name, self.config)
+        return ConfigDocuments(self.target.table_name, self.config, client("dynamodb"))
 
     @cached_property
     def config_service(self) -> ConfigService:

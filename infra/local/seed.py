@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from shared import aws
 from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
+from shared.aws import client
 from shared.clock import format_timestamp
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.config.model import PLATFORM_DEFAULTS
@@ -175,10 +176,10 @@ def seed_demo(
     """
     rng = random.Random(seed)  # noqa: S311 - the shape of demo data, not a secret
     now = now or datetime.now(UTC)
-    registry = TenantRegistry(table_name)
-    keys = ApiKeyRepository(table_name)
-    jobs = JobRepository(table_name)
-    config = ConfigStore(config_prefix)
+    registry = TenantRegistry(table_name, client("dynamodb"))
+    keys = ApiKeyRepository(table_name, client("dynamodb"))
+    jobs = JobRepository(table_name, client("dynamodb"))
+    config = ConfigStore(config_prefix, client("ssm"))
     demo = DemoData()
     positions: dict[tuple[int, int, int], Workspace] = {}
     if webhook_url is not None and webhook_secret is not None:

@@ -79,7 +79,7 @@ _tenant = level_tenant
 class ConfigDocuments(TableRepository):
     """Reads, commits and publishes the config documents of every level."""
 
-    def __init__(self, table_name: str, store: ConfigStore, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, store: ConfigStore, dynamodb: Any) -> None:
         super().__init__(table_name, dynamodb)
         self.store = store
         self.heads = ConfigHeads(table_name, dynamodb)

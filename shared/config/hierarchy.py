@@ -18,7 +18,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from shared.access import TenantPath
-from shared.aws import client
 from shared.config.model import PLATFORM_DEFAULTS, EffectiveConfig, validation_context
 from shared.errors import ConfigError
 from shared.parameters import ParameterPaths
@@ -221,23 +220,17 @@ class ConfigStore:
     (read-your-writes) while every other job is served from the cache.
     """
 
-    def __init__(
-        self, prefix: str, max_age_seconds: int = 60, ssm: Any = None, heads: HeadReader | None = None
-    ) -> None:
+    def __init__(self, prefix: str, ssm: Any, max_age_seconds: int = 60, heads: HeadReader | None = None) -> None:
         """``heads``: reads the versioned head documents (``shared.config.heads``); when given, documents older
         than ``fresh_since`` are refreshed from the heads instead of SSM (no SSM call for read-your-writes)."""
         self.prefix = prefix.rstrip("/")
         # The stage's secrets paths, next to its config: a document may only name secrets of its own stage.
         self.paths = ParameterPaths.of_config_prefix(self.prefix)
         self.max_age_seconds = max_age_seconds
-        self._ssm = ssm
+        self.ssm = ssm
         self._heads = heads
         self._cache: dict[str, _Cached] = {}
         self._levels: dict[str, tuple[ConfigLevel, str | None]] = {}
-
-    @property
-    def ssm(self) -> Any:
-        return self._ssm or client("ssm")
 
     def parameter_name(self, level: ConfigLevel, tenant_id: str | None = None) -> str:
         if level is ConfigLevel.PLATFORM:

@@ -108,7 +108,7 @@ def job_for_call(
 class CallJobStore(TableRepository):
     """Jobs created from CallRail calls, their dedupe items and the day counters, in the single table."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, table_name: str, dynamodb: Any, *, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(table_name, dynamodb)
         self._sleep = sleep
 

@@ -16,14 +16,14 @@ from typing import Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel
 
-from shared.callrail.client import CallRailClient, CallRailError, CallRailRateLimited, CallRecord, InvalidCall
+from shared.callrail.client import CallRailError, CallRailRateLimited, CallRecord, InvalidCall
 from shared.clock import format_timestamp, utc_now
 from shared.config.hierarchy import ConfigStore, ResolvedConfig
 from shared.config.model import CallRailIntegration, EffectiveConfig
 from shared.errors import ConfigError, DomainError
-from shared.ingest.cursors import CursorStore
-from shared.ingest.jobs import BATCH_GET_LIMIT, CallJobStore, IngestOutcome, counter_day
+from shared.ingest.jobs import BATCH_GET_LIMIT, IngestOutcome, counter_day
 from shared.parameters import CALLRAIL_KEYS_FOLDER, is_secret_of_kind
+from shared.ports import CallJobs, ConfigReader, PollCursors, WorkspaceLookup
 from shared.schema import Entity
 from shared.tenants.registry import TenantRegistry, Workspace
 
@@ -125,8 +125,8 @@ def poll_workspace(
     workspace: Workspace,
     config: EffectiveConfig,
     client: CallSource,
-    cursors: CursorStore,
-    store: CallJobStore,
+    cursors: PollCursors,
+    store: CallJobs,
     *,
     window_end: datetime,
     now: Callable[[], datetime] = utc_now,
@@ -236,12 +236,12 @@ class WorkspacePolls:
 
     def __init__(
         self,
-        registry: TenantRegistry,
-        configs: ConfigStore,
-        cursors: CursorStore,
-        store: CallJobStore,
+        registry: WorkspaceLookup,
+        configs: ConfigReader,
+        cursors: PollCursors,
+        store: CallJobs,
         *,
-        client_for: Callable[[CallRailIntegration], CallRailClient],
+        client_for: Callable[[CallRailIntegration], CallSource],
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._registry = registry

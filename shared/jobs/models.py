@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -96,6 +97,14 @@ class Job(BaseModel):
     @property
     def requeue_count(self) -> int:
         return int(self.source_metadata.get("requeue_count", 0))
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a job listing and the key to continue from (``None`` on the last page)."""
+
+    jobs: list[Job]
+    last_key: dict[str, Any] | None
 
 
 def requeue_message(requeue_count: int) -> str:

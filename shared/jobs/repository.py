@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -12,20 +11,12 @@ from shared.access import Caller
 from shared.dynamo import TableRepository, from_item, serialize, to_item
 from shared.errors import AccessDenied, InvalidTransition, JobNotFound, JobNotSkipped, RunSuperseded
 from shared.jobs.ids import new_job_id
-from shared.jobs.models import Job, JobEvent, JobStatus, can_transition
+from shared.jobs.models import Job, JobEvent, JobPage, JobStatus, can_transition
 
 _INTERNAL_ATTRIBUTES = frozenset({schema.PARTITION_KEY, schema.SORT_KEY, "entity"})
 _ID_COLLISION_RETRIES = 5
 # A job keeps its latest status changes; older ones are dropped once it has more than this many.
 HISTORY_LIMIT = 40
-
-
-@dataclass(frozen=True)
-class JobPage:
-    """One page of a job listing and the key to continue from (``None`` on the last page)."""
-
-    jobs: list[Job]
-    last_key: dict[str, Any] | None
 
 
 def job_from_item(item: dict[str, Any]) -> Job:

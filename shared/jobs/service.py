@@ -11,7 +11,7 @@ from shared.clock import now_iso
 from shared.errors import AccessDenied, InvalidStatus, JobNotFound, WorkspaceRequired
 from shared.jobs.cursor import CursorCodec
 from shared.jobs.models import Job, JobStatus, requeue_message
-from shared.jobs.repository import JobRepository
+from shared.ports import JobStore
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
@@ -54,7 +54,7 @@ class JobService:
 
     def __init__(
         self,
-        jobs: JobRepository,
+        jobs: JobStore,
         workspaces: WorkspaceDirectory,
         cursors: Callable[[], CursorCodec],
     ) -> None:

@@ -11,7 +11,6 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared import aws
 from shared.pipeline.errors import PermanentStageError, TransientStageError
 from shared.pipeline.transcripts import Transcript
 
@@ -325,9 +324,9 @@ def parse_reply(text: str) -> _BedrockReply:
 class BedrockAnalyzer:
     """Summary, sentiment and topics from an Amazon Bedrock model through the Converse API."""
 
-    def __init__(self, model_id: str, bedrock: Any = None, *, max_tokens: int = 1024) -> None:
+    def __init__(self, model_id: str, bedrock: Any, *, max_tokens: int = 1024) -> None:
         self.model_id = model_id
-        self._bedrock = bedrock if bedrock is not None else aws.client("bedrock-runtime")
+        self._bedrock = bedrock
         self._max_tokens = max_tokens
 
     def analyze(self, transcript: Transcript, keywords: list[str]) -> Analysis:

@@ -1,30 +1,26 @@
-"""Publishing a job's result: signed webhook deliveries and the bus's ``Job Completed`` / ``Job Failed`` events."""
+"""Publishing a job's result to customers: signed webhook deliveries.
+
+The bus's ``Job Completed`` / ``Job Failed`` events are ``shared.adapters.eventbridge``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from botocore.exceptions import BotoCoreError, ClientError
 
-from shared import aws
 from shared.config.model import MAX_WEBHOOK_URLS
-from shared.jobs.models import Job
 from shared.pipeline.errors import PermanentStageError, TransientStageError
+from shared.urls import describe_url
 
 SIGNATURE_HEADER = "X-Signature"
 USER_AGENT = "Gensail-Webhooks/1"
-EVENT_SOURCE = "gensail.pipeline"
-JOB_COMPLETED = "Job Completed"
-JOB_FAILED = "Job Failed"
 
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _MAX_BACKOFF_SECONDS = 30.0
@@ -43,12 +39,6 @@ def sign(secret: bytes, body: bytes, timestamp: int) -> str:
     """The ``X-Signature`` value: ``t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`` (Stripe style)."""
     digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
-
-
-def _where(url: str) -> str:
-    """A URL fit for an error message: no credentials, no query string."""
-    parsed = urlparse(url)
-    return f"{parsed.scheme}://{parsed.hostname or ''}{f':{parsed.port}' if parsed.port else ''}{parsed.path}"
 
 
 class WebhookDelivery:
@@ -122,7 +112,7 @@ class WebhookDelivery:
         """
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise PermanentStageError(f"Webhook URL {_where(url)!r} is not an http(s) URL")
+            raise PermanentStageError(f"Webhook URL {describe_url(url)!r} is not an http(s) URL")
         last_problem = ""
         for attempt in range(1, self._attempts + 1):
             timestamp = int(self._clock())
@@ -143,7 +133,7 @@ class WebhookDelivery:
                 if 200 <= status < 300:
                     return attempt
                 if status not in (408, 429) and status < 500:
-                    raise PermanentStageError(f"Webhook {_where(url)} rejected the delivery with {status}")
+                    raise PermanentStageError(f"Webhook {describe_url(url)} rejected the delivery with {status}")
                 last_problem = f"answered {status}"
                 wait = max(wait, _retry_after(response))
             if attempt == self._attempts:
@@ -151,14 +141,14 @@ class WebhookDelivery:
             pause = min(wait, self._max_backoff)
             if give_up is not None and give_up.is_set():
                 raise TransientStageError(
-                    f"Webhook {_where(url)} {last_problem}; not retried, as another URL refused the delivery"
+                    f"Webhook {describe_url(url)} {last_problem}; not retried, as another URL refused the delivery"
                 )
             if deadline is not None and self._clock() + pause + attempt_seconds(self._timeout) > deadline:
                 raise TransientStageError(
-                    f"Webhook {_where(url)} {last_problem} on {attempt} attempt(s); no time left for another"
+                    f"Webhook {describe_url(url)} {last_problem} on {attempt} attempt(s); no time left for another"
                 )
             self._sleep(pause)
-        raise TransientStageError(f"Webhook {_where(url)} {last_problem} on all {self._attempts} attempts")
+        raise TransientStageError(f"Webhook {describe_url(url)} {last_problem} on all {self._attempts} attempts")
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -167,53 +157,3 @@ def _retry_after(response: httpx.Response) -> float:
         return max(float(response.headers.get("retry-after", "0")), 0.0)
     except ValueError:
         return 0.0  # an HTTP date: fall back to our own backoff
-
-
-class EventPublisher:
-    """Announces finished jobs on the pipeline's event bus."""
-
-    def __init__(self, bus_name: str, events: Any = None) -> None:
-        self.bus_name = bus_name
-        self._events = events if events is not None else aws.client("events")
-
-    def job_completed(self, job: Job, result_key: str) -> None:
-        """``Job Completed`` with the job's tenancy and where its result is stored."""
-        self._put(JOB_COMPLETED, {**_job_detail(job, "completed"), "result_key": result_key})
-
-    def job_failed(self, job: Job, failure: dict[str, Any]) -> None:
-        """``Job Failed`` with the job's tenancy and the failure (``{stage, error, message}``)."""
-        self._put(JOB_FAILED, {**_job_detail(job, "failed"), "failure": failure})
-
-    def _put(self, detail_type: str, detail: dict[str, Any]) -> None:
-        entry = {
-            "Source": EVENT_SOURCE,
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail, separators=(",", ":")),
-            "EventBusName": self.bus_name,
-        }
-        try:
-            response = self._events.put_events(Entries=[entry])
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-            if code in ("ThrottlingException", "InternalException", "InternalFailure") or status >= 500:
-                raise TransientStageError(f"PutEvents {detail_type} failed ({code}); retry later") from error
-            raise PermanentStageError(f"PutEvents {detail_type} failed ({code}): {error}") from error
-        except BotoCoreError as error:
-            raise TransientStageError(f"PutEvents {detail_type} failed: {error}") from error
-        if response.get("FailedEntryCount", 0):
-            failed: dict[str, Any] = next((item for item in response.get("Entries", []) if item.get("ErrorCode")), {})
-            raise TransientStageError(
-                f"PutEvents {detail_type} was not accepted ({failed.get('ErrorCode')}: {failed.get('ErrorMessage')})"
-            )
-
-
-def _job_detail(job: Job, status: str) -> dict[str, Any]:
-    return {
-        "job_id": job.job_id,
-        "workspace_id": job.workspace_id,
-        "organization_id": job.organization_id,
-        "partner_id": job.partner_id,
-        "status": status,
-        "requeue_count": job.requeue_count,
-    }

@@ -21,17 +21,16 @@ from typing import Any
 
 from shared.access import TenantPath
 from shared.clock import now_iso, parse_timestamp
-from shared.config.hierarchy import ConfigStore
 from shared.config.model import EffectiveConfig
 from shared.errors import InvalidTransition, JobNotFound, RunSuperseded
 from shared.jobs.models import Job, JobFailure, JobStatus
-from shared.jobs.repository import JobRepository
 from shared.parameters import is_below
-from shared.pipeline.analysis import Analysis, BedrockAnalyzer, analyze_builtin
-from shared.pipeline.artifacts import ArtifactStore, analysis_key, result_key, transcript_key
+from shared.pipeline.analysis import Analysis, analyze_builtin
+from shared.pipeline.artifacts import analysis_key, result_key, transcript_key
 from shared.pipeline.errors import PermanentStageError, SupersededRunError, TranscriptionTimedOut
-from shared.pipeline.publishing import EventPublisher, WebhookDelivery
-from shared.pipeline.transcripts import AwsTranscribe, Transcript, transcript_from_source
+from shared.pipeline.publishing import WebhookDelivery
+from shared.pipeline.transcripts import Transcript, transcript_from_source
+from shared.ports import Analyzer, ArtifactStore, ConfigReader, EventPublisher, JobStore, Transcriber
 
 # Where a job can be when a stage fails; anything else is already finished.
 _IN_FLIGHT = (JobStatus.QUEUED, JobStatus.TRANSCRIBING, JobStatus.ANALYZING, JobStatus.PUBLISHING)
@@ -47,14 +46,14 @@ def transcription_job_name(job_id: str, requeue_count: int) -> str:
 
 @dataclass
 class StageServices:
-    """What the stages use, injected so tests can hand in fakes or stubbed clients."""
+    """What the stages use: ports (``shared.ports``) the handler wires to AWS and a unit test to fakes."""
 
-    jobs: JobRepository
-    config: ConfigStore
+    jobs: JobStore
+    config: ConfigReader
     artifacts: ArtifactStore
     events: EventPublisher
-    transcribe: Callable[[], AwsTranscribe]
-    bedrock: Callable[[str], BedrockAnalyzer]
+    transcribe: Callable[[], Transcriber]
+    bedrock: Callable[[str], Analyzer]
     webhooks: WebhookDelivery
     secret: Callable[[str], bytes]
 

@@ -7,19 +7,13 @@ from the job and its requeue count, so a record delivered twice never starts a s
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from shared.access import TenantPath
-from shared.aws import client
 from shared.clock import now_iso, parse_timestamp
-from shared.config.hierarchy import ConfigStore
 from shared.errors import InvalidTransition
 from shared.jobs.models import Job, JobStatus
-from shared.jobs.repository import JobRepository
+from shared.ports import ConfigReader, JobStore, PipelineLauncher
 from shared.processing.filters import skip_reason
 
 
@@ -28,13 +22,6 @@ class IntakeOutcome(StrEnum):
     STARTED = "started"
     ALREADY_STARTED = "already_started"
     NOT_QUEUED = "not_queued"
-
-
-def intake_config(table_name: str, config_prefix: str, max_age_seconds: int) -> ConfigStore:
-    """The worker's and reconciler's config: cached, refreshed from the table's config heads for requeued jobs."""
-    from shared.config.heads import ConfigHeads
-
-    return ConfigStore(config_prefix, max_age_seconds=max_age_seconds, heads=ConfigHeads(table_name).documents)
 
 
 def execution_name(job: Job) -> str:
@@ -52,37 +39,10 @@ def tenant_path(job: Job) -> TenantPath:
     return TenantPath(partner_id=job.partner_id, organization_id=job.organization_id, workspace_id=job.workspace_id)
 
 
-class PipelineLauncher:
-    """Starts the pipeline state machine for a job."""
-
-    def __init__(self, state_machine_arn: str, stepfunctions: Any = None) -> None:
-        self._arn = state_machine_arn
-        self._sfn = stepfunctions
-
-    def launch(self, job: Job) -> bool:
-        """Start the job's run; ``False`` when a finished run of that name exists (a redelivery).
-
-        Step Functions itself answers a repeated start of a *running* execution (same name and input) with that
-        execution, so a redelivery while the run is under way is also a no-op.
-        """
-        sfn = self._sfn or client("stepfunctions")
-        try:
-            sfn.start_execution(
-                stateMachineArn=self._arn,
-                name=execution_name(job),
-                input=json.dumps({"job_id": job.job_id, "requeue_count": job.requeue_count}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
-                return False
-            raise
-        return True
-
-
 class JobIntake:
     """Decides what happens to a queued job."""
 
-    def __init__(self, jobs: JobRepository, config: ConfigStore, launcher: PipelineLauncher) -> None:
+    def __init__(self, jobs: JobStore, config: ConfigReader, launcher: PipelineLauncher) -> None:
         self._jobs = jobs
         self._config = config
         self._launcher = launcher

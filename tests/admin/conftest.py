@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from infra.admin.cli import main
+from shared.aws import client as aws_client
 from shared.aws import reset_clients
 from shared.config.hierarchy import ConfigStore
 from tests.support.aws import TABLE_NAME, create_table
@@ -75,4 +76,4 @@ def hierarchy(admin: Admin) -> None:
 
 @pytest.fixture
 def config_store(account: None) -> ConfigStore:
-    return ConfigStore(CONFIG_PREFIX)
+    return ConfigStore(CONFIG_PREFIX, aws_client("ssm"))

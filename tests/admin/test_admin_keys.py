@@ -8,6 +8,7 @@ import boto3
 
 from shared.access import ScopeKind
 from shared.auth.keys import AUTHORIZER_CACHE_SECONDS, ApiKeyRepository, hash_key
+from shared.aws import client as aws_client
 from tests.admin.conftest import Admin
 from tests.support.aws import TABLE_NAME
 
@@ -25,7 +26,7 @@ def _created_key(admin: Admin, scope: str, scope_id: str) -> tuple[str, str, str
 def test_created_key_authenticates_with_its_scope(admin: Admin, hierarchy: None) -> None:
     key, key_id, _, _ = _created_key(admin, "organization", "org_east")
 
-    caller = ApiKeyRepository(TABLE_NAME).authenticate(key)
+    caller = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).authenticate(key)
 
     assert caller is not None
     assert (caller.scope, caller.scope_id, caller.key_id) == (ScopeKind.ORGANIZATION, "org_east", key_id)
@@ -54,7 +55,7 @@ def test_revoked_key_no_longer_authenticates(admin: Admin, hierarchy: None) -> N
         r"cache holds the key\.\n",
         revoked.out,
     )
-    assert ApiKeyRepository(TABLE_NAME).authenticate(key) is None
+    assert ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).authenticate(key) is None
 
 
 def test_list_shows_ids_scopes_and_revocation_but_no_secrets(admin: Admin, hierarchy: None) -> None:
@@ -78,7 +79,7 @@ def test_key_for_unknown_tenant_is_refused(admin: Admin, hierarchy: None) -> Non
 
     assert refused.code == 2
     assert refused.err == "error: No workspace with id 'ws_missing'.\n"
-    assert ApiKeyRepository(TABLE_NAME).list() == []
+    assert ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).list() == []
 
 
 def test_key_scope_must_match_the_tenant_kind(admin: Admin, hierarchy: None) -> None:

@@ -14,6 +14,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from infra.naming import DEFAULT_STACK_NAME
+from shared.aws import client as aws_client
 from shared.aws import reset_clients
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.tenants.registry import TenantRegistry
@@ -83,7 +84,7 @@ def test_local_reads_demo_json_and_talks_to_the_local_endpoint(
     assert changed.code == 0, changed.err
     assert os.environ["AWS_ENDPOINT_URL"] == endpoint
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
-    assert TenantRegistry("gensail-local", dynamodb=dynamodb).get_workspace("ws_l") is not None
+    assert TenantRegistry("gensail-local", dynamodb).get_workspace("ws_l") is not None
     store = ConfigStore("/gensail-local/config", ssm=boto3.client("ssm", endpoint_url=endpoint))
     assert store.read_document(ConfigLevel.WORKSPACE, "ws_l") == {
         "processing": {"filters": {"min_duration_seconds": 3}}
@@ -150,8 +151,8 @@ def test_default_target_is_the_dev_stage_stack_outputs(
     )
 
     assert (created.code, named.code) == (0, 0), created.err + named.err
-    assert TenantRegistry(TABLE_NAME).get_partner("ptn_d") is not None
-    assert ConfigStore(CONFIG_PREFIX).read_document(ConfigLevel.PARTNER, "ptn_d") == {
+    assert TenantRegistry(TABLE_NAME, aws_client("dynamodb")).get_partner("ptn_d") is not None
+    assert ConfigStore(CONFIG_PREFIX, aws_client("ssm")).read_document(ConfigLevel.PARTNER, "ptn_d") == {
         "processing": {"filters": {"min_duration_seconds": 12}}
     }
 

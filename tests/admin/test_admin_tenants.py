@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.aws import client as aws_client
 from shared.tenants.registry import TenantRegistry
 from tests.admin.conftest import Admin
 from tests.support.aws import TABLE_NAME
@@ -10,7 +11,7 @@ from tests.support.aws import TABLE_NAME
 def test_workspace_is_created_under_its_organization_and_partner(admin: Admin, hierarchy: None) -> None:
     # Given the hierarchy created by the command
     # When the registry reads the workspace back
-    workspace = TenantRegistry(TABLE_NAME).get_workspace("ws_main")
+    workspace = TenantRegistry(TABLE_NAME, aws_client("dynamodb")).get_workspace("ws_main")
 
     # Then its ancestry is the organization's and that organization's partner
     assert workspace is not None
@@ -38,7 +39,7 @@ def test_generated_ids_are_printed(admin: Admin) -> None:
     assert created.code == 0
     partner_id = created.out.split()[2]
     assert partner_id.startswith("ptn_")
-    assert TenantRegistry(TABLE_NAME).get_partner(partner_id) is not None
+    assert TenantRegistry(TABLE_NAME, aws_client("dynamodb")).get_partner(partner_id) is not None
 
 
 def test_organization_of_unknown_partner_is_refused(admin: Admin) -> None:
@@ -46,7 +47,7 @@ def test_organization_of_unknown_partner_is_refused(admin: Admin) -> None:
 
     assert refused.code == 2
     assert refused.err == "error: No partner with id 'ptn_missing'.\n"
-    assert list(TenantRegistry(TABLE_NAME).list("organization")) == []
+    assert list(TenantRegistry(TABLE_NAME, aws_client("dynamodb")).list("organization")) == []
 
 
 def test_duplicate_id_is_refused(admin: Admin, hierarchy: None) -> None:
@@ -54,7 +55,7 @@ def test_duplicate_id_is_refused(admin: Admin, hierarchy: None) -> None:
 
     assert refused.code == 2
     assert "already exists" in refused.err
-    partner = TenantRegistry(TABLE_NAME).get_partner("ptn_acme")
+    partner = TenantRegistry(TABLE_NAME, aws_client("dynamodb")).get_partner("ptn_acme")
     assert partner is not None
     assert partner.name == "Acme Agency"
 

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from infra.local.callrail_sample import CallRailSampleServer
+from shared.aws import client as aws_client
 from shared.callrail.client import CallRailClient, CallRecord, InvalidCall
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.config.model import CallRailIntegration, EffectiveConfig, Integrations
@@ -54,7 +55,7 @@ def connect_account(
     boto3.client("ssm").put_parameter(Name=name, Value=api_key(account_id), Type="SecureString", Overwrite=True)
     if write_config:
         document = integration(account_id, **settings).model_dump(exclude_defaults=True)
-        ConfigStore(CONFIG_PREFIX).write_document(
+        ConfigStore(CONFIG_PREFIX, aws_client("ssm")).write_document(
             ConfigLevel.WORKSPACE, workspace.workspace_id, {"integrations": {"callrail": document}}
         )
 
@@ -123,4 +124,4 @@ def items_with_prefix(prefix: str) -> list[dict[str, Any]]:
 
 
 def stores() -> tuple[CursorStore, CallJobStore]:
-    return CursorStore(TABLE_NAME), CallJobStore(TABLE_NAME)
+    return CursorStore(TABLE_NAME, aws_client("dynamodb")), CallJobStore(TABLE_NAME, aws_client("dynamodb"))

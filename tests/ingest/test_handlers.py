@@ -17,6 +17,7 @@ from functions.poller import dispatch as dispatcher
 from functions.poller import workspace as poller
 from infra.local.callrail_sample import CallRailSampleServer
 from shared.aws import client
+from shared.aws import client as aws_client
 from shared.callrail.client import longest_page_seconds
 from shared.clock import format_timestamp
 from shared.config.hierarchy import ConfigLevel, ConfigStore
@@ -100,7 +101,7 @@ def test_one_workspaces_429_leaves_another_workspaces_poll_untouched(
     assert response == {"batchItemFailures": []}
     assert source_ids(limited.workspace_id) == set()
     assert source_ids(healthy.workspace_id) == {call["id"] for call in healthy_calls}
-    cursors = CursorStore(TABLE_NAME)
+    cursors = CursorStore(TABLE_NAME, aws_client("dynamodb"))
     assert cursors.read(limited.workspace_id) is None
     assert cursors.read(healthy.workspace_id) == now.replace(microsecond=0)
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -150,7 +151,10 @@ def test_a_workspace_disabled_since_the_dispatch_is_dropped(
 
 def test_the_dispatcher_sends_one_message_per_enabled_workspace(tenants: Tenants, poller_env: str) -> None:
     # Given partner 0's 4 workspaces and 20 more, enabled through the partner's config
-    registry, configs = TenantRegistry(TABLE_NAME), ConfigStore(CONFIG_PREFIX)
+    registry, configs = (
+        TenantRegistry(TABLE_NAME, aws_client("dynamodb")),
+        ConfigStore(CONFIG_PREFIX, aws_client("ssm")),
+    )
     extra = [registry.create_workspace("org_00", f"Extra {n}", f"ws_x{n:02d}") for n in range(20)]
     partner_document = integration("ACCP").model_dump(exclude_defaults=True)
     configs.write_document(ConfigLevel.PARTNER, "ptn_0", {"integrations": {"callrail": partner_document}})
@@ -189,7 +193,7 @@ def test_a_workspace_document_cannot_lift_its_partners_daily_cap(
     tenants: Tenants, callrail: CallRailSampleServer, poller_env: str
 ) -> None:
     # Given a partner that may queue 5 calls a day, and two of its workspaces with 6 new calls each
-    configs = ConfigStore(CONFIG_PREFIX)
+    configs = ConfigStore(CONFIG_PREFIX, aws_client("ssm"))
     capped, raised = tenants.workspace(2), tenants.workspace(0)
     assert capped.partner_id == raised.partner_id
     configs.write_document(
@@ -270,6 +274,6 @@ def test_the_poller_starts_no_page_fetch_it_may_not_finish(
     # message is done and the next poll (here a fresh invocation) reads the calls
     assert response == {"batchItemFailures": []}
     assert callrail.request_count("ACCA") == 0
-    assert CursorStore(TABLE_NAME).read(workspace.workspace_id) is None
+    assert CursorStore(TABLE_NAME, aws_client("dynamodb")).read(workspace.workspace_id) is None
     poller.lambda_handler(sqs_event(poll_message(workspace.workspace_id, now)), PollerContext())
     assert source_ids(workspace.workspace_id) == {call["id"] for call in calls}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from shared.aws import client as aws_client
 from shared.dynamo import from_item
 from shared.ingest import jobs as ingest_jobs
 from shared.ingest.jobs import COUNTER_TTL_ATTRIBUTE, CallJobStore, IngestOutcome
@@ -36,13 +37,15 @@ def test_a_call_becomes_a_queued_job_with_the_contract_fields(tenants: Tenants) 
     call = make_calls(1)[0].model_copy(update={"transcription": "Agent: hello"})
 
     # When it is ingested
-    outcome = CallJobStore(TABLE_NAME).create_from_call(workspace, call, integration("ACC1"), NOW)
+    outcome = CallJobStore(TABLE_NAME, aws_client("dynamodb")).create_from_call(
+        workspace, call, integration("ACC1"), NOW
+    )
 
     # Then a queued job carries the call and its tenants, found through the dedupe item
     assert outcome is IngestOutcome.QUEUED
     [dedupe] = [from_item(item) for item in items_with_prefix("SOURCE#callrail#")]
     assert dedupe["pk"] == f"SOURCE#callrail#{call.id}"
-    job = JobRepository(TABLE_NAME).get(str(dedupe["job_id"]))
+    job = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(str(dedupe["job_id"]))
     assert job is not None
     assert (job.status, job.skipped_reason, job.skipped_at) == (JobStatus.QUEUED, None, None)
     assert (job.partner_id, job.organization_id, job.workspace_id) == (
@@ -73,7 +76,7 @@ def test_a_call_becomes_a_queued_job_with_the_contract_fields(tenants: Tenants) 
 
 
 def test_a_replayed_call_creates_nothing_and_counts_nothing(tenants: Tenants) -> None:
-    store, workspace, call = CallJobStore(TABLE_NAME), tenants.workspace(0), make_calls(1)[0]
+    store, workspace, call = CallJobStore(TABLE_NAME, aws_client("dynamodb")), tenants.workspace(0), make_calls(1)[0]
     assert store.create_from_call(workspace, call, integration(), NOW) is IngestOutcome.QUEUED
 
     replays = [store.create_from_call(workspace, call, integration(), NOW + timedelta(minutes=n)) for n in range(3)]
@@ -91,7 +94,7 @@ def test_a_replayed_call_creates_nothing_and_counts_nothing(tenants: Tenants) ->
 
 
 def test_skip_all_on_ingest_skips_every_call_with_the_spec_reason_beyond_the_limits(tenants: Tenants) -> None:
-    store, workspace = CallJobStore(TABLE_NAME), tenants.workspace(0)
+    store, workspace = CallJobStore(TABLE_NAME, aws_client("dynamodb")), tenants.workspace(0)
     settings = integration(skip_all_on_ingest=True, max_calls_per_workspace=2, max_total_calls=0)
 
     outcomes = [store.create_from_call(workspace, call, settings, NOW) for call in make_calls(5)]
@@ -107,7 +110,7 @@ def test_skip_all_on_ingest_skips_every_call_with_the_spec_reason_beyond_the_lim
 
 def test_the_workspace_limit_is_exact(tenants: Tenants) -> None:
     # Given a workspace that may ingest 7 calls a day
-    store, workspace = CallJobStore(TABLE_NAME), tenants.workspace(0)
+    store, workspace = CallJobStore(TABLE_NAME, aws_client("dynamodb")), tenants.workspace(0)
     settings = integration(max_calls_per_workspace=7)
 
     # When 20 calls arrive
@@ -130,7 +133,7 @@ def test_the_workspace_limit_is_exact(tenants: Tenants) -> None:
 
 def test_the_partner_limit_holds_across_its_workspaces(tenants: Tenants) -> None:
     # Given two workspaces of one partner that may ingest 5 calls a day together
-    store = CallJobStore(TABLE_NAME)
+    store = CallJobStore(TABLE_NAME, aws_client("dynamodb"))
     first, second = tenants.workspace(0), tenants.workspace(2)
     assert first.partner_id == second.partner_id
     assert first.organization_id != second.organization_id
@@ -153,7 +156,7 @@ def test_the_partner_limit_holds_across_its_workspaces(tenants: Tenants) -> None
 
 
 def test_a_limit_of_zero_queues_nothing(tenants: Tenants) -> None:
-    store, workspace = CallJobStore(TABLE_NAME), tenants.workspace(0)
+    store, workspace = CallJobStore(TABLE_NAME, aws_client("dynamodb")), tenants.workspace(0)
 
     outcome = store.create_from_call(workspace, make_calls(1)[0], integration(max_calls_per_workspace=0), NOW)
 
@@ -163,7 +166,7 @@ def test_a_limit_of_zero_queues_nothing(tenants: Tenants) -> None:
 
 def test_a_job_id_collision_takes_a_new_id(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a job id that is already taken
-    store, workspace = CallJobStore(TABLE_NAME), tenants.workspace(0)
+    store, workspace = CallJobStore(TABLE_NAME, aws_client("dynamodb")), tenants.workspace(0)
     first, second = make_calls(2)
     store.create_from_call(workspace, first, integration(), NOW)
     taken = str(from_item(items_with_prefix("SOURCE#")[0])["job_id"])
@@ -176,5 +179,5 @@ def test_a_job_id_collision_takes_a_new_id(tenants: Tenants, monkeypatch: pytest
     # Then it is stored under a fresh id, the first job is untouched and the call counted once
     assert outcome is IngestOutcome.QUEUED
     assert sorted(str(job["job_id"]) for job in stored_jobs()) == sorted([taken, "123"])
-    assert JobRepository(TABLE_NAME).get(taken).source_id == first.id  # type: ignore[union-attr]
+    assert JobRepository(TABLE_NAME, aws_client("dynamodb")).get(taken).source_id == first.id  # type: ignore[union-attr]
     assert counter("workspace", workspace.workspace_id)["count"] == 2  # type: ignore[index]

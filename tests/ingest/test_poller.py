@@ -236,21 +236,6 @@ def test_the_cursor_only_moves_forward(tenants: Tenants) -> None:
     assert cursors.read("ws_001") is None
 
 
-def test_a_disabled_workspace_is_not_polled(tenants: Tenants, callrail: CallRailSampleServer) -> None:
-    cursors, store = stores()
-    config = effective(ACCOUNT, enabled=False)
-
-    with pytest.raises(WorkspaceNotPollable):
-        poll_workspace(
-            tenants.workspace(0),
-            config,
-            sample_client(callrail, ACCOUNT),
-            cursors,
-            store,
-            window_end=datetime.now(UTC),
-        )
-
-
 def test_a_poll_over_the_limit_queues_exactly_the_limit_in_one_write_per_call(
     tenants: Tenants, callrail: CallRailSampleServer
 ) -> None:

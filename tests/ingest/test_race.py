@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
+from shared.aws import client as aws_client
 from shared.callrail.client import CallRecord
 from shared.config.model import EffectiveConfig
 from shared.dynamo import from_item
@@ -23,7 +24,7 @@ POLLERS = 6
 
 
 def two_workspaces() -> tuple[Workspace, Workspace]:
-    registry = TenantRegistry(TABLE_NAME)
+    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
     registry.create_partner("Race partner", "ptn_r")
     registry.create_organization("ptn_r", "Race org", "org_r")
     return registry.create_workspace("org_r", "Race A", "ws_ra"), registry.create_workspace("org_r", "Race B", "ws_rb")
@@ -48,8 +49,8 @@ def _poll(workspace: Workspace, config: EffectiveConfig, calls_seen: list[CallRe
         workspace,
         config,
         ListClient(calls_seen),
-        CursorStore(TABLE_NAME),
-        CallJobStore(TABLE_NAME),
+        CursorStore(TABLE_NAME, aws_client("dynamodb")),
+        CallJobStore(TABLE_NAME, aws_client("dynamodb")),
         window_end=datetime.now(UTC),
     )
 

@@ -9,6 +9,7 @@ import pytest
 
 from functions.authorizer import handler
 from shared.auth.keys import ApiKeyRepository, hash_key
+from shared.aws import client as aws_client
 from tests.conftest import Tenants
 from tests.support.aws import TABLE_NAME
 from tests.support.events import FakeContext, authorizer_event
@@ -60,7 +61,7 @@ def test_missing_and_unknown_keys_are_unauthorized(tenants: Tenants, authorizati
 
 def test_a_revoked_key_is_unauthorized(tenants: Tenants) -> None:
     key = tenants.keys["ptn_1"]
-    ApiKeyRepository(TABLE_NAME).revoke(tenants.callers["ptn_1"].key_id)
+    ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).revoke(tenants.callers["ptn_1"].key_id)
 
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         handler.lambda_handler(authorizer_event(f"Bearer {key}"), FakeContext())  # type: ignore[arg-type]

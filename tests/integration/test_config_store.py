@@ -43,7 +43,7 @@ def test_resolves_through_every_level_in_one_batched_call(aws: None) -> None:
 
 def test_cache_window_covers_present_and_absent_levels(aws: None) -> None:
     ssm, calls = _counting_ssm()
-    store = ConfigStore(PREFIX, max_age_seconds=60, ssm=ssm)
+    store = ConfigStore(PREFIX, ssm, max_age_seconds=60)
     _put(f"{PREFIX}/workspaces/w1", {"processing": {"filters": {"min_duration_seconds": 5}}})
     calls.clear()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.aws import client as aws_client
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
 from tests.conftest import Tenants
@@ -40,7 +41,7 @@ def requeue_event(tenants: Tenants, body: str | bytes, content_type: str = "appl
 
 
 def assert_job_untouched(event: dict[str, Any]) -> None:
-    stored = JobRepository(TABLE_NAME).get(event["pathParameters"]["job_id"])
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(event["pathParameters"]["job_id"])
     assert stored is not None
     assert stored.status is JobStatus.SKIPPED
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared.aws import client as aws_client
 from shared.jobs.models import JobStatus, SkipReason
 from shared.jobs.repository import JobRepository
 from tests.conftest import Tenants
@@ -41,7 +42,7 @@ def test_requeue_records_the_metadata_of_the_spec(api: ApiCall, tenants: Tenants
 
     api("PATCH", f"/api/v1/jobs/{job.job_id}/status", caller, {"status": "queued"})
 
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.QUEUED
     assert stored.skipped_reason is None
@@ -63,7 +64,7 @@ def test_the_requeue_number_counts_every_requeue(api: ApiCall, tenants: Tenants)
     caller = tenants.callers[workspace.workspace_id]
     job = store_job(workspace, duration=20)
     api("PATCH", f"/api/v1/jobs/{job.job_id}/status", caller, {"status": "queued"})
-    repository = JobRepository(TABLE_NAME)
+    repository = JobRepository(TABLE_NAME, aws_client("dynamodb"))
     stored = repository.get(job.job_id)
     assert stored is not None
     repository.create(
@@ -112,7 +113,7 @@ def test_a_status_other_than_queued_is_refused(api: ApiCall, tenants: Tenants) -
     assert reply.status == 400
     assert reply.body["code"] == "invalid_status"
     assert "only 'queued' is supported" in reply.body["detail"]
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.SKIPPED
 
@@ -138,7 +139,7 @@ def test_a_job_of_another_tenant_is_forbidden_and_untouched(api: ApiCall, tenant
 
     assert reply.status == 403
     assert reply.body["code"] == "forbidden"
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.SKIPPED
 
@@ -192,7 +193,7 @@ def test_a_body_that_is_not_json_is_a_415_problem_and_the_job_is_untouched(api: 
         "code": "unsupported_media_type",
         "instance": f"/api/v1/jobs/{job.job_id}/status",
     }
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.SKIPPED
 
@@ -226,7 +227,7 @@ def test_a_requeue_whose_body_is_not_declared_json_is_refused(
     )
 
     assert (reply.status, reply.body["code"]) == answer
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.SKIPPED
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared.aws import client as aws_client
 from shared.errors import InvalidTransition, JobNotFound
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import HISTORY_LIMIT, JobRepository
@@ -14,7 +15,7 @@ from tests.support.factories import store_job
 
 def test_a_queued_job_moves_forward_and_records_why(tenants: Tenants) -> None:
     job = store_job(tenants.workspace(0), status=JobStatus.QUEUED, duration=40)
-    jobs = JobRepository(TABLE_NAME)
+    jobs = JobRepository(TABLE_NAME, aws_client("dynamodb"))
 
     moved = jobs.transition(
         job.job_id, JobStatus.QUEUED, JobStatus.TRANSCRIBING, now="2026-11-28T00:00:00.000Z", cause="filters passed"
@@ -27,7 +28,7 @@ def test_a_queued_job_moves_forward_and_records_why(tenants: Tenants) -> None:
 
 def test_skipping_sets_the_reason_and_keeps_requeue_metadata(tenants: Tenants) -> None:
     job = store_job(tenants.workspace(0), status=JobStatus.QUEUED, duration=12)
-    jobs = JobRepository(TABLE_NAME)
+    jobs = JobRepository(TABLE_NAME, aws_client("dynamodb"))
 
     skipped = jobs.transition(
         job.job_id,
@@ -46,7 +47,7 @@ def test_skipping_sets_the_reason_and_keeps_requeue_metadata(tenants: Tenants) -
 
 def test_a_stale_transition_is_refused_and_changes_nothing(tenants: Tenants) -> None:
     job = store_job(tenants.workspace(0), status=JobStatus.QUEUED, duration=40)
-    jobs = JobRepository(TABLE_NAME)
+    jobs = JobRepository(TABLE_NAME, aws_client("dynamodb"))
     jobs.transition(job.job_id, JobStatus.QUEUED, JobStatus.TRANSCRIBING, now="t1", cause="first worker")
 
     with pytest.raises(InvalidTransition, match="'transcribing', not 'queued'"):
@@ -62,19 +63,23 @@ def test_a_transition_the_lifecycle_forbids_is_refused_before_any_write(tenants:
     job = store_job(tenants.workspace(0), status=JobStatus.COMPLETED)
 
     with pytest.raises(InvalidTransition):
-        JobRepository(TABLE_NAME).transition(job.job_id, JobStatus.COMPLETED, JobStatus.QUEUED, now="t", cause="no")
+        JobRepository(TABLE_NAME, aws_client("dynamodb")).transition(
+            job.job_id, JobStatus.COMPLETED, JobStatus.QUEUED, now="t", cause="no"
+        )
 
 
 def test_a_missing_job_is_not_found(aws: None) -> None:
     with pytest.raises(JobNotFound):
-        JobRepository(TABLE_NAME).transition("404", JobStatus.QUEUED, JobStatus.TRANSCRIBING, now="t", cause="x")
+        JobRepository(TABLE_NAME, aws_client("dynamodb")).transition(
+            "404", JobStatus.QUEUED, JobStatus.TRANSCRIBING, now="t", cause="x"
+        )
 
 
 def test_history_keeps_only_the_latest_changes(tenants: Tenants) -> None:
     # Given a job that has been skipped and requeued many times
     workspace = tenants.workspace(0)
     job = store_job(workspace, status=JobStatus.SKIPPED, duration=5)
-    jobs = JobRepository(TABLE_NAME)
+    jobs = JobRepository(TABLE_NAME, aws_client("dynamodb"))
     caller = tenants.callers[workspace.workspace_id]
     for round_number in range(HISTORY_LIMIT):
         jobs.requeue(job.job_id, caller, now=f"t{round_number:03d}a")

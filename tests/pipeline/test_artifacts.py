@@ -6,7 +6,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from shared.pipeline.artifacts import ArtifactStore, analysis_key, recording_key, result_key, transcript_key
+from shared.adapters.s3 import S3ArtifactStore
+from shared.pipeline.artifacts import analysis_key, recording_key, result_key, transcript_key
 from shared.pipeline.errors import PermanentStageError, TransientStageError
 from shared.pipeline.transcripts import Segment, Transcript
 
@@ -19,7 +20,7 @@ def test_keys_follow_the_contract():
 
 
 def test_a_model_round_trips_encrypted_as_json(bucket):
-    store = ArtifactStore(bucket)
+    store = S3ArtifactStore(bucket, boto3.client("s3"))
     transcript = Transcript(
         text="Hello there.",
         segments=[Segment(speaker="agent", start=0, end=1.5, text="Hello there.")],
@@ -37,7 +38,7 @@ def test_a_model_round_trips_encrypted_as_json(bucket):
 
 
 def test_dicts_bytes_and_existence(bucket):
-    store = ArtifactStore(bucket)
+    store = S3ArtifactStore(bucket, boto3.client("s3"))
 
     assert not store.exists(result_key("42"))
     store.put_json(result_key("42"), {"job_id": "42", "sentiment": "positive", "note": "café"})
@@ -49,7 +50,7 @@ def test_dicts_bytes_and_existence(bucket):
 
 
 def test_a_missing_or_malformed_artifact_is_permanent(bucket):
-    store = ArtifactStore(bucket)
+    store = S3ArtifactStore(bucket, boto3.client("s3"))
     store.put_bytes("analysis/7.json", b"not json", "application/json")
 
     with pytest.raises(PermanentStageError, match="does not exist"):
@@ -61,7 +62,7 @@ def test_a_missing_or_malformed_artifact_is_permanent(bucket):
 @pytest.mark.parametrize(("code", "status"), [("SlowDown", 503), ("InternalError", 500), ("ServiceUnavailable", 503)])
 def test_s3_throttling_and_faults_are_transient(code, status):
     s3 = boto3.client("s3", region_name="us-east-1")
-    store = ArtifactStore("gensail-artifacts-test", s3=s3)
+    store = S3ArtifactStore("gensail-artifacts-test", s3=s3)
     with Stubber(s3) as stub:
         stub.add_client_error("put_object", service_error_code=code, http_status_code=status)
         stub.add_client_error("get_object", service_error_code=code, http_status_code=status)
@@ -79,4 +80,4 @@ def test_access_denied_is_permanent():
     with Stubber(s3) as stub:
         stub.add_client_error("put_object", service_error_code="AccessDenied", http_status_code=403)
         with pytest.raises(PermanentStageError, match="AccessDenied"):
-            ArtifactStore("gensail-artifacts-test", s3=s3).put_bytes("recordings/1", b"x", "audio/mpeg")
+            S3ArtifactStore("gensail-artifacts-test", s3=s3).put_bytes("recordings/1", b"x", "audio/mpeg")

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from botocore.stub import Stubber
 
-from shared.pipeline.artifacts import ArtifactStore
+from shared.adapters.s3 import S3ArtifactStore
+from shared.adapters.transcribe import AwsTranscribe
 from shared.pipeline.errors import PermanentStageError, TransientStageError
-from shared.pipeline.transcripts import AwsTranscribe, transcript_from_transcribe_output
+from shared.pipeline.transcripts import transcript_from_transcribe_output
 from tests.pipeline.conftest import LoopbackServer, Reply, make_job
 
 AUDIO = b"ID3\x04\x00fake mp3 frames" * 64
@@ -170,7 +171,9 @@ def test_recording_errors_map_to_retry_or_fail(provider, server, reply, error):
 
 def test_a_recording_server_that_hangs_is_a_transient_error(bucket, server):
     url = server.reply("/slow.mp3", Reply(body=AUDIO, delay=2.0))
-    provider = AwsTranscribe(bucket, http=httpx.Client(), timeout=httpx.Timeout(0.2))
+    provider = AwsTranscribe(
+        bucket, boto3.client("transcribe"), boto3.client("s3"), http=httpx.Client(), timeout=httpx.Timeout(0.2)
+    )
 
     with pytest.raises(TransientStageError, match="timed out"):
         provider.start(make_job(recording_url=url), JOB_NAME, "en-US")
@@ -199,7 +202,7 @@ def test_recording_json_without_url_and_missing_recording_are_permanent(provider
 def test_check_waits_then_reads_the_transcript_transcribe_wrote(provider, bucket, server):
     # Given a started job (moto moves it QUEUED -> IN_PROGRESS -> COMPLETED on each read, writing nothing)
     provider.start(make_job(recording_url=server.reply("/r.mp3", Reply(body=AUDIO))), JOB_NAME, "en-US")
-    ArtifactStore(bucket).put_json(f"transcribe/{JOB_NAME}.json", transcribe_output())
+    S3ArtifactStore(bucket, boto3.client("s3")).put_json(f"transcribe/{JOB_NAME}.json", transcribe_output())
 
     # When the stage polls
     polls = [provider.check(JOB_NAME) for _ in range(3)]
@@ -264,7 +267,7 @@ def test_a_failed_job_is_permanent_with_its_reason(bucket):
             {"TranscriptionJobName": JOB_NAME},
         )
         with pytest.raises(PermanentStageError, match="detected media format"):
-            AwsTranscribe(bucket, transcribe=transcribe).check(JOB_NAME)
+            AwsTranscribe(bucket, transcribe, boto3.client("s3")).check(JOB_NAME)
 
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "LimitExceededException", "InternalFailureException"])
@@ -273,12 +276,12 @@ def test_throttling_and_service_faults_are_transient(bucket, code):
     with Stubber(transcribe) as stub:
         stub.add_client_error("get_transcription_job", service_error_code=code, http_status_code=400)
         with pytest.raises(TransientStageError):
-            AwsTranscribe(bucket, transcribe=transcribe).check(JOB_NAME)
+            AwsTranscribe(bucket, transcribe, boto3.client("s3")).check(JOB_NAME)
 
 
 def test_an_unknown_job_is_permanent(bucket):
     with pytest.raises(PermanentStageError, match="BadRequestException"):
-        AwsTranscribe(bucket, transcribe=boto3.client("transcribe")).check("job-never-started")
+        AwsTranscribe(bucket, boto3.client("transcribe"), boto3.client("s3")).check("job-never-started")
 
 
 def test_the_audio_link_may_redirect_to_the_file(provider, bucket, server):

@@ -13,8 +13,9 @@ import httpx
 import pytest
 from botocore.stub import Stubber
 
+from shared.adapters.eventbridge import EventBridgePublisher
 from shared.pipeline.errors import PermanentStageError, TransientStageError
-from shared.pipeline.publishing import EventPublisher, WebhookDelivery, attempt_seconds, sign
+from shared.pipeline.publishing import WebhookDelivery, attempt_seconds, sign
 from tests.pipeline.conftest import LoopbackServer, Reply, make_job
 
 SECRET = b"whsec_5f0c1b2a9e"
@@ -158,7 +159,7 @@ def bus_queue(aws):
 def test_job_completed_event_reaches_the_bus(bus_queue):
     job = make_job()
 
-    EventPublisher("gensail-jobs").job_completed(job, f"results/{job.job_id}.json")
+    EventBridgePublisher("gensail-jobs", boto3.client("events")).job_completed(job, f"results/{job.job_id}.json")
 
     [event] = bus_queue()
     assert (event["source"], event["detail-type"]) == ("gensail.pipeline", "Job Completed")
@@ -176,7 +177,7 @@ def test_job_completed_event_reaches_the_bus(bus_queue):
 def test_job_failed_event_carries_the_failure(bus_queue):
     failure = {"stage": "transcribing", "error": "PermanentStageError", "message": "Transcription job failed"}
 
-    EventPublisher("gensail-jobs").job_failed(make_job(), failure)
+    EventBridgePublisher("gensail-jobs", boto3.client("events")).job_failed(make_job(), failure)
 
     [event] = bus_queue()
     assert event["detail-type"] == "Job Failed"
@@ -192,7 +193,7 @@ def test_an_entry_the_bus_did_not_accept_is_transient():
             {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]},
         )
         with pytest.raises(TransientStageError, match="InternalFailure"):
-            EventPublisher("gensail-jobs", events=events).job_completed(make_job(), "results/1.json")
+            EventBridgePublisher("gensail-jobs", events=events).job_completed(make_job(), "results/1.json")
 
 
 def test_no_retry_starts_that_could_not_finish_before_the_deadline(server: LoopbackServer):

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from functions.worker import handler as worker
+from shared.aws import client as aws_client
 from shared.config.hierarchy import ConfigLevel, ConfigStore, set_path
 from shared.jobs.models import Job
 from tests.integration.conftest import api  # noqa: F401  (the API fixture, reused to requeue)
@@ -40,7 +41,7 @@ def executions(arn: str) -> list[str]:
 
 
 def set_config(level: ConfigLevel, tenant_id: str | None, path: str, value: object) -> None:
-    store = ConfigStore(CONFIG_PREFIX)
+    store = ConfigStore(CONFIG_PREFIX, aws_client("ssm"))
     store.write_document(level, tenant_id, set_path(store.read_document(level, tenant_id), path, value))
     worker._intake.cache_clear()  # a new cache window, as after max_age
 

@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from functions.worker import handler as worker
+from shared.aws import client as aws_client
 from shared.jobs.models import JobStatus, SkipReason
 from shared.jobs.repository import JobRepository
 from tests.conftest import Tenants
@@ -53,7 +54,7 @@ def test_preview_counts_equal_the_outcome_of_requeuing_every_skipped_job(
         headers={"Content-Type": "application/merge-patch+json"},
     )
     assert changed.status == 200
-    jobs = JobRepository(TABLE_NAME)
+    jobs = JobRepository(TABLE_NAME, aws_client("dynamodb"))
     skipped = jobs.list_jobs(workspace.workspace_id, JobStatus.SKIPPED, 100).jobs
     passed: Counter[str] = Counter()
     again: Counter[str] = Counter()

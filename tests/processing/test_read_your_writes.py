@@ -11,6 +11,7 @@ import pytest
 from functions.worker import handler as worker
 from infra.local import moto_transactions
 from shared.aws import client
+from shared.aws import client as aws_client
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
 from tests.conftest import Tenants
@@ -67,7 +68,7 @@ def test_a_requeue_right_after_a_change_is_checked_against_it_200_times_out_of_2
 ) -> None:
     # Given the worker's config cache filled (60 s) by a first job, and 200 skipped 20 s calls
     workspace = tenants.workspace(0)
-    jobs = JobRepository(TABLE_NAME)
+    jobs = JobRepository(TABLE_NAME, aws_client("dynamodb"))
     deliver([record_for(store_job(workspace, status=JobStatus.QUEUED, duration=DURATION))])
     skipped = [store_job(workspace, duration=DURATION) for _ in range(ROUNDS)]
     reads = _ssm_reads()
@@ -113,7 +114,7 @@ def test_jobs_not_requeued_use_the_cached_config(
     deliver([record_for(fresh)])
 
     # Then it is checked against the cached 30 s (the cache is really in use), with no read at all
-    stored = JobRepository(TABLE_NAME).get(fresh.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(fresh.job_id)
     assert stored is not None
     assert stored.skipped_reason == f"duration_below_minimum:{DURATION}<30"
     assert reads == []
@@ -130,7 +131,7 @@ def test_one_read_serves_a_batch_of_jobs_requeued_after_a_change(
     jobs = [store_job(workspace, duration=DURATION) for _ in range(50)]
     for job in jobs:
         api("PATCH", f"/api/v1/jobs/{job.job_id}/status", tenants.callers["ws_000"], {"status": "queued"})
-    requeued = [JobRepository(TABLE_NAME).get(job.job_id) for job in jobs]
+    requeued = [JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id) for job in jobs]
     reads = _ssm_reads()
     heads = _head_reads()
 

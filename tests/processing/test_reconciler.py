@@ -6,6 +6,7 @@ import boto3
 import pytest
 
 from functions.reconciler import handler as reconciler
+from shared.aws import client as aws_client
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
 from tests.conftest import Tenants
@@ -36,7 +37,7 @@ def test_stuck_jobs_are_admitted_again_and_recent_ones_left_alone(
 
     assert result == {"outcomes": {"started": 1, "skipped": 1}}
     assert executions(state_machine) == [f"job-{stuck_long.job_id}-0"]
-    skipped = JobRepository(TABLE_NAME).get(stuck_short.job_id)
+    skipped = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(stuck_short.job_id)
     assert skipped is not None
     assert skipped.skipped_reason == "duration_below_minimum:3<30"
     assert recent.job_id not in str(executions(state_machine))

@@ -12,19 +12,22 @@ import boto3
 import httpx
 import pytest
 
+from shared.adapters.eventbridge import EventBridgePublisher
+from shared.adapters.s3 import S3ArtifactStore
+from shared.aws import client
+from shared.aws import client as aws_client
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
 from shared.pipeline import stages as stage_module
 from shared.pipeline.analysis import Analysis, Sentiment
-from shared.pipeline.artifacts import ArtifactStore, result_key
+from shared.pipeline.artifacts import result_key
 from shared.pipeline.errors import (
     PermanentStageError,
-    SupersededRunError,
     TranscriptionTimedOut,
     TransientStageError,
 )
-from shared.pipeline.publishing import EventPublisher, WebhookDelivery
+from shared.pipeline.publishing import WebhookDelivery
 from shared.pipeline.stages import PipelineStages, StageServices
 from shared.pipeline.transcripts import Segment, Transcript
 from tests.conftest import Tenants
@@ -107,10 +110,10 @@ def stages(aws: None, received: list[httpx.Request], transcribe: FakeTranscribe)
     ssm = boto3.client("ssm")
     return PipelineStages(
         StageServices(
-            jobs=JobRepository(TABLE_NAME),
-            config=ConfigStore(CONFIG_PREFIX),
-            artifacts=ArtifactStore(BUCKET),
-            events=EventPublisher(BUS),
+            jobs=JobRepository(TABLE_NAME, aws_client("dynamodb")),
+            config=ConfigStore(CONFIG_PREFIX, aws_client("ssm")),
+            artifacts=S3ArtifactStore(BUCKET, client("s3")),
+            events=EventBridgePublisher(BUS, client("events")),
             transcribe=lambda: transcribe,
             bedrock=FakeBedrock,
             webhooks=WebhookDelivery(http=httpx.Client(transport=httpx.MockTransport(endpoint)), sleep=lambda _: None),
@@ -120,7 +123,7 @@ def stages(aws: None, received: list[httpx.Request], transcribe: FakeTranscribe)
 
 
 def _configure(document: dict[str, Any]) -> None:
-    ConfigStore(CONFIG_PREFIX).write_document(ConfigLevel.PLATFORM, None, document)
+    ConfigStore(CONFIG_PREFIX, aws_client("ssm")).write_document(ConfigLevel.PLATFORM, None, document)
 
 
 def _events() -> list[dict[str, Any]]:
@@ -152,7 +155,7 @@ def test_a_job_goes_from_queued_to_completed_with_a_signed_webhook(
     job = store_job(
         tenants.workspace(0), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
     )
-    jobs = JobRepository(TABLE_NAME)
+    jobs = JobRepository(TABLE_NAME, aws_client("dynamodb"))
     job_id = job.job_id
 
     # When the state machine runs each stage
@@ -172,7 +175,7 @@ def test_a_job_goes_from_queued_to_completed_with_a_signed_webhook(
     assert stored.result["sentiment"] == "positive"
     assert publication == {"result_key": result_key(job_id), "webhooks_delivered": 1}
     # the result object is stored
-    document = ArtifactStore(BUCKET).get_json(result_key(job_id))
+    document = S3ArtifactStore(BUCKET, client("s3")).get_json(result_key(job_id))
     assert document["job_id"] == job_id
     assert document["transcript"]["segments"]
     # one delivery, signed as documented, with the result
@@ -207,67 +210,11 @@ def test_amazon_transcribe_is_awaited_and_bedrock_analyzes(
     assert transcribe.headers == {"Authorization": f'Token token="{CALLRAIL_KEY.decode()}"'}
     assert first["ready"] is False
     assert second["ready"] is True
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.COMPLETED
     assert stored.result is not None
     assert stored.result["summary"] == "A greeting."
-
-
-def test_a_retried_stage_carries_on_where_it_was(tenants: Tenants, stages: PipelineStages) -> None:
-    job = store_job(
-        tenants.workspace(2), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
-    )
-
-    first = stages.start_transcription(job.job_id, 0)
-    again = stages.start_transcription(job.job_id, 0)
-
-    assert first == again
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
-    assert stored is not None
-    assert [event.status for event in stored.history] == ["transcribing"]
-
-
-def test_a_stage_failure_ends_the_job_failed_with_the_error(tenants: Tenants, stages: PipelineStages) -> None:
-    # Given a job whose call came without a transcript, under the `source` provider
-    job = store_job(tenants.workspace(3), status=JobStatus.QUEUED, duration=75)
-    with pytest.raises(PermanentStageError) as raised:
-        stages.start_transcription(job.job_id, 0)
-
-    # When the state machine's catch hands the error to the fail stage
-    recorded = stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
-
-    # Then the job is failed with {stage, error, message} and the bus says so
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
-    assert stored is not None
-    assert stored.status is JobStatus.FAILED
-    assert stored.failure is not None
-    assert stored.failure.stage == "transcribing"
-    assert stored.failure.error == "PermanentStageError"
-    assert stored.failure.message == raised.value.detail
-    assert recorded["recorded"] is True
-    assert [event["detail-type"] for event in _events()] == ["Job Failed"]
-
-
-def test_webhooks_without_a_secret_are_a_permanent_error(tenants: Tenants, stages: PipelineStages) -> None:
-    _configure({"processing": {"webhooks": {"urls": ["https://hooks.example.test/x"]}}})
-    job = store_job(
-        tenants.workspace(4), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
-    )
-    stages.start_transcription(job.job_id, 0)
-    stages.analyze(job.job_id, 0)
-
-    with pytest.raises(PermanentStageError, match="secret_parameter"):
-        stages.publish(job.job_id, 0)
-
-
-def test_fail_leaves_a_finished_job_alone(tenants: Tenants, stages: PipelineStages) -> None:
-    job = store_job(tenants.workspace(5), status=JobStatus.SKIPPED)
-
-    assert stages.fail(job.job_id, 0, "States.Timeout", "late") == {"recorded": False}
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
-    assert stored is not None
-    assert stored.status is JobStatus.SKIPPED
 
 
 def test_a_run_failing_after_completing_its_job_sends_the_completed_event_again(
@@ -279,7 +226,7 @@ def test_a_run_failing_after_completing_its_job_sends_the_completed_event_again(
     )
     stages.start_transcription(job.job_id, 0)
     stages.analyze(job.job_id, 0)
-    monkeypatch.setattr(EventPublisher, "job_completed", _unavailable)
+    monkeypatch.setattr(EventBridgePublisher, "job_completed", _unavailable)
     with pytest.raises(TransientStageError):
         stages.publish(job.job_id, 0)
 
@@ -293,7 +240,7 @@ def test_a_run_failing_after_completing_its_job_sends_the_completed_event_again(
         "recorded": False,
         "completed_event_sent": True,
     }
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.COMPLETED
     assert [event["detail-type"] for event in _events()] == ["Job Completed"]
@@ -306,27 +253,6 @@ def _unavailable(*_: Any) -> None:
 # --- runs that belong to an older requeue, retries after the last write, transcriptions that never finish ---------
 
 
-def test_a_run_for_an_older_requeue_changes_nothing(tenants: Tenants, stages: PipelineStages) -> None:
-    # Given a job at requeue #1 and a run started for requeue #0 (a stale stream record of the same job)
-    job = store_job(
-        tenants.workspace(6),
-        status=JobStatus.QUEUED,
-        duration=75,
-        source_metadata={"transcription": TRANSCRIPTION, "requeue_count": 1},
-    )
-
-    # When the stale run's first stage runs, then it stops without touching the job
-    with pytest.raises(SupersededRunError, match="requeue #1"):
-        stages.start_transcription(job.job_id, 0)
-    # and its failure handler leaves the job to the newer run
-    assert stages.fail(job.job_id, 0, "SupersededRunError", "superseded") == {"recorded": False}
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
-    assert stored == job
-    assert _events() == []
-    # while the run of the current requeue proceeds
-    assert stages.start_transcription(job.job_id, 1)["ready"] is True
-
-
 def test_a_publish_retried_after_completing_sends_the_missing_event(
     tenants: Tenants, stages: PipelineStages, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -336,16 +262,16 @@ def test_a_publish_retried_after_completing_sends_the_missing_event(
     )
     stages.start_transcription(job.job_id, 0)
     stages.analyze(job.job_id, 0)
-    original = EventPublisher.job_completed
+    original = EventBridgePublisher.job_completed
     calls: list[str] = []
 
-    def completed_once_unavailable(self: EventPublisher, finished: Any, result: str) -> None:
+    def completed_once_unavailable(self: EventBridgePublisher, finished: Any, result: str) -> None:
         calls.append(result)
         if len(calls) == 1:
             raise TransientStageError("PutEvents Job Completed failed (InternalException); retry later")
         original(self, finished, result)
 
-    monkeypatch.setattr(EventPublisher, "job_completed", completed_once_unavailable)
+    monkeypatch.setattr(EventBridgePublisher, "job_completed", completed_once_unavailable)
     with pytest.raises(TransientStageError):
         stages.publish(job.job_id, 0)
 
@@ -353,7 +279,7 @@ def test_a_publish_retried_after_completing_sends_the_missing_event(
     again = stages.publish(job.job_id, 0)
 
     # Then the job stays completed with its result, and the event is sent once
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.COMPLETED
     assert again == {"result_key": result_key(job.job_id), "webhooks_delivered": 0}
@@ -367,22 +293,22 @@ def test_a_fail_retried_after_recording_sends_the_missing_event(
     job = store_job(tenants.workspace(0), status=JobStatus.QUEUED, duration=75)  # no transcript: the stage fails
     with pytest.raises(PermanentStageError) as raised:
         stages.start_transcription(job.job_id, 0)
-    original = EventPublisher.job_failed
+    original = EventBridgePublisher.job_failed
     calls: list[str] = []
 
-    def failed_once_unavailable(self: EventPublisher, failed: Any, failure: dict[str, Any]) -> None:
+    def failed_once_unavailable(self: EventBridgePublisher, failed: Any, failure: dict[str, Any]) -> None:
         calls.append(failed.job_id)
         if len(calls) == 1:
             raise TransientStageError("PutEvents Job Failed failed (InternalException); retry later")
         original(self, failed, failure)
 
-    monkeypatch.setattr(EventPublisher, "job_failed", failed_once_unavailable)
+    monkeypatch.setattr(EventBridgePublisher, "job_failed", failed_once_unavailable)
     with pytest.raises(TransientStageError):
         stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
 
     again = stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
 
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.FAILED
     assert again["recorded"] is True
@@ -405,7 +331,7 @@ def test_a_transcription_that_never_finishes_fails_the_job_before_the_run_times_
         stages.check_transcription(job.job_id, 0, started["transcribe_job"])
     stages.fail(job.job_id, 0, "TranscriptionTimedOut", raised.value.detail)
 
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.FAILED
     assert stored.failure is not None

@@ -8,10 +8,11 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from shared.adapters.stepfunctions import StepFunctionsLauncher
+from shared.aws import client as aws_client
 from shared.config.hierarchy import ConfigLevel
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
-from shared.processing.intake import PipelineLauncher
 from tests.conftest import Tenants
 from tests.integration.conftest import ApiCall
 from tests.processing.conftest import CONFIG_PREFIX, Deliver, executions, record_for, set_config
@@ -33,7 +34,7 @@ def test_unchanged_filters_skip_a_requeued_job_again(
     workspace = tenants.workspace(0)
     job = store_job(workspace, duration=12)
     _requeue(api, tenants, job.job_id, workspace.workspace_id)
-    requeued = JobRepository(TABLE_NAME).get(job.job_id)
+    requeued = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert requeued is not None
 
     # When the worker gets the transition into queued
@@ -41,7 +42,7 @@ def test_unchanged_filters_skip_a_requeued_job_again(
 
     # Then the job is skipped again with the spec's reason, its requeue count kept, and no run started
     assert result == {"batchItemFailures": []}
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.SKIPPED
     assert stored.skipped_reason == "duration_below_minimum:12<30"
@@ -66,13 +67,13 @@ def test_a_threshold_lowered_at_any_level_lets_the_job_through(
     job = store_job(workspace, duration=12)
     set_config(level, getattr(workspace, tenant_of) if tenant_of else None, MIN_DURATION, 10)
     _requeue(api, tenants, job.job_id, workspace.workspace_id)
-    requeued = JobRepository(TABLE_NAME).get(job.job_id)
+    requeued = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert requeued is not None
 
     deliver([record_for(requeued)])
 
     assert executions(state_machine) == [f"job-{job.job_id}-1"]
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.QUEUED  # the first stage moves it to transcribing
 
@@ -85,12 +86,12 @@ def test_a_workspace_raising_the_threshold_wins_over_a_lowered_partner(
     set_config(ConfigLevel.PARTNER, workspace.partner_id, MIN_DURATION, 10)
     set_config(ConfigLevel.WORKSPACE, workspace.workspace_id, MIN_DURATION, 45)
     _requeue(api, tenants, job.job_id, workspace.workspace_id)
-    requeued = JobRepository(TABLE_NAME).get(job.job_id)
+    requeued = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert requeued is not None
 
     deliver([record_for(requeued)])
 
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.SKIPPED
     assert stored.skipped_reason == "duration_below_minimum:20<45"
@@ -119,7 +120,7 @@ def test_a_batch_delivered_three_times_shuffled_starts_one_run_per_job_and_fails
     # Then each passing job has exactly one run, the short ones are skipped, and only the poison failed
     assert executions(state_machine) == sorted(f"job-{job.job_id}-0" for job in passing)
     for job in short:
-        stored = JobRepository(TABLE_NAME).get(job.job_id)
+        stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
         assert stored is not None
         assert stored.status is JobStatus.SKIPPED
     for result in results:
@@ -131,19 +132,19 @@ def test_a_crash_after_starting_the_run_never_starts_a_second_one(
 ) -> None:
     job = store_job(tenants.workspace(2), status=JobStatus.QUEUED, duration=90)
     record = record_for(job)
-    original = PipelineLauncher.launch
+    original = StepFunctionsLauncher.launch
 
-    def launch_then_crash(self: PipelineLauncher, launched: object) -> bool:
+    def launch_then_crash(self: StepFunctionsLauncher, launched: object) -> bool:
         original(self, launched)  # type: ignore[arg-type]
         raise ConnectionError("the worker died before acknowledging the record")
 
     # Given a worker that dies right after starting the run (the invocation fails, so Lambda redelivers)
-    monkeypatch.setattr(PipelineLauncher, "launch", launch_then_crash)
+    monkeypatch.setattr(StepFunctionsLauncher, "launch", launch_then_crash)
     with pytest.raises(BatchProcessingError):
         deliver([record])
 
     # When the record is delivered again to a healthy worker
-    monkeypatch.setattr(PipelineLauncher, "launch", original)
+    monkeypatch.setattr(StepFunctionsLauncher, "launch", original)
     second = deliver([record])
 
     # Then it succeeds and there is still exactly one run
@@ -167,7 +168,7 @@ def test_a_malformed_config_document_fails_the_record_and_leaves_the_job_queued(
 
     # Then only that record fails (to be retried, then dead-lettered); the job is neither skipped nor passed
     assert result["batchItemFailures"] == [{"itemIdentifier": record["dynamodb"]["SequenceNumber"]}]
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.QUEUED
     assert executions(state_machine) == [f"job-{neighbour.job_id}-0"]
@@ -185,7 +186,7 @@ def test_a_stale_record_of_a_job_requeued_since_leaves_it_to_the_newer_record(
 
     # When the stale record comes again, then the job stays queued for its current requeue's record
     assert deliver([stale]) == {"batchItemFailures": []}
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert (stored.status, stored.requeue_count) == (JobStatus.QUEUED, 1)
 

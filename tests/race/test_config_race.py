@@ -11,6 +11,7 @@ import pytest
 
 from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
+from shared.aws import client as aws_client
 from shared.tenants.registry import TenantRegistry
 from tests.integration.conftest import ApiReply
 from tests.support.aws import CONFIG_PREFIX, TABLE_NAME
@@ -25,11 +26,13 @@ def test_concurrent_patches_with_one_if_match_have_exactly_one_winner(moto_serve
     from functions.api import handler
 
     # Given a workspace whose document is at version 0, and its key
-    registry = TenantRegistry(TABLE_NAME)
+    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
     registry.create_partner("Race partner", "ptn_r")
     registry.create_organization("ptn_r", "Race org", "org_r")
     registry.create_workspace("org_r", "Race workspace", "ws_r")
-    _, record = ApiKeyRepository(TABLE_NAME).create(ScopeKind.WORKSPACE, "ws_r", "race", tenant_exists=True)
+    _, record = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).create(
+        ScopeKind.WORKSPACE, "ws_r", "race", tenant_exists=True
+    )
     handler._service.cache_clear()
     handler.config_services.cache_clear()
 
@@ -68,11 +71,13 @@ def test_concurrent_patches_without_if_match_are_all_kept(moto_server: str) -> N
     from functions.api import handler
 
     # Given a workspace and its key
-    registry = TenantRegistry(TABLE_NAME)
+    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
     registry.create_partner("Race partner", "ptn_r")
     registry.create_organization("ptn_r", "Race org", "org_r")
     registry.create_workspace("org_r", "Race workspace", "ws_r")
-    _, record = ApiKeyRepository(TABLE_NAME).create(ScopeKind.WORKSPACE, "ws_r", "race", tenant_exists=True)
+    _, record = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).create(
+        ScopeKind.WORKSPACE, "ws_r", "race", tenant_exists=True
+    )
     handler._service.cache_clear()
     handler.config_services.cache_clear()
     patches = [

@@ -9,6 +9,7 @@ import pytest
 
 from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
+from shared.aws import client as aws_client
 from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry
 from tests.integration.conftest import ApiReply
@@ -26,12 +27,14 @@ def test_concurrent_requeues_of_one_job_have_exactly_one_winner(moto_server: str
     from functions.api import handler
 
     # Given a skipped job and an organization key over its workspace
-    registry = TenantRegistry(TABLE_NAME)
+    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
     registry.create_partner("Race partner", "ptn_r")
     registry.create_organization("ptn_r", "Race org", "org_r")
     workspace = registry.create_workspace("org_r", "Race workspace", "ws_r")
-    _, record = ApiKeyRepository(TABLE_NAME).create(ScopeKind.ORGANIZATION, "org_r", "race", tenant_exists=True)
-    job = JobRepository(TABLE_NAME).create(make_job(workspace, duration=10))
+    _, record = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).create(
+        ScopeKind.ORGANIZATION, "org_r", "race", tenant_exists=True
+    )
+    job = JobRepository(TABLE_NAME, aws_client("dynamodb")).create(make_job(workspace, duration=10))
     handler._service.cache_clear()
     event = api_event("PATCH", f"/api/v1/jobs/{job.job_id}/status", record.caller(), {"status": "queued"})
 
@@ -46,7 +49,7 @@ def test_concurrent_requeues_of_one_job_have_exactly_one_winner(moto_server: str
     # Then exactly one succeeds, the others are told the job is no longer skipped, and it was counted once
     assert Counter(reply.status for reply in replies) == {200: 1, 400: CLIENTS - 1}
     assert {reply.body["code"] for reply in replies if reply.status == 400} == {"job_not_skipped"}
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
+    stored = JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id)
     assert stored is not None
     assert stored.source_metadata["requeue_count"] == 1
     handler._service.cache_clear()

@@ -11,6 +11,7 @@ from gensail.cli import output
 from gensail.cli.commands import cli
 
 from infra.local.runtime import LocalRuntime
+from shared.aws import client as aws_client
 from shared.jobs.models import requeue_message
 from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry
@@ -25,10 +26,12 @@ def organization_key(runtime: LocalRuntime, demo: dict[str, Any]) -> dict[str, A
     """An organization key, and more skipped jobs in its first workspace than one page of 50 holds."""
     key = demo_key(demo, "organization")
     workspace_id = _workspaces(demo, key)[0]
-    workspace = TenantRegistry(runtime.table_name).get_workspace(workspace_id)
+    workspace = TenantRegistry(runtime.table_name, aws_client("dynamodb")).get_workspace(workspace_id)
     assert workspace is not None
     for minutes in range(EXTRA_SKIPPED):
-        JobRepository(runtime.table_name).create(make_job(workspace, duration=5, minutes_ago=minutes + 1))
+        JobRepository(runtime.table_name, aws_client("dynamodb")).create(
+            make_job(workspace, duration=5, minutes_ago=minutes + 1)
+        )
     return key
 
 
@@ -64,9 +67,11 @@ def test_jobs_list_shows_every_page(
 
 def test_jobs_get_and_requeue(runtime: LocalRuntime, demo: dict[str, Any], organization_key: dict[str, Any]) -> None:
     # Given a skipped job of the organization's second workspace, long enough not to be skipped again once requeued
-    workspace = TenantRegistry(runtime.table_name).get_workspace(_workspaces(demo, organization_key)[1])
+    workspace = TenantRegistry(runtime.table_name, aws_client("dynamodb")).get_workspace(
+        _workspaces(demo, organization_key)[1]
+    )
     assert workspace is not None
-    job_id = JobRepository(runtime.table_name).create(make_job(workspace, duration=600)).job_id
+    job_id = JobRepository(runtime.table_name, aws_client("dynamodb")).create(make_job(workspace, duration=600)).job_id
 
     # When it is shown, requeued, and requeued again
     shown = gensail(runtime, organization_key, "jobs", "get", job_id)

@@ -20,6 +20,7 @@ from gensail._core import Operation, model_parser
 from gensail.models import JobList
 
 from infra.local.runtime import LocalRuntime
+from shared.aws import client as aws_client
 from shared.jobs.models import requeue_message
 from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry
@@ -33,9 +34,9 @@ EXTRA_SKIPPED = 100
 def crowded(runtime: LocalRuntime, demo: dict[str, Any]) -> dict[str, Any]:
     """A workspace key whose workspace holds more skipped jobs than two pages of 50."""
     key = demo_key(demo, "workspace", 2)
-    workspace = TenantRegistry(runtime.table_name).get_workspace(key["scope_id"])
+    workspace = TenantRegistry(runtime.table_name, aws_client("dynamodb")).get_workspace(key["scope_id"])
     assert workspace is not None
-    jobs = JobRepository(runtime.table_name)
+    jobs = JobRepository(runtime.table_name, aws_client("dynamodb"))
     for minutes in range(EXTRA_SKIPPED):
         jobs.create(make_job(workspace, duration=5, minutes_ago=minutes + 1))
     return key
@@ -84,9 +85,11 @@ def test_async_client_lists_every_page(runtime: LocalRuntime, crowded: dict[str,
 
 def _new_skipped_job(runtime: LocalRuntime, key: dict[str, Any], duration: int) -> str:
     """A fresh skipped job of the key's workspace, so that no other test has requeued it."""
-    workspace = TenantRegistry(runtime.table_name).get_workspace(key["scope_id"])
+    workspace = TenantRegistry(runtime.table_name, aws_client("dynamodb")).get_workspace(key["scope_id"])
     assert workspace is not None
-    return JobRepository(runtime.table_name).create(make_job(workspace, duration=duration)).job_id
+    return (
+        JobRepository(runtime.table_name, aws_client("dynamodb")).create(make_job(workspace, duration=duration)).job_id
+    )
 
 
 def test_get_and_requeue(client: Gensail, runtime: LocalRuntime, crowded: dict[str, Any]) -> None:

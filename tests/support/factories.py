@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from shared.aws import client as aws_client
 from shared.clock import format_timestamp
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobStatus, SkipReason
@@ -39,4 +40,4 @@ def make_job(
 
 
 def store_job(workspace: Workspace, **fields: object) -> Job:
-    return JobRepository(TABLE_NAME).create(make_job(workspace, **fields))  # type: ignore[arg-type]
+    return JobRepository(TABLE_NAME, aws_client("dynamodb")).create(make_job(workspace, **fields))  # type: ignore[arg-type]
