@@ -21,9 +21,8 @@ What it serves (the shapes of the CallRail API v3 documentation):
 - ``GET /sample-audio/{call_id}.wav``: a tiny WAV file (half a second of tone), without a key, like a signed URL.
 
 Every ``/v3/a/{account_id}/...`` request needs ``Authorization: Token token="<the account's key>"`` (401
-otherwise; 404 for an unknown account). Failures are injected per account (:meth:`fail_next`,
-:meth:`malformed_next`, :meth:`slow_next`): each queued behaviour is used by the next request to that account,
-before the key is checked. :meth:`add_malformed_call` stores a call record that fails validation.
+otherwise; 404 for an unknown account). Tests inject failures through :meth:`CallRailSampleServer.intercept`
+(``tests/local/callrail_faults.py``).
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, TypeAlias
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 logger = logging.getLogger("infra.local.callrail_sample")
@@ -54,7 +53,6 @@ SAMPLE_HEADER = "X-Sample-Data"
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 250
 DEFAULT_RANGE = timedelta(days=7)
-MAX_SLOW_SECONDS = 30.0
 _KEPT_REQUESTS = 10_000
 _DEFAULT_FIELDS = (
     "answered",
@@ -94,8 +92,6 @@ _CALLER_LINES = (
     "No, that's all. Thanks!",
 )
 
-Defect = Literal["duration", "id"]
-
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -106,25 +102,6 @@ class RecordedRequest:
     query: dict[str, list[str]]
     account_id: str | None
     status: int
-
-
-@dataclass(frozen=True)
-class _Fail:
-    status: int
-    retry_after: float | None
-
-
-@dataclass(frozen=True)
-class _Malformed:
-    pass
-
-
-@dataclass(frozen=True)
-class _Slow:
-    seconds: float
-
-
-_Injection: TypeAlias = _Fail | _Malformed | _Slow
 
 
 @dataclass
@@ -145,7 +122,6 @@ class _Account:
     tz: timezone
     rng: random.Random
     calls: list[_StoredCall] = field(default_factory=list)
-    injections: deque[_Injection] = field(default_factory=deque)
     sequence: int = 0
 
 
@@ -320,22 +296,6 @@ class CallRailSampleServer:
             account.calls.extend(stored)
             return [self._render(account_id, call, None) for call in stored]
 
-    def add_malformed_call(
-        self, account_id: str, *, at: datetime | None = None, defect: Defect = "duration"
-    ) -> dict[str, Any]:
-        """Store a call record that fails validation: ``duration: "abc"`` or no ``id``. Returns the record."""
-        start = at or self._clock()
-        with self._lock:
-            account = self._account(account_id)
-            call = self._generate(account, start, None)
-            if defect == "duration":
-                call.record["duration"] = "abc"
-            else:
-                del call.record["id"]
-            call.has_recording = False
-            account.calls.append(call)
-            return self._render(account_id, call, None)
-
     def calls(
         self,
         account_id: str,
@@ -359,24 +319,6 @@ class CallRailSampleServer:
     def company_ids(self, account_id: str) -> tuple[str, ...]:
         with self._lock:
             return self._account(account_id).company_ids
-
-    # -- failure injection -----------------------------------------------------------------------------------
-
-    def fail_next(self, account_id: str, *, status: int = 503, times: int = 1, retry_after: float | None = 60) -> None:
-        """The next ``times`` requests to the account answer ``status`` (429 sends ``Retry-After``)."""
-        self._inject(account_id, _Fail(status, retry_after if status == 429 else None), times)
-
-    def malformed_next(self, account_id: str, *, times: int = 1) -> None:
-        """The next ``times`` requests to the account answer 200 with a truncated JSON body."""
-        self._inject(account_id, _Malformed(), times)
-
-    def slow_next(self, account_id: str, seconds: float, *, times: int = 1) -> None:
-        """The next ``times`` requests to the account wait ``seconds`` (at most 30) before answering normally."""
-        self._inject(account_id, _Slow(min(seconds, MAX_SLOW_SECONDS)), times)
-
-    def clear_failures(self, account_id: str) -> None:
-        with self._lock:
-            self._account(account_id).injections.clear()
 
     # -- observation -----------------------------------------------------------------------------------------
 
@@ -405,10 +347,6 @@ class CallRailSampleServer:
             return self._accounts[account_id]
         except KeyError:
             raise KeyError(f"no sample account {account_id!r}") from None
-
-    def _inject(self, account_id: str, injection: _Injection, times: int) -> None:
-        with self._lock:
-            self._account(account_id).injections.extend([injection] * times)
 
     def _generate(self, account: _Account, at: datetime, company_id: str | None) -> _StoredCall:
         """One SAMPLE call (caller must hold the lock)."""
@@ -505,11 +443,10 @@ class CallRailSampleServer:
     def _serve_account(self, exchange: _Exchange, account_id: str) -> None:
         with self._lock:
             account = self._accounts.get(account_id)
-            injection = account.injections.popleft() if account and account.injections else None
         if account is None:
             self._answer(exchange, 404, {"error": "Account not found"})
             return
-        if injection is not None and self._injected(exchange, injection):
+        if self.intercept(exchange, account_id):
             return
         if not self._authorized(account, exchange.request.headers.get("Authorization")):
             self._answer(exchange, 401, {"error": "HTTP Token: Access denied."})
@@ -530,18 +467,9 @@ class CallRailSampleServer:
         else:
             self._answer(exchange, 200, document)
 
-    def _injected(self, exchange: _Exchange, injection: _Injection) -> bool:
-        """Apply a queued behaviour; True when it already answered the request."""
-        if isinstance(injection, _Slow):
-            self._stopping.wait(injection.seconds)
-            return False
-        if isinstance(injection, _Fail):
-            headers = {"Retry-After": f"{injection.retry_after:g}"} if injection.retry_after is not None else {}
-            message = "Too many requests" if injection.status == 429 else "Sample failure"
-            self._answer(exchange, injection.status, {"error": message}, headers)
-            return True
-        self._send(exchange, 200, b'{"calls": [{"id": "CAL', "application/json")
-        return True
+    def intercept(self, exchange: _Exchange, account_id: str) -> bool:
+        """Called before the key is checked; True when it answered the request itself (tests inject failures)."""
+        return False
 
     @staticmethod
     def _authorized(account: _Account, header: str | None) -> bool:

@@ -9,13 +9,13 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local.callrail_sample import CallRailSampleServer
 from shared.callrail.client import CallRailClient, CallRecord, InvalidCall
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.config.model import CallRailIntegration, EffectiveConfig, Integrations
 from shared.ingest.cursors import CursorStore
 from shared.ingest.jobs import CallJobStore
 from shared.tenants.registry import Workspace
+from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 from tests.support.aws import TABLE_NAME
 
 CONFIG_PREFIX = "/gensail/config"
