@@ -17,6 +17,8 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -30,6 +32,7 @@ from shared.problems import PROBLEM_CONTENT_TYPE, problem
 logger = logging.getLogger("infra.local.gateway")
 
 API_ID = "localapi"
+DOCS_NAME = "docs"  # Swagger UI, served beside the OpenAPI document (local only)
 _MESSAGE_VARIABLE = "$context.error.messageString"
 
 # API Gateway's own status and message for each gateway response type it raises here.
@@ -207,3 +210,31 @@ def proxy_response(result: Any) -> Response:
     if "Content-Type" not in response.headers:
         response.headers["Content-Type"] = "application/json"
     return response
+
+
+def _swagger_page(document: dict[str, Any]) -> Any:
+    """Swagger UI (Powertools' bundled assets, no CDN) over the API's own OpenAPI document, not a regenerated one."""
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    assets = Path(swagger_ui.__file__).parent
+    html = swagger_ui.generate_swagger_html(
+        json.dumps(document).replace("</", "<\\/"),
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        swagger_base_url="",
+        oauth2_config=None,
+        persist_authorization=True,
+    )
+    return Response(status_code=200, content_type="text/html", body=html)
+
+
+def enable_swagger(routes: tuple[Route, ...], module: ModuleType) -> Route:
+    """Serve Swagger UI from the API function's resolver, next to its OpenAPI document (local only)."""
+    spec_path = next(route.path for route in routes if route.path.endswith("/openapi.json"))
+    path = f"{spec_path.rpartition('/')[0]}/{DOCS_NAME}"
+    # A warm module (tests start the runtime more than once per process) already serves the page.
+    if path not in getattr(module, "_local_swagger_paths", set()):
+        module.app.get(path, include_in_schema=False)(lambda: _swagger_page(module.openapi_document()))
+        module._local_swagger_paths = {*getattr(module, "_local_swagger_paths", set()), path}  # type: ignore[attr-defined]
+    return Route(method="GET", path=path, public=True)

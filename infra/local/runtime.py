@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -30,13 +29,13 @@ from infra.local.backend import (
 )
 from infra.local.callrail_sample import CallRailSampleServer
 from infra.local.functions import FunctionHost
-from infra.local.gateway import Gateway
+from infra.local.gateway import Gateway, enable_swagger
 from infra.local.limits import ProblemRequestHandler
 from infra.local.moto_hooks import install as install_moto_hooks
 from infra.local.moto_hooks import register as register_lambda
 from infra.local.moto_hooks import unregister as unregister_lambda
 from infra.local.queues import QueueMappingState, QueuePoller
-from infra.local.routing import Route, openapi_routes
+from infra.local.routing import openapi_routes
 from infra.local.schedules import Scheduler
 from infra.local.seed import DemoData, seed_demo
 from infra.local.streams import MappingState, StreamPoller, compile_patterns
@@ -51,9 +50,7 @@ from shared.parameters import ParameterPaths
 logger = logging.getLogger("infra.local")
 
 DEFAULT_PORT = 8000
-DEFAULT_CONFIG_PREFIX = ParameterPaths.for_stage(DEFAULT_STAGE).config
 DEFAULT_DEMO_FILE = Path(".local/demo.json")
-DOCS_NAME = "docs"
 SCHEDULE_SCALE_VARIABLE = "LOCAL_SCHEDULE_SCALE"
 _STOP_THREADS_SECONDS = 15
 # The CallRail sample server: one new call per SAMPLE account every 20 s, at most 2,000 in all (about an hour
@@ -213,7 +210,7 @@ def start(
         )
         function_names = dict(resources.function_names)
         _serve_functions(functions, function_names)
-        config_prefix = _config_prefix(template, functions)
+        config_prefix = ParameterPaths.for_stage(stage).config
         demo = seed_demo(
             resources.table_name,
             config_prefix,
@@ -223,7 +220,7 @@ def start(
             callrail=callrail,
         )
         routes = openapi_routes(load_openapi())
-        docs_route = _enable_swagger(routes, functions.module(template.api_function_id))
+        docs_route = enable_swagger(routes, functions.module(template.api_function_id))
         gateway = Gateway(template, functions, [*routes, docs_route])
         api_server = make_server(HOST, port, gateway, threaded=True, request_handler=ProblemRequestHandler)
         # The demo data is history: the stream workers start after it, at the end of the stream.
@@ -385,46 +382,6 @@ def queue_feeders(template: AppTemplate, resources: LocalResources, functions: F
         for schedule in template.schedules
         if schedule.enabled and consumed & set(functions.environment(schedule.function_id).values())
     }
-
-
-def _config_prefix(template: AppTemplate, functions: FunctionHost) -> str:
-    """The SSM prefix of the config documents, as the stack exports it or tells its functions."""
-    for name, value in template.outputs.items():
-        if "Config" in name and "Prefix" in name and isinstance(value, str):
-            return value
-    for function_id in template.functions:
-        for name, value in functions.environment(function_id).items():
-            if "CONFIG" in name and ("PREFIX" in name or "PATH" in name) and value.startswith("/"):
-                return value
-    return DEFAULT_CONFIG_PREFIX
-
-
-def _swagger_page(document: dict[str, Any]) -> Any:
-    """Swagger UI (Powertools' bundled assets, no CDN) over the API's own OpenAPI document, not a regenerated one."""
-    from aws_lambda_powertools.event_handler import Response
-    from aws_lambda_powertools.event_handler.openapi import swagger_ui
-
-    assets = Path(swagger_ui.__file__).parent
-    html = swagger_ui.generate_swagger_html(
-        json.dumps(document).replace("</", "<\\/"),
-        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
-        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
-        swagger_base_url="",
-        oauth2_config=None,
-        persist_authorization=True,
-    )
-    return Response(status_code=200, content_type="text/html", body=html)
-
-
-def _enable_swagger(routes: tuple[Route, ...], module: ModuleType) -> Route:
-    """Serve Swagger UI from the API function's resolver, next to its OpenAPI document (local only)."""
-    spec_path = next(route.path for route in routes if route.path.endswith("/openapi.json"))
-    path = f"{spec_path.rpartition('/')[0]}/{DOCS_NAME}"
-    # A warm module (tests start the runtime more than once per process) already serves the page.
-    if path not in getattr(module, "_local_swagger_paths", set()):
-        module.app.get(path, include_in_schema=False)(lambda: _swagger_page(module.openapi_document()))
-        module._local_swagger_paths = {*getattr(module, "_local_swagger_paths", set()), path}  # type: ignore[attr-defined]
-    return Route(method="GET", path=path, public=True)
 
 
 __all__ = ["DEFAULT_PORT", "LocalResources", "LocalRuntime", "start"]

@@ -1,9 +1,6 @@
-"""Read what the local runtime needs out of the synthesized CloudFormation template.
+"""Read what the local runtime needs out of the synthesized CloudFormation template, so it serves the deployed
+wiring and keeps no list of its own (the routes come from the OpenAPI document: :mod:`infra.local.routing`).
 
-The API function and its authorizer, the gateway responses, function handlers and environments, the table,
-secrets and parameters, the stream and queue event source mappings, the schedules, the state machines, buckets,
-event buses and queues come from the template that ``cdk synth`` produces, so the local runtime serves the
-deployed wiring (the routes come from the OpenAPI document the stack builds them from: :mod:`infra.local.routing`).
 Only what this stack uses is read; anything else is a :class:`TemplateError` naming it. :class:`Resolver`
 resolves the intrinsic functions the stack uses (``Ref``, ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Sub``).
 """
@@ -167,7 +164,6 @@ class AppTemplate:
     gateway_responses: Mapping[str, GatewayResponseDef]
     table: TableDef
     stage_name: str
-    outputs: Mapping[str, Any] = field(default_factory=dict)  # output name -> unresolved value
     event_source_mappings: tuple[EventSourceMappingDef, ...] = ()
     sqs_event_source_mappings: tuple[SqsEventSourceMappingDef, ...] = ()
     schedules: tuple[ScheduleDef, ...] = ()
@@ -199,7 +195,6 @@ class AppTemplate:
             },
             table=table,
             stage_name=next((name for name in stages if isinstance(name, str)), "local"),
-            outputs={name: output.get("Value") for name, output in template.get("Outputs", {}).items()},
             event_source_mappings=tuple(
                 _stream_mapping(logical_id, props, table.logical_id, resources)
                 for logical_id, props in mappings
@@ -223,9 +218,6 @@ class AppTemplate:
                 )
             },
         )
-
-    def function_for_handler(self, handler: str) -> FunctionDef | None:
-        return next((function for function in self.functions.values() if function.handler == handler), None)
 
 
 def _of_type(resources: Resources, kind: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
