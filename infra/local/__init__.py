@@ -5,6 +5,6 @@ requests) for the stack's resources, seeds demo tenants, keys and jobs, and serv
 template through the same Lambda handlers that run in AWS. The table's stream feeds the worker
 (:mod:`infra.local.streams`, with the mapping's filters and batch semantics), scheduled functions run on their
 rates (:mod:`infra.local.schedules`), the state machine runs in moto with its tasks served in-process
-(:mod:`infra.local.lambda_hook`), and published results reach a loopback webhook receiver
+(:mod:`infra.local.moto_hooks`), and published results reach a loopback webhook receiver
 (:mod:`infra.local.webhooks`).
 """

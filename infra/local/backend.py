@@ -6,7 +6,7 @@ through its URL, and the server serializes requests (one AWS request at a time) 
 conditional writes, where in-process moto lets racing conditional updates both win.
 
 One kind of request is not serialized: a Lambda ``Invoke`` (Step Functions calls its tasks' functions through the
-server). Its handler runs in-process (:mod:`infra.local.lambda_hook`) and calls back into the server for the table,
+server). Its handler runs in-process (:mod:`infra.local.moto_hooks`) and calls back into the server for the table,
 the bucket and so on; serializing it with those calls would deadlock the server on itself.
 """
 
@@ -29,12 +29,11 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from infra.local.template import ACCOUNT_ID, PARTITION, REGION, AppTemplate, Resolver
+from infra.local.template import ACCOUNT_ID, PARTITION, REGION, AppTemplate, NamedResource, Resolver, TemplateError
 
 HOST = "127.0.0.1"
 LOCAL_ROLE_NAME = "gensail-local-runtime"  # the one role every local function and state machine "assumes"
 _LAMBDA_INVOKE_PATH = re.compile(r"^/[0-9-]+/functions/[^/]+/invocations/?$")
-_NAME_LIMITS = {"lambda": 64, "bucket": 63, "queue": 80, "state_machine": 80}
 
 
 # What every boto3 client in this process (and the operator CLI, given the same values) needs to reach moto.
@@ -126,12 +125,12 @@ class LocalResources:
     queue_urls: Mapping[str, str] = field(default_factory=dict)  # logical id -> URL
     stream_arns: Mapping[str, str] = field(default_factory=dict)  # table logical id -> latest stream ARN
 
-    def resolver(self, template: AppTemplate) -> Resolver:
-        return Resolver(template, self.refs, self.attributes)
+    def resolver(self) -> Resolver:
+        return Resolver(self.refs, self.attributes)
 
 
-def _client(service: str, endpoint_url: str | None) -> Any:
-    """A client of the embedded server; ``endpoint_url=None`` for in-process moto (``mock_aws``)."""
+def _client(service: str, endpoint_url: str) -> Any:
+    """A client of the embedded server."""
     return boto3.session.Session().client(
         service,
         endpoint_url=endpoint_url,
@@ -142,23 +141,21 @@ def _client(service: str, endpoint_url: str | None) -> Any:
     )
 
 
-def _local_name(template: AppTemplate, logical_id: str, kind: str) -> str:
-    name = f"{template.stack_name}-{logical_id}"
-    if kind == "bucket":
-        name = name.lower()
-    return name[: _NAME_LIMITS[kind]]
-
-
-def create_resources(template: AppTemplate, endpoint_url: str | None) -> LocalResources:
+def create_resources(template: AppTemplate, endpoint_url: str) -> LocalResources:
     """Create the template's resources in moto; returns their local names.
 
     The table, secrets and SSM parameters; buckets, event buses and queues; every function, registered in moto's
-    Lambda (a stub package: :mod:`infra.local.lambda_hook` runs the real handler in-process); then the state machines
-    from their definitions, resolved against those functions' ARNs. ``endpoint_url=None`` creates them in
-    in-process moto (under ``mock_aws``).
+    Lambda (a stub package: :mod:`infra.local.moto_hooks` runs the real handler in-process); then the state
+    machines from their definitions, resolved against those functions' ARNs.
     """
     refs: dict[str, str] = {}
     attributes: dict[str, str] = {}
+    resolver = Resolver(refs, attributes)  # sees what is added below
+    named = template.named
+
+    def local_name(resource: NamedResource, name_property: str, limit: int) -> str:
+        return resource.name(name_property) or f"{template.stack_name}-{resource.logical_id}"[:limit]
+
     table = template.table
     table_name = table.name(template.stack_name)
     dynamodb = _client("dynamodb", endpoint_url)
@@ -169,78 +166,104 @@ def create_resources(template: AppTemplate, endpoint_url: str | None) -> LocalRe
         )
     refs[table.logical_id] = table_name
     attributes[f"{table.logical_id}.Arn"] = created["TableArn"]
-    stream_arns: dict[str, str] = {}
-    if created.get("LatestStreamArn"):
-        stream_arns[table.logical_id] = attributes[f"{table.logical_id}.StreamArn"] = created["LatestStreamArn"]
+    attributes[f"{table.logical_id}.StreamArn"] = created["LatestStreamArn"]
 
     secretsmanager = _client("secretsmanager", endpoint_url)
-    for secret in template.secrets:
-        name = secret.name or f"{template.stack_name}-{secret.logical_id}"
-        value = secret.secret_string if secret.secret_string is not None else secrets.token_urlsafe(48)
-        refs[secret.logical_id] = str(secretsmanager.create_secret(Name=name, SecretString=value)["ARN"])
+    for secret in named["AWS::SecretsManager::Secret"]:
+        value = secret.name("SecretString") or secrets.token_urlsafe(48)  # GenerateSecretString: a fresh one
+        created_secret = secretsmanager.create_secret(Name=local_name(secret, "Name", 512), SecretString=value)
+        refs[secret.logical_id] = str(created_secret["ARN"])
 
     ssm = _client("ssm", endpoint_url)
-    resolver = Resolver(template, refs)
-    for parameter in template.parameters:
-        name = str(resolver.resolve(parameter.name) or f"/{template.stack_name}/{parameter.logical_id}")
-        ssm.put_parameter(Name=name, Value=str(resolver.resolve(parameter.value)), Type=parameter.type, Overwrite=True)
+    for parameter in named["AWS::SSM::Parameter"]:
+        props = parameter.properties
+        name = str(resolver.resolve(props["Name"]))
+        ssm.put_parameter(
+            Name=name, Value=str(resolver.resolve(props["Value"])), Type=props.get("Type", "String"), Overwrite=True
+        )
         refs[parameter.logical_id] = name
 
-    queue_urls = _create_messaging(template, endpoint_url, refs, attributes)
+    for bucket in named["AWS::S3::Bucket"]:
+        name = local_name(bucket, "BucketName", 63).lower()
+        _client("s3", endpoint_url).create_bucket(Bucket=name)
+        refs[bucket.logical_id] = name
+        attributes[f"{bucket.logical_id}.Arn"] = f"arn:{PARTITION}:s3:::{name}"
 
-    role_arn = _local_role(endpoint_url)
-    function_names = _register_functions(template, endpoint_url, role_arn, refs, attributes)
+    for bus in named["AWS::Events::EventBus"]:
+        name = local_name(bus, "Name", 256)
+        refs[bus.logical_id] = attributes[f"{bus.logical_id}.Name"] = name
+        attributes[f"{bus.logical_id}.Arn"] = _client("events", endpoint_url).create_event_bus(Name=name)["EventBusArn"]
 
-    state_machine_arns = _create_state_machines(template, endpoint_url, role_arn, refs, attributes)
+    sqs = _client("sqs", endpoint_url)
+    queue_urls: dict[str, str] = {}
+    for queue in named["AWS::SQS::Queue"]:
+        if queue.properties.get("FifoQueue"):
+            raise TemplateError(f"queue {queue.logical_id}: FIFO queues are not served locally")
+        name = local_name(queue, "QueueName", 80)
+        url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
+        refs[queue.logical_id] = queue_urls[queue.logical_id] = attributes[f"{queue.logical_id}.QueueUrl"] = url
+        attributes[f"{queue.logical_id}.QueueName"] = name
+        attributes[f"{queue.logical_id}.Arn"] = f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+    for queue in named["AWS::SQS::Queue"]:  # once every dead-letter queue it may name exists
+        settings = sqs_queue_settings(queue.properties, resolver)
+        if settings:
+            sqs.set_queue_attributes(QueueUrl=queue_urls[queue.logical_id], Attributes=settings)
+
+    function_names, machine_arns = _create_compute(template, endpoint_url, refs, attributes)
     return LocalResources(
         refs=refs,
         table_name=table_name,
         attributes=attributes,
         function_names=function_names,
-        state_machine_arns=state_machine_arns,
+        state_machine_arns=machine_arns,
         queue_urls=queue_urls,
-        stream_arns=stream_arns,
+        stream_arns={table.logical_id: created["LatestStreamArn"]},
     )
 
 
-def _create_messaging(
-    template: AppTemplate, endpoint_url: str | None, refs: dict[str, str], attributes: dict[str, str]
-) -> dict[str, str]:
-    """Buckets, event buses and queues; returns the queues' URLs by logical id."""
-    s3 = _client("s3", endpoint_url)
-    for bucket in template.buckets:
-        name = bucket.name or _local_name(template, bucket.logical_id, "bucket")
-        s3.create_bucket(Bucket=name)
-        refs[bucket.logical_id] = name
-        attributes[f"{bucket.logical_id}.Arn"] = f"arn:{PARTITION}:s3:::{name}"
-        attributes[f"{bucket.logical_id}.DomainName"] = f"{name}.s3.amazonaws.com"
-        attributes[f"{bucket.logical_id}.RegionalDomainName"] = f"{name}.s3.{REGION}.amazonaws.com"
+def _create_compute(
+    template: AppTemplate, endpoint_url: str, refs: dict[str, str], attributes: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The functions and state machines; returns the functions' names and the machines' ARNs by logical id."""
+    resolver = Resolver(refs, attributes)
+    role_arn = _local_role(endpoint_url)
+    awslambda = _client("lambda", endpoint_url)
+    function_names: dict[str, str] = {}
+    for logical_id, function in template.functions.items():
+        name = f"{template.stack_name}-{logical_id}"[:64]
+        created_function = awslambda.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role_arn,
+            Handler=function.handler,
+            Code={"ZipFile": _stub_package()},
+            Timeout=function.timeout_seconds,
+            MemorySize=function.memory_mb,
+        )
+        refs[logical_id] = function_names[logical_id] = name
+        attributes[f"{logical_id}.Arn"] = str(created_function["FunctionArn"])
 
-    events = _client("events", endpoint_url)
-    for bus in template.event_buses:
-        name = bus.name or _local_name(template, bus.logical_id, "queue")
-        arn = str(events.create_event_bus(Name=name)["EventBusArn"])
-        refs[bus.logical_id] = attributes[f"{bus.logical_id}.Name"] = name
-        attributes[f"{bus.logical_id}.Arn"] = arn
-
-    sqs = _client("sqs", endpoint_url)
-    queue_urls: dict[str, str] = {}
-    for queue in template.queues:
-        name = queue.name or _local_name(template, queue.logical_id, "queue")
-        if queue.properties.get("FifoQueue") and not name.endswith(".fifo"):
-            name = name[: _NAME_LIMITS["queue"] - 5] + ".fifo"
-        queue_attributes = {"FifoQueue": "true"} if queue.properties.get("FifoQueue") else {}
-        url = str(sqs.create_queue(QueueName=name, Attributes=queue_attributes)["QueueUrl"])
-        refs[queue.logical_id] = queue_urls[queue.logical_id] = attributes[f"{queue.logical_id}.QueueUrl"] = url
-        attributes[f"{queue.logical_id}.QueueName"] = name
-        attributes[f"{queue.logical_id}.Arn"] = f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT_ID}:{name}"
-    # Then what the template sets on each queue, once every dead-letter queue it may name exists.
-    resolver = Resolver(template, refs, attributes)
-    for queue in template.queues:
-        settings = sqs_queue_settings(queue.properties, resolver)
-        if settings:
-            sqs.set_queue_attributes(QueueUrl=queue_urls[queue.logical_id], Attributes=settings)
-    return queue_urls
+    # A state machine's ARN is known before it exists, so functions that start it resolve in any order.
+    machines = template.named["AWS::StepFunctions::StateMachine"]
+    for machine in machines:
+        name = machine.name("StateMachineName") or f"{template.stack_name}-{machine.logical_id}"[:80]
+        refs[machine.logical_id] = attributes[f"{machine.logical_id}.Arn"] = (
+            f"arn:{PARTITION}:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+        )
+        attributes[f"{machine.logical_id}.Name"] = name
+    stepfunctions = _client("stepfunctions", endpoint_url)
+    for machine in machines:
+        props = machine.properties
+        definition = resolver.resolve(props["DefinitionString"])
+        for key, value in (props.get("DefinitionSubstitutions") or {}).items():
+            definition = definition.replace("${" + key + "}", str(resolver.resolve(value)))
+        stepfunctions.create_state_machine(
+            name=attributes[f"{machine.logical_id}.Name"],
+            definition=definition,
+            roleArn=role_arn,
+            type=str(props.get("StateMachineType", "STANDARD")),
+        )
+    return function_names, {machine.logical_id: refs[machine.logical_id] for machine in machines}
 
 
 _QUEUE_NUMBERS = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize")
@@ -262,32 +285,7 @@ def sqs_queue_settings(properties: Mapping[str, Any], resolver: Resolver) -> dic
     return settings
 
 
-def _create_state_machines(
-    template: AppTemplate, endpoint_url: str | None, role_arn: str, refs: dict[str, str], attributes: dict[str, str]
-) -> dict[str, str]:
-    # A state machine's ARN is known before it exists, so functions that start it (and definitions that name
-    # each other) resolve in any order.
-    state_machine_arns: dict[str, str] = {}
-    for machine in template.state_machines:
-        name = machine.name or _local_name(template, machine.logical_id, "state_machine")
-        arn = f"arn:{PARTITION}:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
-        refs[machine.logical_id] = state_machine_arns[machine.logical_id] = arn
-        attributes[f"{machine.logical_id}.Name"] = name
-        attributes[f"{machine.logical_id}.Arn"] = arn
-    stepfunctions = _client("stepfunctions", endpoint_url)
-    resolver = Resolver(template, refs, attributes)
-    for machine in template.state_machines:
-        stepfunctions.create_state_machine(
-            name=attributes[f"{machine.logical_id}.Name"],
-            definition=machine.resolve(resolver),
-            roleArn=role_arn,
-            type=machine.type,
-        )
-    return state_machine_arns
-
-
-def _local_role(endpoint_url: str | None) -> str:
-    iam = _client("iam", endpoint_url)
+def _local_role(endpoint_url: str) -> str:
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -298,7 +296,10 @@ def _local_role(endpoint_url: str | None) -> str:
             }
         ],
     }
-    return str(iam.create_role(RoleName=LOCAL_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    created = _client("iam", endpoint_url).create_role(
+        RoleName=LOCAL_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    return str(created["Role"]["Arn"])
 
 
 def _stub_package() -> bytes:
@@ -307,33 +308,6 @@ def _stub_package() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README.txt", "The local runtime runs this function's handler in-process.\n")
     return buffer.getvalue()
-
-
-def _register_functions(
-    template: AppTemplate,
-    endpoint_url: str | None,
-    role_arn: str,
-    refs: dict[str, str],
-    attributes: dict[str, str],
-) -> dict[str, str]:
-    """Every function of the template in moto's Lambda, so Step Functions can invoke it by name or ARN."""
-    awslambda = _client("lambda", endpoint_url)
-    package = _stub_package()
-    names: dict[str, str] = {}
-    for logical_id, function in template.functions.items():
-        name = _local_name(template, logical_id, "lambda")
-        created = awslambda.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=role_arn,
-            Handler=function.handler,
-            Code={"ZipFile": package},
-            Timeout=function.timeout_seconds,
-            MemorySize=function.memory_mb,
-        )
-        refs[logical_id] = names[logical_id] = name
-        attributes[f"{logical_id}.Arn"] = str(created["FunctionArn"])
-    return names
 
 
 def apply_environment(values: Mapping[str, str]) -> dict[str, str | None]:

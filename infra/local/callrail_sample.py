@@ -1,29 +1,16 @@
 """A CallRail-compatible sample server on loopback, for the local runtime and the ingestion tests.
 
-SAMPLE DATA: every call it serves is generated, deterministically per account (seeded), and labelled as such:
-callers are named "Sample Caller <n>", phone numbers are in the fictional +1 555-555-01XX range, each call's
-``note`` says it is sample data and every response carries ``X-Sample-Data: true``. Nothing here talks to CallRail.
-About one call in five was not answered: like a real missed call it has ``duration`` 0, no recording and no
-transcript. Every call has ended by the server's "now" (``start_time`` + ``duration``); a call asked for at a
-moment too recent for its length starts that much earlier.
+SAMPLE DATA, labelled as such (:mod:`infra.local.callrail_calls` generates it). Nothing here talks to CallRail.
 
 What it serves (the shapes of the CallRail API v3 documentation):
 
-- ``GET /v3/a/{account_id}/calls.json``: ``start_date`` / ``end_date`` (ISO 8601, both bounds inclusive; a date
-  alone means that whole day, a time without offset is in the account's time zone; without them the last 7 days),
-  ``per_page`` (default 100, at most 250), ``sort`` (``start_time``, ``duration``, ``customer_name``; default
-  ``start_time``) and ``order`` (default ``desc``), ``company_id``, ``fields`` (the default call fields, plus
-  ``company_id``, ``company_name``, ``transcription``, ``note``, ``source``, ``tags``, ``lead_status`` when named).
-  Offset paging (``page``) answers ``page``, ``per_page``, ``total_pages``, ``total_records``, ``calls``; relative
-  paging (``relative_pagination=true``, ``offset`` = 0-based page) answers ``per_page``, ``has_next_page``,
-  ``next_page`` (a full URL with the same filters, or null) and ``calls``.
+- ``GET /v3/a/{account_id}/calls.json``: a page of calls (:func:`infra.local.callrail_calls.list_calls`).
 - ``GET /v3/a/{account_id}/calls/{call_id}/recording.json``: ``{"url": <loopback audio URL>}``.
 - ``GET /sample-audio/{call_id}.wav``: a tiny WAV file (half a second of tone), without a key, like a signed URL.
 
 Every ``/v3/a/{account_id}/...`` request needs ``Authorization: Token token="<the account's key>"`` (401
-otherwise; 404 for an unknown account). Failures are injected per account (:meth:`fail_next`,
-:meth:`malformed_next`, :meth:`slow_next`): each queued behaviour is used by the next request to that account,
-before the key is checked. :meth:`add_malformed_call` stores a call record that fails validation.
+otherwise; 404 for an unknown account). Tests inject failures through :meth:`CallRailSampleServer.intercept`
+(``tests/local/callrail_faults.py``).
 """
 
 from __future__ import annotations
@@ -31,70 +18,40 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import io
 import json
 import logging
-import math
 import random
 import re
-import struct
 import threading
-import wave
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, TypeAlias
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from infra.local.callrail_calls import (
+    _DEFAULT_FIELDS,
+    _EXTRA_FIELDS,
+    SAMPLE_AUDIO,
+    _Account,
+    _BadRequest,
+    _by_start,
+    _StoredCall,
+    generate_call,
+    list_calls,
+)
 
 logger = logging.getLogger("infra.local.callrail_sample")
+_KEPT_REQUESTS = 10_000
 
 SAMPLE_HEADER = "X-Sample-Data"
-DEFAULT_PER_PAGE = 100
-MAX_PER_PAGE = 250
-DEFAULT_RANGE = timedelta(days=7)
-MAX_SLOW_SECONDS = 30.0
-_KEPT_REQUESTS = 10_000
-_DEFAULT_FIELDS = (
-    "answered",
-    "business_phone_number",
-    "customer_city",
-    "customer_country",
-    "customer_name",
-    "customer_phone_number",
-    "customer_state",
-    "direction",
-    "duration",
-    "id",
-    "recording",
-    "recording_duration",
-    "recording_player",
-    "start_time",
-    "tracking_phone_number",
-    "voicemail",
-)
-_EXTRA_FIELDS = ("company_id", "company_name", "transcription", "note", "source", "tags", "lead_status")
-_SORT_FIELDS = ("start_time", "duration", "customer_name")
 _CALLS_PATH = re.compile(r"^/v3/a/(?P<account>[^/]+)/calls\.json$")
 _RECORDING_PATH = re.compile(r"^/v3/a/(?P<account>[^/]+)/calls/(?P<call>[^/]+)/recording\.json$")
 _ACCOUNT_PATH = re.compile(r"^/v3/a/(?P<account>[^/]+)/")
 _AUDIO_PATH = re.compile(r"^/sample-audio/(?P<call>[A-Za-z0-9]+)\.wav$")
 _TOKEN = re.compile(r'^Token\s+token="?(?P<key>[^"]*)"?$')
-_AGENT_LINES = (
-    "Thank you for calling, this is a sample call. How can I help?",
-    "Let me look that up for you.",
-    "I can book that appointment for Tuesday morning.",
-    "Is there anything else I can help with today?",
-)
-_CALLER_LINES = (
-    "Hi, I'd like to ask about your opening hours.",
-    "I need a quote for a repair.",
-    "Tuesday works for me.",
-    "No, that's all. Thanks!",
-)
-
-Defect = Literal["duration", "id"]
 
 
 @dataclass(frozen=True)
@@ -106,51 +63,6 @@ class RecordedRequest:
     query: dict[str, list[str]]
     account_id: str | None
     status: int
-
-
-@dataclass(frozen=True)
-class _Fail:
-    status: int
-    retry_after: float | None
-
-
-@dataclass(frozen=True)
-class _Malformed:
-    pass
-
-
-@dataclass(frozen=True)
-class _Slow:
-    seconds: float
-
-
-_Injection: TypeAlias = _Fail | _Malformed | _Slow
-
-
-@dataclass
-class _StoredCall:
-    record: dict[str, Any]  # every field but ``recording``, which depends on the server's URL
-    start: datetime
-    company_id: str | None
-    has_recording: bool
-    audio: bool
-
-
-@dataclass
-class _Account:
-    api_key: str
-    company_ids: tuple[str, ...]
-    tracking_numbers: dict[str, str]
-    transcriptions: bool
-    tz: timezone
-    rng: random.Random
-    calls: list[_StoredCall] = field(default_factory=list)
-    injections: deque[_Injection] = field(default_factory=deque)
-    sequence: int = 0
-
-
-class _BadRequest(Exception):
-    pass
 
 
 @dataclass
@@ -168,23 +80,6 @@ class _Exchange:
         for name, value in self.pairs:
             query.setdefault(name, []).append(value)
         return query
-
-
-def _tone_wav(seconds: float = 0.5, rate: int = 8000, pitch: float = 440.0) -> bytes:
-    frames = b"".join(
-        struct.pack("<h", int(8000 * math.sin(2 * math.pi * pitch * index / rate)))
-        for index in range(int(seconds * rate))
-    )
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as audio:
-        audio.setnchannels(1)
-        audio.setsampwidth(2)
-        audio.setframerate(rate)
-        audio.writeframes(frames)
-    return buffer.getvalue()
-
-
-SAMPLE_AUDIO = _tone_wav()
 
 
 class CallRailSampleServer:
@@ -320,22 +215,6 @@ class CallRailSampleServer:
             account.calls.extend(stored)
             return [self._render(account_id, call, None) for call in stored]
 
-    def add_malformed_call(
-        self, account_id: str, *, at: datetime | None = None, defect: Defect = "duration"
-    ) -> dict[str, Any]:
-        """Store a call record that fails validation: ``duration: "abc"`` or no ``id``. Returns the record."""
-        start = at or self._clock()
-        with self._lock:
-            account = self._account(account_id)
-            call = self._generate(account, start, None)
-            if defect == "duration":
-                call.record["duration"] = "abc"
-            else:
-                del call.record["id"]
-            call.has_recording = False
-            account.calls.append(call)
-            return self._render(account_id, call, None)
-
     def calls(
         self,
         account_id: str,
@@ -359,24 +238,6 @@ class CallRailSampleServer:
     def company_ids(self, account_id: str) -> tuple[str, ...]:
         with self._lock:
             return self._account(account_id).company_ids
-
-    # -- failure injection -----------------------------------------------------------------------------------
-
-    def fail_next(self, account_id: str, *, status: int = 503, times: int = 1, retry_after: float | None = 60) -> None:
-        """The next ``times`` requests to the account answer ``status`` (429 sends ``Retry-After``)."""
-        self._inject(account_id, _Fail(status, retry_after if status == 429 else None), times)
-
-    def malformed_next(self, account_id: str, *, times: int = 1) -> None:
-        """The next ``times`` requests to the account answer 200 with a truncated JSON body."""
-        self._inject(account_id, _Malformed(), times)
-
-    def slow_next(self, account_id: str, seconds: float, *, times: int = 1) -> None:
-        """The next ``times`` requests to the account wait ``seconds`` (at most 30) before answering normally."""
-        self._inject(account_id, _Slow(min(seconds, MAX_SLOW_SECONDS)), times)
-
-    def clear_failures(self, account_id: str) -> None:
-        with self._lock:
-            self._account(account_id).injections.clear()
 
     # -- observation -----------------------------------------------------------------------------------------
 
@@ -406,60 +267,9 @@ class CallRailSampleServer:
         except KeyError:
             raise KeyError(f"no sample account {account_id!r}") from None
 
-    def _inject(self, account_id: str, injection: _Injection, times: int) -> None:
-        with self._lock:
-            self._account(account_id).injections.extend([injection] * times)
-
     def _generate(self, account: _Account, at: datetime, company_id: str | None) -> _StoredCall:
         """One SAMPLE call (caller must hold the lock)."""
-        rng = account.rng
-        account.sequence += 1
-        number = account.sequence
-        company = company_id or rng.choice(account.company_ids)
-        answered = rng.random() < 0.8
-        if not answered:
-            duration = 0  # a missed call has no talk time, so no recording and no transcript either
-        elif rng.random() < 0.5:
-            duration = min(600, max(5, round(rng.gauss(30, 6))))  # many short calls around 30 s
-        else:
-            duration = rng.randint(5, 600)
-        call_id = f"CAL{rng.getrandbits(128):032x}"
-        # A call that has not ended yet is not listed: one that would end after now started earlier.
-        start = min(at, self._clock() - timedelta(seconds=duration)).astimezone(account.tz)
-        transcription = None
-        if account.transcriptions and answered:
-            lines = []
-            for turn in range(rng.randint(1, len(_AGENT_LINES))):
-                lines.append(f"Agent: {_AGENT_LINES[turn]}")
-                lines.append(f"Caller: {_CALLER_LINES[turn]}")
-            transcription = "\n".join(lines)
-        record: dict[str, Any] = {
-            "id": call_id,
-            "answered": answered,
-            "business_phone_number": "+15555550100",
-            "customer_city": "Sample City",
-            "customer_country": "US",
-            "customer_name": f"Sample Caller {number}",
-            "customer_phone_number": f"+1555555{rng.randint(100, 199):04d}",
-            "customer_state": "ZZ",
-            "direction": "inbound" if rng.random() < 0.85 else "outbound",
-            "duration": duration,
-            "recording_duration": duration if answered else None,
-            "recording_player": None,
-            "start_time": start.isoformat(timespec="milliseconds"),
-            "tracking_phone_number": account.tracking_numbers.get(company, "+15555550199"),
-            "voicemail": False,  # a voicemail would have a length and a recording
-            "company_id": company,
-            "company_name": f"Sample Company {account.company_ids.index(company) + 1}"
-            if company in account.company_ids
-            else "Sample Company",
-            "transcription": transcription,
-            "note": "SAMPLE DATA generated by infra/local/callrail_sample.py",
-            "source": "Sample Source",
-            "tags": [],
-            "lead_status": None,
-        }
-        return _StoredCall(record=record, start=start, company_id=company, has_recording=answered, audio=answered)
+        return generate_call(account, at, company_id, self._clock())
 
     def _render(self, account_id: str, call: _StoredCall, fields: set[str] | None) -> dict[str, Any]:
         """The call as the API shows it: default fields plus ``fields`` (all fields when None)."""
@@ -505,11 +315,10 @@ class CallRailSampleServer:
     def _serve_account(self, exchange: _Exchange, account_id: str) -> None:
         with self._lock:
             account = self._accounts.get(account_id)
-            injection = account.injections.popleft() if account and account.injections else None
         if account is None:
             self._answer(exchange, 404, {"error": "Account not found"})
             return
-        if injection is not None and self._injected(exchange, injection):
+        if self.intercept(exchange, account_id):
             return
         if not self._authorized(account, exchange.request.headers.get("Authorization")):
             self._answer(exchange, 401, {"error": "HTTP Token: Access denied."})
@@ -530,18 +339,9 @@ class CallRailSampleServer:
         else:
             self._answer(exchange, 200, document)
 
-    def _injected(self, exchange: _Exchange, injection: _Injection) -> bool:
-        """Apply a queued behaviour; True when it already answered the request."""
-        if isinstance(injection, _Slow):
-            self._stopping.wait(injection.seconds)
-            return False
-        if isinstance(injection, _Fail):
-            headers = {"Retry-After": f"{injection.retry_after:g}"} if injection.retry_after is not None else {}
-            message = "Too many requests" if injection.status == 429 else "Sample failure"
-            self._answer(exchange, injection.status, {"error": message}, headers)
-            return True
-        self._send(exchange, 200, b'{"calls": [{"id": "CAL', "application/json")
-        return True
+    def intercept(self, exchange: _Exchange, account_id: str) -> bool:
+        """Called before the key is checked; True when it answered the request itself (tests inject failures)."""
+        return False
 
     @staticmethod
     def _authorized(account: _Account, header: str | None) -> bool:
@@ -549,56 +349,14 @@ class CallRailSampleServer:
         return match is not None and hmac.compare_digest(match["key"].encode(), account.api_key.encode())
 
     def _list_calls(self, account_id: str, account: _Account, pairs: list[tuple[str, str]]) -> dict[str, Any]:
-        first: dict[str, str] = {}
-        for name, value in pairs:
-            first.setdefault(name, value)
-        now = self._clock()
-        end = _parse_bound(first["end_date"], account.tz, end=True) if "end_date" in first else now
-        start = (
-            _parse_bound(first["start_date"], account.tz, end=False) if "start_date" in first else end - DEFAULT_RANGE
-        )
-        per_page = min(MAX_PER_PAGE, max(1, _int_param(first, "per_page", DEFAULT_PER_PAGE)))
-        sort = first.get("sort", "start_time")
-        if sort not in _SORT_FIELDS:
-            raise _BadRequest(f"Invalid sort field: {sort}")
-        order = first.get("order", "desc")
-        if order not in {"asc", "desc"}:
-            raise _BadRequest(f"Invalid order: {order}")
-        fields = {name.strip() for name in first.get("fields", "").split(",") if name.strip()}
-        company_id = first.get("company_id")
         with self._lock:
-            chosen = [
-                call
-                for call in account.calls
-                if start <= call.start <= end and (company_id is None or call.company_id == company_id)
-            ]
-            chosen.sort(key=_sort_key(sort), reverse=order == "desc")
-            total = len(chosen)
-            if first.get("relative_pagination", "false").lower() == "true":
-                offset = _int_param(first, "offset", 0)
-                if offset < 0:
-                    raise _BadRequest("Invalid offset")
-                page_calls = chosen[offset * per_page : (offset + 1) * per_page]
-                has_next = (offset + 1) * per_page < total
-                next_query = [(name, value) for name, value in pairs if name not in {"offset", "page"}]
-                next_query.append(("offset", str(offset + 1)))
-                return {
-                    "per_page": per_page,
-                    "has_next_page": has_next,
-                    "next_page": f"{self.url}/a/{account_id}/calls.json?{urlencode(next_query)}" if has_next else None,
-                    "calls": [self._render(account_id, call, fields) for call in page_calls],
-                }
-            page = _int_param(first, "page", 1)
-            if page < 1:
-                raise _BadRequest("Invalid page")
-            page_calls = chosen[(page - 1) * per_page : page * per_page]
-            return {
-                "page": page,
-                "per_page": per_page,
-                "total_pages": math.ceil(total / per_page),
-                "total_records": total,
-                "calls": [self._render(account_id, call, fields) for call in page_calls],
-            }
+            return list_calls(
+                account,
+                pairs,
+                self._clock(),
+                next_page_base=f"{self.url}/a/{account_id}/calls.json",
+                render=lambda call, fields: self._render(account_id, call, fields),
+            )
 
     def _recording(self, account: _Account, call_id: str) -> dict[str, Any]:
         with self._lock:
@@ -638,41 +396,3 @@ class CallRailSampleServer:
             request.send_header(name, value)
         request.end_headers()
         request.wfile.write(body)
-
-
-def _by_start(call: _StoredCall) -> tuple[datetime, str]:
-    return call.start, str(call.record.get("id", ""))
-
-
-def _sort_key(sort: str) -> Callable[[_StoredCall], Any]:
-    if sort == "duration":
-        return lambda call: (
-            call.record["duration"] if isinstance(call.record.get("duration"), int) else -1,
-            *_by_start(call),
-        )
-    if sort == "customer_name":
-        return lambda call: (str(call.record.get("customer_name", "")), *_by_start(call))
-    return _by_start
-
-
-def _int_param(query: dict[str, str], name: str, default: int) -> int:
-    if name not in query:
-        return default
-    try:
-        return int(query[name])
-    except ValueError:
-        raise _BadRequest(f"Invalid {name}") from None
-
-
-def _parse_bound(value: str, tz: timezone, *, end: bool) -> datetime:
-    """A date filter: a bare date is that whole day; a time without offset is in the account's time zone."""
-    text = re.sub(
-        r"(:\d{2}(?:\.\d+)?) (\d{2}:?\d{2})$", r"\1+\2", value.strip()
-    )  # a "+" the client did not percent-encode
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time.max if end else time.min, tz)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise _BadRequest(f"Invalid {'end_date' if end else 'start_date'}: {value}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)

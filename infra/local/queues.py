@@ -21,7 +21,6 @@ function host serializes invocations anyway).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,16 +34,6 @@ logger = logging.getLogger("infra.local.queues")
 POLL_SECONDS = 0.5
 RETRY_SECONDS = 2
 _SQS_MAX_BATCH = 10  # ReceiveMessage returns at most ten messages per request
-_SYSTEM_ATTRIBUTES = (
-    "ApproximateReceiveCount",
-    "SentTimestamp",
-    "SenderId",
-    "ApproximateFirstReceiveTimestamp",
-    "MessageGroupId",
-    "MessageDeduplicationId",
-    "SequenceNumber",
-    "AWSTraceHeader",
-)
 
 
 @dataclass
@@ -62,35 +51,19 @@ class QueueMappingState:
 
 
 def lambda_sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
-    """A ``ReceiveMessage`` message as Lambda delivers it in an SQS event's ``Records``."""
-    body = str(message.get("Body", ""))
+    """A ``ReceiveMessage`` message as Lambda delivers it in an SQS event's ``Records`` (the stack sends no
+    message attributes)."""
     return {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
-        "body": body,
+        "body": str(message.get("Body", "")),
         "attributes": {str(name): str(value) for name, value in (message.get("Attributes") or {}).items()},
-        "messageAttributes": {
-            str(name): _lambda_message_attribute(value)
-            for name, value in (message.get("MessageAttributes") or {}).items()
-        },
-        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "messageAttributes": {},
+        "md5OfBody": message["MD5OfBody"],
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": REGION,
     }
-
-
-def _lambda_message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
-    attribute: dict[str, Any] = {
-        "dataType": value.get("DataType", "String"),
-        "stringListValues": list(value.get("StringListValues") or []),
-        "binaryListValues": list(value.get("BinaryListValues") or []),
-    }
-    if "StringValue" in value:
-        attribute["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        attribute["binaryValue"] = value["BinaryValue"]
-    return attribute
 
 
 def failed_message_ids(records: list[dict[str, Any]], response: Any, *, report_failures: bool) -> set[str]:
@@ -162,7 +135,6 @@ class QueuePoller(BackgroundLoop):
             MaxNumberOfMessages=max(1, min(_SQS_MAX_BATCH, state.mapping.batch_size)),
             WaitTimeSeconds=0,
             MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
         )
         messages = response.get("Messages") or []
         if not messages:

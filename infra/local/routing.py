@@ -1,79 +1,83 @@
-"""How the local gateway picks a route for a request and evaluates an authorizer's policy, as API Gateway does."""
+"""The API's routes, read from the one OpenAPI document, and how the local gateway picks one for a request.
+
+The stack builds its API Gateway methods from the same document (:mod:`infra.api`): every operation is a method
+proxied to the API function, behind the authorizer unless its effective ``security`` is empty, and a path answers
+the methods it has no operation for with 405 and ``Allow``.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.local.template import Route
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch"})
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: an HTTP method on a resource path such as ``/api/v1/jobs/{job_id}``."""
+
+    method: str  # upper case
+    path: str
+    public: bool
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(part for part in self.path.split("/") if part)
 
 
 @dataclass(frozen=True)
 class RouteMatch:
-    route: Route
+    """The resource a request's path names: its route for the request's method (None: 405) and its methods."""
+
+    path: str
+    route: Route | None
+    allowed: tuple[str, ...]
     path_parameters: dict[str, str]
 
 
+def openapi_routes(document: Mapping[str, Any]) -> tuple[Route, ...]:
+    """Every operation of an OpenAPI document; public when its effective ``security`` is empty."""
+    default_security = document.get("security", [])
+    return tuple(
+        Route(method.upper(), path, operation.get("security", default_security) == [])
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in _HTTP_METHODS
+    )
+
+
 def match_route(routes: Iterable[Route], method: str, path: str) -> RouteMatch | None:
-    """The most specific route for a request, as API Gateway picks it: static parts before ``{param}``
-    before ``{proxy+}``, and an exact method before ``ANY``."""
+    """The most specific resource for a path, as API Gateway picks it (static parts before ``{param}``), then
+    its route for ``method``; None when no resource matches."""
     segments = [part for part in path.split("/") if part]
-    best: tuple[tuple[int, ...], RouteMatch] | None = None
+    by_path: dict[str, list[Route]] = {}
     for route in routes:
-        if route.method not in (method, "ANY"):
-            continue
-        parameters = _match_segments(route.segments, segments)
-        if parameters is None:
-            continue
-        rank = (*(_segment_rank(part) for part in route.segments), 1 if route.method == "ANY" else 0)
-        if best is None or rank < best[0]:
-            best = (rank, RouteMatch(route, parameters))
-    return best[1] if best else None
-
-
-def _segment_rank(part: str) -> int:
-    if part.endswith("+}"):
-        return 2
-    return 1 if part.startswith("{") else 0
+        by_path.setdefault(route.path, []).append(route)
+    best: tuple[tuple[int, ...], str, dict[str, str]] | None = None
+    for resource, candidates in by_path.items():
+        template = candidates[0].segments
+        parameters = _match_segments(template, segments)
+        if parameters is not None:
+            rank = tuple(1 if part.startswith("{") else 0 for part in template)
+            if best is None or rank < best[0]:
+                best = (rank, resource, parameters)
+    if best is None:
+        return None
+    _, resource, parameters = best
+    candidates = by_path[resource]
+    chosen = next((candidate for candidate in candidates if candidate.method == method), None)
+    return RouteMatch(resource, chosen, tuple(sorted(candidate.method for candidate in candidates)), parameters)
 
 
 def _match_segments(template: tuple[str, ...], segments: list[str]) -> dict[str, str] | None:
+    if len(template) != len(segments):
+        return None
     parameters: dict[str, str] = {}
-    for index, part in enumerate(template):
-        if part.startswith("{") and part.endswith("+}"):
-            if index >= len(segments):
-                return None
-            parameters[part[1:-2]] = "/".join(segments[index:])
-            return parameters
-        if index >= len(segments):
-            return None
+    for part, segment in zip(template, segments, strict=True):
         if part.startswith("{") and part.endswith("}"):
-            parameters[part[1:-1]] = segments[index]
-        elif part != segments[index]:
+            parameters[part[1:-1]] = segment
+        elif part != segment:
             return None
-    return parameters if len(template) == len(segments) else None
-
-
-def policy_allows(policy: Mapping[str, Any], method_arn: str) -> bool:
-    """IAM evaluation of an authorizer's policy for ``execute-api:Invoke`` on one method: deny wins."""
-    statements = policy.get("Statement", [])
-    allowed = False
-    for statement in statements if isinstance(statements, list) else [statements]:
-        actions = _as_list(statement.get("Action"))
-        resources = _as_list(statement.get("Resource"))
-        if not any(fnmatch.fnmatchcase("execute-api:Invoke", action) for action in actions):
-            continue
-        if not any(fnmatch.fnmatchcase(method_arn, resource) for resource in resources):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = allowed or statement.get("Effect") == "Allow"
-    return allowed
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
+    return parameters

@@ -29,29 +29,28 @@ from infra.local.backend import (
 )
 from infra.local.callrail_sample import CallRailSampleServer
 from infra.local.functions import FunctionHost
-from infra.local.gateway import Gateway
-from infra.local.lambda_hook import install as install_lambda_hook
-from infra.local.lambda_hook import register as register_lambda
-from infra.local.lambda_hook import unregister as unregister_lambda
+from infra.local.gateway import Gateway, enable_swagger
 from infra.local.limits import ProblemRequestHandler
-from infra.local.moto_transactions import install as install_transaction_rollback
+from infra.local.moto_hooks import install as install_moto_hooks
+from infra.local.moto_hooks import register as register_lambda
+from infra.local.moto_hooks import unregister as unregister_lambda
 from infra.local.queues import QueueMappingState, QueuePoller
+from infra.local.routing import openapi_routes
 from infra.local.schedules import Scheduler
 from infra.local.seed import DemoData, seed_demo
 from infra.local.streams import MappingState, StreamPoller, compile_patterns
 from infra.local.synth import synthesize
-from infra.local.template import AppTemplate, Route
+from infra.local.template import AppTemplate
 from infra.local.webhooks import WebhookReceiver
 from infra.naming import DEFAULT_STAGE, stack_name
+from infra.openapi import load_openapi
 from shared.aws import client, reset_clients
 from shared.parameters import ParameterPaths
 
 logger = logging.getLogger("infra.local")
 
 DEFAULT_PORT = 8000
-DEFAULT_CONFIG_PREFIX = ParameterPaths.for_stage(DEFAULT_STAGE).config
 DEFAULT_DEMO_FILE = Path(".local/demo.json")
-DOCS_NAME = "docs"
 SCHEDULE_SCALE_VARIABLE = "LOCAL_SCHEDULE_SCALE"
 _STOP_THREADS_SECONDS = 15
 # The CallRail sample server: one new call per SAMPLE account every 20 s, at most 2,000 in all (about an hour
@@ -66,7 +65,7 @@ class LocalRuntime:
 
     api_url: str
     aws_endpoint_url: str
-    docs_url: str | None
+    docs_url: str
     table_name: str
     config_prefix: str
     template: AppTemplate
@@ -192,7 +191,7 @@ def start(
     else:
         template = AppTemplate.load(template_path, stack_name(stage))
 
-    install_transaction_rollback()
+    install_moto_hooks()
     moto = MotoServer(aws_port)
     moto.start()
     previous = apply_environment(aws_environment(moto.url))
@@ -206,12 +205,12 @@ def start(
         resources = create_resources(template, moto.url)
         functions = FunctionHost(
             template,
-            resources.resolver(template),
+            resources.resolver(),
             replacements={"CALLRAIL_API_URL": callrail.url} if callrail is not None else None,
         )
         function_names = dict(resources.function_names)
         _serve_functions(functions, function_names)
-        config_prefix = _config_prefix(template, functions)
+        config_prefix = ParameterPaths.for_stage(stage).config
         demo = seed_demo(
             resources.table_name,
             config_prefix,
@@ -220,8 +219,9 @@ def start(
             webhook_secret=webhooks.secret,
             callrail=callrail,
         )
-        docs_route = _enable_swagger(template, functions)
-        gateway = Gateway(template, functions, extra_routes=[docs_route] if docs_route else [])
+        routes = openapi_routes(load_openapi())
+        docs_route = enable_swagger(routes, functions.module(template.api_function_id))
+        gateway = Gateway(template, functions, [*routes, docs_route])
         api_server = make_server(HOST, port, gateway, threaded=True, request_handler=ProblemRequestHandler)
         # The demo data is history: the stream workers start after it, at the end of the stream.
         streams = stream_poller(template, resources, functions, starting_position="LATEST")
@@ -247,7 +247,7 @@ def start(
     runtime = LocalRuntime(
         api_url=api_url,
         aws_endpoint_url=moto.url,
-        docs_url=api_url + docs_route.path if docs_route else None,
+        docs_url=api_url + docs_route.path,
         table_name=resources.table_name,
         config_prefix=config_prefix,
         template=template,
@@ -304,7 +304,6 @@ def _start_callrail(port: int, arrival_seconds: float | None) -> CallRailSampleS
 
 def _serve_functions(functions: FunctionHost, function_names: dict[str, str]) -> None:
     """Lambda invocations through moto (Step Functions' tasks) run the handlers of ``functions`` in-process."""
-    install_lambda_hook()
 
     def invoker(function_id: str) -> Callable[[Any], Any]:
         return lambda event: functions.invoke(function_id, event)
@@ -328,16 +327,14 @@ def stream_poller(
             function_name=resources.function_names.get(mapping.function_id, mapping.function_id),
             stream_arn=resources.stream_arns[mapping.table_id],
             patterns=compile_patterns(mapping.filter_patterns),
-            on_failure_queue_url=resources.queue_urls.get(mapping.on_failure_queue_id or ""),
         )
         for mapping in template.event_source_mappings
-        if mapping.enabled and mapping.table_id in resources.stream_arns
+        if mapping.table_id in resources.stream_arns
     ]
     return StreamPoller(
         mappings,
         functions.invoke,
         client("dynamodbstreams"),
-        client("sqs"),
         starting_position=starting_position,
         poll_seconds=poll_seconds,
     )
@@ -355,7 +352,7 @@ def queue_poller(
     sqs = client("sqs")
     mappings = []
     for mapping in template.sqs_event_source_mappings:
-        if not mapping.enabled or mapping.queue_id not in resources.queue_urls:
+        if mapping.queue_id not in resources.queue_urls:
             continue
         url = resources.queue_urls[mapping.queue_id]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -378,68 +375,13 @@ def queue_feeders(template: AppTemplate, resources: LocalResources, functions: F
     consumed = {
         resources.queue_urls[mapping.queue_id]
         for mapping in template.sqs_event_source_mappings
-        if mapping.enabled and mapping.queue_id in resources.queue_urls
+        if mapping.queue_id in resources.queue_urls
     }
     return {
         schedule.function_id
         for schedule in template.schedules
         if schedule.enabled and consumed & set(functions.environment(schedule.function_id).values())
     }
-
-
-def _config_prefix(template: AppTemplate, functions: FunctionHost) -> str:
-    """The SSM prefix of the config documents, as the stack exports it or tells its functions."""
-    for name, value in template.outputs.items():
-        if "Config" in name and "Prefix" in name and isinstance(value, str):
-            return value
-    for function_id in template.functions:
-        for name, value in functions.environment(function_id).items():
-            if "CONFIG" in name and ("PREFIX" in name or "PATH" in name) and value.startswith("/"):
-                return value
-    return DEFAULT_CONFIG_PREFIX
-
-
-def _api_function(template: AppTemplate) -> str | None:
-    """The function most API routes proxy to: the one whose resolver documents the API."""
-    targets = [route.function_id for route in template.routes if route.function_id]
-    return max(set(targets), key=targets.count) if targets else None
-
-
-def _swagger_page(document: dict[str, Any]) -> Any:
-    """Swagger UI (Powertools' bundled assets, no CDN) over the API's own OpenAPI document, not a regenerated one."""
-    from aws_lambda_powertools.event_handler import Response
-    from aws_lambda_powertools.event_handler.openapi import swagger_ui
-
-    assets = Path(swagger_ui.__file__).parent
-    html = swagger_ui.generate_swagger_html(
-        json.dumps(document).replace("</", "<\\/"),
-        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
-        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
-        swagger_base_url="",
-        oauth2_config=None,
-        persist_authorization=True,
-    )
-    return Response(status_code=200, content_type="text/html", body=html)
-
-
-def _enable_swagger(template: AppTemplate, functions: FunctionHost) -> Route | None:
-    """Serve Swagger UI from the API function's resolver, next to its OpenAPI document (local only)."""
-    function_id = _api_function(template)
-    if function_id is None:
-        return None
-    module = functions.module(function_id)
-    resolver = getattr(module, "app", None)
-    document = getattr(module, "openapi_document", None)
-    if resolver is None or document is None:
-        return None
-    spec_routes = [route for route in template.routes if route.path.endswith("/openapi.json")]
-    base = spec_routes[0].path.rpartition("/")[0] if spec_routes else ""
-    path = f"{base}/{DOCS_NAME}"
-    # A warm module (tests start the runtime more than once per process) already serves the page.
-    if path not in getattr(module, "_local_swagger_paths", set()):
-        resolver.get(path, include_in_schema=False)(lambda: _swagger_page(document()))
-        module._local_swagger_paths = {*getattr(module, "_local_swagger_paths", set()), path}  # type: ignore[attr-defined]
-    return Route(method="GET", path=path, integration="AWS_PROXY", function_id=function_id, authorizer_id=None)
 
 
 __all__ = ["DEFAULT_PORT", "LocalResources", "LocalRuntime", "start"]

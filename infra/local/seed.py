@@ -1,13 +1,11 @@
 """Demo data for the local runtime, written through the product's own repositories.
 
-Two partners with two organizations of two workspaces each, one API key per tenant, and 24 jobs per
-workspace in every status, including skipped jobs with each of the spec's skip reasons. The seeded jobs are
-``source: "demo"`` with ``demo data`` in their history, so they are never mistaken for what the CallRail poller
-created. One organization and one workspace override ``processing.filters.min_duration_seconds`` so the config
-hierarchy shows. With the runtime's CallRail sample server, every workspace also polls its own SAMPLE account
-there. Every job carries what the ``source`` transcription provider reads (``source_metadata.transcription``:
-CallRail-style text with speaker labels) and a ``recording_url``. With a webhook receiver, the platform config
-sends every published result there, signed with a secret kept in a SecureString parameter.
+Two partners with two organizations of two workspaces each, one API key per tenant, and 24 jobs per workspace in
+every status, with each of the spec's skip reasons; ``source: "demo"`` and ``demo data`` in their history tell
+them from the CallRail poller's. One organization and one workspace override
+``processing.filters.min_duration_seconds``. With the CallRail sample server, every workspace polls its own
+SAMPLE account. Every job carries ``source_metadata.transcription`` and a ``recording_url``; with a webhook
+receiver, the platform config sends every published result there, signed (secret in a SecureString parameter).
 """
 
 from __future__ import annotations
@@ -43,10 +41,7 @@ _PLATFORM_MIN_DURATION: int = PLATFORM_DEFAULTS["processing"]["filters"]["min_du
 # Per workspace: how many jobs of each status and, for skipped jobs, of each skip reason.
 _STATUS_MIX: tuple[tuple[JobStatus, int], ...] = (
     (JobStatus.COMPLETED, 5),
-    (JobStatus.QUEUED, 2),
-    (JobStatus.TRANSCRIBING, 2),
-    (JobStatus.ANALYZING, 2),
-    (JobStatus.PUBLISHING, 2),
+    *((status, 2) for status in (JobStatus.QUEUED, JobStatus.TRANSCRIBING, JobStatus.ANALYZING, JobStatus.PUBLISHING)),
     (JobStatus.FAILED, 2),
 )
 _SKIPPED_BELOW_MINIMUM = 5
@@ -88,14 +83,11 @@ _CALLER_CLOSINGS = (
     "That sounds good. Thanks, bye.",
 )
 _AGENTS = ("Maria", "James", "Priya", "Tom")
-
-# CallRail SAMPLE accounts (infra/local/callrail_sample.py), one per demo workspace: each starts with this many calls
-# spread over the last 23 hours, inside the first poll's look-back (``initial_lookback_hours``, 24 by default).
+# A SAMPLE account per demo workspace starts with these calls, within the first poll's 24-hour look-back.
 SAMPLE_CALLS_PER_ACCOUNT = 10
 SAMPLE_HISTORY = timedelta(hours=23)
 SAMPLE_LOW_DAILY_LIMIT = 3
-# Which workspaces (partner, organization, workspace indexes) show the ingestion settings; the others keep the
-# defaults. Neither is the banner's example workspace, whose demo walk-through relies on the defaults.
+# The workspaces (partner, organization, workspace) showing ingestion settings; not the banner's example one.
 SKIP_ALL_WORKSPACE = (0, 1, 0)  # Summit Roofing - Main Office: every call is created skipped
 LOW_LIMIT_WORKSPACE = (1, 1, 0)  # Maple Veterinary - Main Office: three queued calls a day, then rate_limit
 SETTING_DEFAULT = "default"

@@ -1,11 +1,11 @@
 """DynamoDB stream -> Lambda event source mappings, polled locally the way the Lambda service polls them.
 
 One background thread reads each mapping's table stream from moto (``dynamodbstreams``: shards, iterators,
-``GetRecords`` every half second), drops the records the mapping's filter criteria reject, hands the rest to the
-function in-process in batches of the mapping's batch size, and honours the answer: a raised exception retries
-the batch (halved if the mapping bisects on error); ``batchItemFailures`` (with ``ReportBatchItemFailures``)
-retries from the first failed record. After the mapping's retry attempts (bounded locally) the records are
-given up: logged, and described on the mapping's on-failure SQS queue as Lambda would.
+``GetRecords`` every half second), drops the records the mapping's filter criteria reject (moto's EventBridge
+pattern matcher: the same syntax) and hands the rest to the function in-process in batches of the mapping's batch
+size. A failed batch (a raised exception, or ``batchItemFailures`` with ``ReportBatchItemFailures``) is tried
+again from its first failed record on the next polls, a few times, then logged and given up: locally there is
+no bisecting and no on-failure queue (the deployed mapping has both; the reconciler picks up what it missed).
 
 moto's own stream -> Lambda wiring is not used: it invokes the function inside the ``PutItem`` request, and a
 handler calling back into the server from there would wait for itself.
@@ -15,29 +15,21 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from moto.events.models import EventPattern
 
 from infra.local.loop import BackgroundLoop
-from infra.local.template import ACCOUNT_ID, REGION, EventSourceMappingDef
+from infra.local.template import REGION, EventSourceMappingDef
 
 logger = logging.getLogger("infra.local.streams")
 
 POLL_SECONDS = 0.5
-LOCAL_MAX_RETRY_ATTEMPTS = 10  # a mapping that retries "forever" (-1) gives up after this many locally
+MAX_ATTEMPTS = 3  # a failed record is tried this many times locally, then given up (logged)
 _GET_RECORDS_LIMIT = 1000
-
-Invoke = Callable[[dict[str, Any]], Any]
-
-
-def matches(record: Mapping[str, Any], patterns: tuple[EventPattern, ...]) -> bool:
-    """Lambda event filtering: no filter lets everything through, otherwise any one pattern must match."""
-    return not patterns or any(pattern.matches_event(dict(record)) for pattern in patterns)  # type: ignore[arg-type]
 
 
 def compile_patterns(raw_patterns: tuple[str, ...]) -> tuple[EventPattern, ...]:
@@ -47,16 +39,12 @@ def compile_patterns(raw_patterns: tuple[str, ...]) -> tuple[EventPattern, ...]:
 
 def lambda_record(raw: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     """A ``GetRecords`` record as Lambda delivers it: ``eventSourceARN`` added, the creation time in seconds."""
-    record: dict[str, Any] = json.loads(json.dumps(dict(raw), default=_jsonable))
+    record: dict[str, Any] = json.loads(
+        json.dumps(dict(raw), default=lambda value: int(value.timestamp()) if isinstance(value, datetime) else None)
+    )
     record["eventSourceARN"] = stream_arn
     record.setdefault("awsRegion", REGION)
     return record
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 @dataclass
@@ -67,19 +55,11 @@ class MappingState:
     function_name: str
     stream_arn: str
     patterns: tuple[EventPattern, ...]
-    on_failure_queue_url: str | None
     iterator: str | None = None
-    shard_id: str | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
-    batch_limit: int = 0
     invocations: int = 0
-    dead_lettered: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def max_attempts(self) -> int:
-        retries = self.mapping.maximum_retry_attempts
-        return 1 + (LOCAL_MAX_RETRY_ATTEMPTS if retries < 0 else min(retries, LOCAL_MAX_RETRY_ATTEMPTS))
+    given_up: int = 0
 
 
 class StreamPoller(BackgroundLoop):
@@ -90,7 +70,6 @@ class StreamPoller(BackgroundLoop):
         mappings: list[MappingState],
         invoke: Callable[[str, dict[str, Any]], Any],
         streams_client: Any,
-        sqs_client: Any = None,
         *,
         starting_position: str | None = None,
         poll_seconds: float = POLL_SECONDS,
@@ -99,7 +78,6 @@ class StreamPoller(BackgroundLoop):
         self.mappings = mappings
         self._invoke = invoke
         self._streams = streams_client
-        self._sqs = sqs_client
         self._starting_position = starting_position
         self._poll_seconds = poll_seconds
         super().__init__("local-stream-poller")
@@ -108,7 +86,6 @@ class StreamPoller(BackgroundLoop):
         """Take each mapping's first shard iterator (at its starting position) without starting the thread."""
         for state in self.mappings:
             state.iterator = self._first_iterator(state)
-            state.batch_limit = state.mapping.batch_size
 
     def start(self) -> None:
         self.start_positions()
@@ -119,10 +96,9 @@ class StreamPoller(BackgroundLoop):
         if not shards:
             return None
         position = self._starting_position or state.mapping.starting_position
-        state.shard_id = str(shards[-1]["ShardId"])
         response = self._streams.get_shard_iterator(
             StreamArn=state.stream_arn,
-            ShardId=state.shard_id,
+            ShardId=str(shards[-1]["ShardId"]),
             ShardIteratorType="LATEST" if position == "LATEST" else "TRIM_HORIZON",
         )
         return str(response["ShardIterator"])
@@ -146,7 +122,7 @@ class StreamPoller(BackgroundLoop):
         state.iterator = response.get("NextShardIterator") or state.iterator
         for raw in response.get("Records", []):
             record = lambda_record(raw, state.stream_arn)
-            if matches(record, state.patterns):
+            if not state.patterns or any(pattern.matches_event(record) for pattern in state.patterns):  # type: ignore[arg-type]
                 state.pending.append(record)
         while state.pending and not self._stop.is_set():
             if not self._process_batch(state):
@@ -154,103 +130,41 @@ class StreamPoller(BackgroundLoop):
 
     def _process_batch(self, state: MappingState) -> bool:
         """Invoke the function with the next batch; True when the poller may carry on at once."""
-        batch = state.pending[: max(1, min(state.batch_limit, state.mapping.batch_size))]
+        batch = state.pending[: state.mapping.batch_size]
         state.invocations += 1
         state.attempts += 1
         try:
             response = self._invoke(state.mapping.function_id, {"Records": batch})
+            failed_at = _first_failure(batch, response) if state.mapping.report_batch_item_failures else None
         except Exception as error:  # a function error, as Lambda sees it
             logger.warning(
-                "%s: batch of %d failed (%s: %s), attempt %d of %d",
-                state.function_name,
-                len(batch),
-                type(error).__name__,
-                error,
-                state.attempts,
-                state.max_attempts,
+                "%s: batch of %d failed (%s: %s)", state.function_name, len(batch), type(error).__name__, error
             )
-            if state.mapping.bisect_on_error and len(batch) > 1:
-                state.batch_limit = max(1, len(batch) // 2)
-            return self._retry_or_give_up(state, len(batch), "Unhandled")
-        failed_at = _first_failure(batch, response) if state.mapping.report_batch_item_failures else None
+            failed_at = 0
         if failed_at is None:
             del state.pending[: len(batch)]
             state.attempts = 0
-            state.batch_limit = state.mapping.batch_size
             return True
-        # The records before the first failure are done; the batch is retried from that record.
-        del state.pending[:failed_at]
-        logger.warning(
-            "%s: record %s reported as failed, attempt %d of %d",
-            state.function_name,
-            state.pending[0]["dynamodb"].get("SequenceNumber"),
-            state.attempts,
-            state.max_attempts,
-        )
-        return self._retry_or_give_up(state, len(batch) - failed_at, None)
-
-    def _retry_or_give_up(self, state: MappingState, count: int, function_error: str | None) -> bool:
-        if state.attempts < state.max_attempts:
+        del state.pending[:failed_at]  # the records before the first failure are done
+        if state.attempts < MAX_ATTEMPTS:
             return False
-        given_up, state.pending = state.pending[:count], state.pending[count:]
-        state.attempts = 0
-        state.batch_limit = state.mapping.batch_size
-        self._dead_letter(state, given_up, function_error)
-        return True
-
-    def _dead_letter(self, state: MappingState, records: list[dict[str, Any]], function_error: str | None) -> None:
-        sequence_numbers = [str(record["dynamodb"].get("SequenceNumber")) for record in records]
         logger.warning(
-            "%s: gave up on %d record(s) after %d attempts (sequence numbers %s)%s",
-            state.function_name,
-            len(records),
-            state.max_attempts,
-            ", ".join(sequence_numbers),
-            " -> on-failure queue" if state.on_failure_queue_url else "",
+            "%s: gave up on %d record(s) after %d attempts", state.function_name, len(batch) - failed_at, state.attempts
         )
-        arrivals = [record["dynamodb"].get("ApproximateCreationDateTime") for record in records]
-        message = {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{state.function_name}",
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": state.max_attempts,
-            },
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                **({"functionError": function_error} if function_error else {}),
-            },
-            "version": "1.0",
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "DDBStreamBatchInfo": {
-                "shardId": state.shard_id,
-                "startSequenceNumber": sequence_numbers[0],
-                "endSequenceNumber": sequence_numbers[-1],
-                "approximateArrivalOfFirstRecord": arrivals[0],
-                "approximateArrivalOfLastRecord": arrivals[-1],
-                "batchSize": len(records),
-                "streamArn": state.stream_arn,
-            },
-        }
-        state.dead_lettered.append(message)
-        if state.on_failure_queue_url and self._sqs is not None:
-            self._sqs.send_message(QueueUrl=state.on_failure_queue_url, MessageBody=json.dumps(message))
+        del state.pending[: len(batch) - failed_at]
+        state.given_up += len(batch) - failed_at
+        state.attempts = 0
+        return True
 
 
 def _first_failure(batch: list[dict[str, Any]], response: Any) -> int | None:
     """Index in ``batch`` of the first record the function reported failed, or None when all succeeded.
 
-    As in Lambda, an answer naming a record outside the batch (or none) fails the whole batch.
+    As in Lambda, an answer naming a record outside the batch fails the whole batch.
     """
     failures = response.get("batchItemFailures") if isinstance(response, dict) else None
     if not failures:
         return None
     positions = {str(record["dynamodb"].get("SequenceNumber")): index for index, record in enumerate(batch)}
-    indexes = []
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if identifier is None or str(identifier) not in positions:
-            return 0
-        indexes.append(positions[str(identifier)])
-    return min(indexes)
+    identifiers = [str(failure.get("itemIdentifier")) if isinstance(failure, dict) else "" for failure in failures]
+    return min(positions.get(identifier, 0) for identifier in identifiers)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from infra.local.callrail_sample import CallRailSampleServer
 from shared.callrail.client import CallRailClient
+from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 
 ACCOUNT = "ACC000000001"
 API_KEY = "sample-key-1f2e3d4c5b6a"

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from infra.local.callrail_sample import CallRailSampleServer
 from shared.callrail.client import (
     CallRailClient,
     CallRailError,
@@ -23,6 +22,7 @@ from shared.callrail.client import (
     longest_page_seconds,
 )
 from tests.callrail.conftest import ACCOUNT, API_KEY, WINDOW_END, WINDOW_START
+from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 
 MakeClient = Callable[..., CallRailClient]
 

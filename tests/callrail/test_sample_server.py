@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from infra.local.callrail_sample import CallRailSampleServer
 from tests.callrail.conftest import ACCOUNT, API_KEY, WINDOW_END, WINDOW_START
+from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 
 AUTH = {"Authorization": f'Token token="{API_KEY}"'}
 WINDOW = {"start_date": WINDOW_START.isoformat(), "end_date": WINDOW_END.isoformat()}

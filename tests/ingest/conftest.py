@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local.callrail_sample import CallRailSampleServer
 from shared.aws import client as aws_client
 from shared.callrail.client import CallRailClient, CallRecord, InvalidCall
 from shared.config.hierarchy import ConfigLevel, ConfigStore
@@ -17,6 +16,7 @@ from shared.config.model import CallRailIntegration, EffectiveConfig, Integratio
 from shared.ingest.cursors import CursorStore
 from shared.ingest.jobs import CallJobStore
 from shared.tenants.registry import Workspace
+from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 from tests.support.aws import TABLE_NAME
 
 CONFIG_PREFIX = "/gensail/config"

@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from functions.poller import dispatch as dispatcher
 from functions.poller import workspace as poller
-from infra.local.callrail_sample import CallRailSampleServer
 from shared.aws import client
 from shared.aws import client as aws_client
 from shared.callrail.client import longest_page_seconds
@@ -28,6 +27,7 @@ from shared.ingest.poller import poll_message
 from shared.tenants.registry import TenantRegistry
 from tests.conftest import Tenants
 from tests.ingest.conftest import CONFIG_PREFIX, connect_account, integration, items_with_prefix
+from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 from tests.support.aws import TABLE_NAME
 from tests.support.events import FakeContext
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.local.callrail_sample import CallRailSampleServer
 from shared.aws import client
 from shared.callrail.client import CallRailUnavailable
 from shared.clock import parse_timestamp
@@ -24,6 +23,7 @@ from tests.ingest.conftest import (
     sample_client,
     stores,
 )
+from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 
 ACCOUNT = "ACC1"
 

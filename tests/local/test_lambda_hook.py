@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.local import lambda_hook
+from infra.local import moto_hooks as lambda_hook
 
 REGION = "us-east-1"
 

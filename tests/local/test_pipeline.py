@@ -143,7 +143,6 @@ def test_runtime_wires_worker_schedule_and_pipeline_from_the_template(runtime: L
     assert runtime.template.functions[mapping.mapping.function_id].handler == "functions.worker.handler.lambda_handler"
     assert mapping.mapping.batch_size == 25
     assert mapping.mapping.report_batch_item_failures
-    assert mapping.on_failure_queue_url
     scheduled = {
         runtime.template.functions[entry.schedule.function_id].handler: entry.schedule.expression
         for entry in runtime.scheduler.entries

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local.moto_transactions import install as install_transaction_rollback
+from infra.local.moto_hooks import install as install_transaction_rollback
 from infra.local.queues import QueueMappingState, QueuePoller, failed_message_ids, queue_depth
 from infra.local.template import AppTemplate, SqsEventSourceMappingDef
 from tests.local.conftest import moto_client
@@ -50,7 +50,7 @@ def test_template_mapping_of_the_poll_queue(app_template: AppTemplate) -> None:
 
     assert function.handler == "functions.poller.workspace.lambda_handler"
     assert app_template.resources[mapping.queue_id]["Type"] == "AWS::SQS::Queue"
-    assert (mapping.batch_size, mapping.report_batch_item_failures, mapping.maximum_concurrency) == (1, True, 20)
+    assert (mapping.batch_size, mapping.report_batch_item_failures) == (1, True)
     assert all(stream.table_id != mapping.queue_id for stream in app_template.event_source_mappings)
 
 

@@ -1,4 +1,4 @@
-"""The local scheduler (rates, cron, scale) and the webhook receiver's signature check."""
+"""The local scheduler (rates, scale) and the webhook receiver's signature check."""
 
 from __future__ import annotations
 
@@ -6,25 +6,21 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from infra.local.schedules import Scheduler, next_cron, rate_seconds
+from infra.local.schedules import ScheduleError, Scheduler, rate_seconds
 from infra.local.template import ScheduleDef
 from infra.local.webhooks import WebhookReceiver, verify_signature
 
 
-def test_rates_and_crons() -> None:
+def test_rates_and_a_cron_is_refused_by_name() -> None:
     assert rate_seconds("rate(5 minutes)") == 300
     assert rate_seconds("rate(1 hour)") == 3600
-    assert rate_seconds("cron(0 12 * * ? *)") is None
-    after = datetime(2026, 11, 27, 12, 30, tzinfo=UTC)  # a Friday
-    assert next_cron("cron(0 12 * * ? *)", after) == datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-    assert next_cron("cron(*/15 * * * ? *)", after) == datetime(2026, 11, 27, 12, 45, tzinfo=UTC)
-    assert next_cron("cron(0 9 ? * MON-FRI *)", after) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    with pytest.raises(ScheduleError, match="only rate"):
+        rate_seconds("cron(0 12 * * ? *)")
 
 
 def test_scheduler_runs_each_function_on_its_scaled_rate() -> None:

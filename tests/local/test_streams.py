@@ -1,4 +1,4 @@
-"""The local stream poller: the worker mapping's filter criteria, batches, partial failures and dead letters."""
+"""The local stream poller: the worker mapping's filter criteria, batches, partial failures and giving up."""
 
 from __future__ import annotations
 
@@ -47,9 +47,7 @@ def _put(url: str, table: str, pk: str, status: str, entity: str = "job") -> Non
     )
 
 
-def _poller(
-    url: str, stream_arn: str, invoke: Any, *, batch_size: int = 25, retries: int = 5, queue_url: str | None = None
-) -> StreamPoller:
+def _poller(url: str, stream_arn: str, invoke: Any, *, batch_size: int = 25) -> StreamPoller:
     mapping = EventSourceMappingDef(
         logical_id="Worker",
         function_id="WorkerFn",
@@ -58,10 +56,9 @@ def _poller(
         starting_position="TRIM_HORIZON",
         filter_patterns=WORKER_PATTERNS,
         report_batch_item_failures=True,
-        maximum_retry_attempts=retries,
     )
-    state = MappingState(mapping, "worker", stream_arn, compile_patterns(WORKER_PATTERNS), queue_url)
-    return StreamPoller([state], invoke, moto_client("dynamodbstreams", url), moto_client("sqs", url))
+    state = MappingState(mapping, "worker", stream_arn, compile_patterns(WORKER_PATTERNS))
+    return StreamPoller([state], invoke, moto_client("dynamodbstreams", url))
 
 
 def _drain(poller: StreamPoller, rounds: int = 10) -> None:
@@ -108,13 +105,11 @@ def test_batches_respect_the_batch_size(moto_url: str, table: tuple[str, str]) -
     assert sizes == [2, 2, 1]
 
 
-def test_reported_failure_is_retried_from_that_record_then_dead_lettered(moto_url: str, table: tuple[str, str]) -> None:
+def test_reported_failure_is_retried_from_that_record_then_given_up(moto_url: str, table: tuple[str, str]) -> None:
     # Given three queued jobs, the second of which the function always reports as failed
     name, stream_arn = table
     for pk in ("x", "y", "z"):
         _put(moto_url, name, pk, "queued")
-    sqs = moto_client("sqs", moto_url)
-    queue_url = sqs.create_queue(QueueName="worker-dlq")["QueueUrl"]
     calls: list[list[str]] = []
 
     def invoke(function_id: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -123,18 +118,13 @@ def test_reported_failure_is_retried_from_that_record_then_dead_lettered(moto_ur
         failed = [r["dynamodb"]["SequenceNumber"] for r in event["Records"] if r["dynamodb"]["Keys"]["pk"]["S"] == "y"]
         return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}
 
-    # When the poller drains the stream with two retry attempts
-    poller = _poller(moto_url, stream_arn, invoke, retries=2, queue_url=queue_url)
+    # When the poller drains the stream
+    poller = _poller(moto_url, stream_arn, invoke)
     _drain(poller)
 
-    # Then the batch is retried from the failed record and, after 1 + 2 attempts, the rest of the batch is
-    # described on the on-failure queue (as Lambda does) and the poller moves on
+    # Then the batch is retried from the failed record and, after three attempts, the rest is given up
     assert calls == [["x", "y", "z"], ["y", "z"], ["y", "z"]]
-    (message,) = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue_url)["Messages"]]
-    assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    assert message["DDBStreamBatchInfo"]["batchSize"] == 2
-    assert message["DDBStreamBatchInfo"]["streamArn"] == stream_arn
-    assert poller.mappings[0].dead_lettered == [message]
+    assert poller.mappings[0].given_up == 2
     assert poller.mappings[0].pending == []
 
 
@@ -152,7 +142,7 @@ def test_raised_error_retries_the_whole_batch(moto_url: str, table: tuple[str, s
     _drain(poller)
 
     assert attempts == [1, 1, 1]
-    assert poller.mappings[0].dead_lettered == []
+    assert poller.mappings[0].given_up == 0
 
 
 def test_thread_stops_cleanly(moto_url: str, table: tuple[str, str]) -> None:

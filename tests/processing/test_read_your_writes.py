@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from functions.worker import handler as worker
-from infra.local import moto_transactions
+from infra.local import moto_hooks as moto_transactions
 from shared.aws import client
 from shared.aws import client as aws_client
 from shared.jobs.models import JobStatus
