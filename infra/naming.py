@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 SERVICE = "gensail"
+# How the product names itself where AWS shows names to people: stacks (``Gensail-dev``), metrics namespaces.
+STACK_PREFIX = "Gensail"
 STAGE_CONTEXT_KEY = "stage"
 DEFAULT_STAGE = "dev"
 PRODUCTION_STAGE = "prod"
@@ -27,7 +29,12 @@ def check_stage(name: str) -> str:
 
 def stack_name(stage: str = DEFAULT_STAGE) -> str:
     """The CloudFormation stack of a stage (``Gensail-dev``): what ``--stack`` of the admin command defaults to."""
-    return f"Gensail-{check_stage(stage)}"
+    return f"{STACK_PREFIX}-{check_stage(stage)}"
 
 
 DEFAULT_STACK_NAME = stack_name(DEFAULT_STAGE)
+
+
+def metrics_namespace(stage: str = DEFAULT_STAGE) -> str:
+    """The functions' CloudWatch namespace of a stage: each stage's metrics apart (``Gensail/dev``)."""
+    return f"{STACK_PREFIX}/{check_stage(stage)}"

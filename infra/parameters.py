@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.nag import account_arn, acknowledge_wildcard
 from infra.stage import Stage
 from shared.parameters import ParameterPaths
 
@@ -29,6 +30,15 @@ def parameters_under(scope: Construct, prefix: str) -> str:
     return cdk.Stack.of(scope).format_arn(service="ssm", resource="parameter", resource_name=f"{prefix.strip('/')}/*")
 
 
+def _acknowledge_config_path(grantee: iam.IGrantable, scope: Construct) -> None:
+    acknowledge_wildcard(
+        grantee,
+        account_arn("ssm", f"parameter{config_prefix(scope)}/*"),
+        "The config hierarchy is one SSM parameter per tenant level (platform, partner, organization, "
+        "workspace) and tenant ids are only known at run time; the grant covers the config path only.",
+    )
+
+
 def grant_config_read(grantee: iam.IGrantable, scope: Construct) -> None:
     """Read the config documents: batched (``GetParameters``, Powertools) and one at a time (``GetParameter``)."""
     iam.Grant.add_to_principal(
@@ -36,6 +46,7 @@ def grant_config_read(grantee: iam.IGrantable, scope: Construct) -> None:
         actions=["ssm:GetParameters", "ssm:GetParameter"],
         resource_arns=[parameters_under(scope, config_prefix(scope))],
     )
+    _acknowledge_config_path(grantee, scope)
 
 
 def grant_config_write(grantee: iam.IGrantable, scope: Construct) -> None:
@@ -45,9 +56,10 @@ def grant_config_write(grantee: iam.IGrantable, scope: Construct) -> None:
         actions=["ssm:PutParameter"],
         resource_arns=[parameters_under(scope, config_prefix(scope))],
     )
+    _acknowledge_config_path(grantee, scope)
 
 
-def grant_secrets_read(grantee: iam.IGrantable, scope: Construct, prefix: str) -> None:
+def grant_secrets_read(grantee: iam.IGrantable, scope: Construct, prefix: str, secrets: str) -> None:
     """Read (decrypted) the SecureString secrets below ``prefix``, encrypted with the account's ``aws/ssm`` key.
 
     ``prefix`` is one folder of the stage's secrets path: ``webhook_secrets`` or ``callrail_keys`` of
@@ -55,7 +67,7 @@ def grant_secrets_read(grantee: iam.IGrantable, scope: Construct, prefix: str) -
     the account's principals decrypt through SSM; the explicit ``kms:Decrypt`` keeps the grant working if the
     secrets move to a customer managed key. Its key id is not known at synth time, so it is any key of this account
     and region, but only when SSM asks for it and only for a parameter below ``prefix`` (SSM's encryption context
-    names the parameter).
+    names the parameter). ``secrets`` says what they are, for the acknowledgement of the two wildcards.
     """
     secrets_path = stage_parameters(scope).secrets
     if not prefix.startswith(f"{secrets_path}/"):
@@ -72,4 +84,16 @@ def grant_secrets_read(grantee: iam.IGrantable, scope: Construct, prefix: str) -
                 "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": secrets},
             },
         )
+    )
+    acknowledge_wildcard(
+        grantee,
+        account_arn("ssm", f"parameter{prefix}/*"),
+        f"{secrets}, named at run time by the config; the grant is GetParameter on {prefix} only.",
+    )
+    acknowledge_wildcard(
+        grantee,
+        account_arn("kms", "key/*"),
+        f"Decrypts SecureString values under {prefix}: the key id of the account's aws/ssm key is not "
+        "known at synth time, so any key of this account, but only through SSM (kms:ViaService) and only for "
+        f"parameters under {prefix} (kms:EncryptionContext:PARAMETER_ARN).",
     )
