@@ -1,7 +1,8 @@
 """SSM Parameter Store paths the functions read: the config hierarchy, the webhook secrets and CallRail API keys.
 
 Every path is the stage's (``infra.stage``, ``shared.parameters``): ``/gensail/{stage}/config`` and
-``/gensail/{stage}/secrets``; functions learn the config prefix from ``CONFIG_PREFIX`` and derive the rest.
+``/gensail/{stage}/secrets``; functions learn the config prefix from their settings (``config_prefix``)
+and derive the rest.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def stage_parameters(scope: Construct) -> ParameterPaths:
 
 
 def config_prefix(scope: Construct) -> str:
-    """``/gensail/{stage}/config``: what every function that reads config gets as ``CONFIG_PREFIX``."""
+    """``/gensail/{stage}/config``: the ``config_prefix`` setting of every function that reads config."""
     return stage_parameters(scope).config
 
 

@@ -249,7 +249,7 @@ def test_only_the_api_function_reads_the_cursor_secret(synthesized: Synthesized)
     assert set(_actions(api_secret_statement)) == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
 
 
-# Actions whose resources may hold a wildcard, each acknowledged in infra/nag.py with its reason.
+# Actions whose resources may hold a wildcard, each acknowledged with its reason where the grant is made.
 WILDCARD_RESOURCE_ACTIONS = {
     "ssm:GetParameter",  # a parameter path
     "ssm:GetParameters",
