@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from infra.naming import DEFAULT_STACK_NAME
+from infra.naming import DEFAULT_STACK_NAME, stack_name
 from shared.aws import reset_clients
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.tenants.registry import TenantRegistry
@@ -138,7 +138,7 @@ def test_default_target_is_the_dev_stage_stack_outputs(
     created = run("tenants", "create-partner", "--name", "Deployed", "--id", "ptn_d")
     named = run(
         "--stack",
-        "Gensail-dev",
+        DEFAULT_STACK_NAME,
         "config",
         "set",
         "--level",
@@ -157,7 +157,7 @@ def test_default_target_is_the_dev_stage_stack_outputs(
 
 
 def test_a_stage_names_its_own_stack(run: Admin, deployed: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    _stack("Gensail-prod", {"TableName": "prod-table", "ConfigParameterPrefix": "/gensail/prod/config"})
+    _stack(stack_name("prod"), {"TableName": "prod-table", "ConfigParameterPrefix": "/gensail/prod/config"})
     monkeypatch.setenv("STAGE", "prod")
 
     by_option = run("--stage", "dev", "tenants", "list")
@@ -169,7 +169,7 @@ def test_a_stage_names_its_own_stack(run: Admin, deployed: None, monkeypatch: py
     # The prod stack's table does not exist in this account: the command went there, and AWS said so.
     assert by_variable.code == 1
     assert "prod-table" in by_variable.err or "ResourceNotFound" in by_variable.err
-    assert missing.err == "error: No stack 'Gensail-qa' in region us-east-1 of this account.\n"
+    assert missing.err == f"error: No stack '{stack_name('qa')}' in region us-east-1 of this account.\n"
     assert invalid.code == 2
     assert "lower-case letters" in invalid.err
 
