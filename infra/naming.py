@@ -1,4 +1,4 @@
-"""Stage names and the stack name they give, without the CDK: the admin command and the local runtime use these.
+"""Stage names, their stack names and the stack outputs read back, without the CDK (admin command, local runtime).
 
 ``infra.stage`` derives every other name of a stage; this module holds only what processes that never load the
 CDK (it starts a Node.js process) need to know.
@@ -14,6 +14,10 @@ STACK_PREFIX = "Gensail"
 STAGE_CONTEXT_KEY = "stage"
 DEFAULT_STAGE = "dev"
 PRODUCTION_STAGE = "prod"
+# The stack outputs that processes without the CDK read from a deployed stage (infra.outputs writes them).
+OUTPUT_API_URL = "ApiUrl"
+OUTPUT_TABLE_NAME = "TableName"
+OUTPUT_CONFIG_PREFIX = "ConfigParameterPrefix"
 # Lower case so that it can be part of any AWS name (S3 lower-cases, some names are case-insensitive).
 STAGE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,19}")
 

@@ -19,6 +19,7 @@ from infra.functions import PythonFunctions
 from infra.ingestion import add_ingestion, poll_interval
 from infra.intake import add_intake
 from infra.monitoring import AlarmNotifications, api_server_errors_alarm, pipeline_timeouts_alarm
+from infra.naming import OUTPUT_API_URL, OUTPUT_CONFIG_PREFIX, OUTPUT_TABLE_NAME
 from infra.openapi import load_openapi
 from infra.operations import Operations
 from infra.outputs import add_outputs
@@ -82,7 +83,7 @@ class GensailStack(cdk.Stack):
         self.poll_schedule = ingestion.poll_schedule
 
         self._add_alarms()
-        add_outputs(self)
+        self._add_outputs()
 
     def _add_alarms(self) -> None:
         """Alarms on what is not watched where it is built, then every alarm in the stack sent to one topic."""
@@ -114,3 +115,26 @@ class GensailStack(cdk.Stack):
         self.alarm_notifications = AlarmNotifications(self, "AlarmNotifications")
         self.alarm_notifications.notify_on_every_alarm(self)
         self.operations.show_alarms(self)
+
+    def _add_outputs(self) -> None:
+        add_outputs(
+            self,
+            {
+                OUTPUT_API_URL: self.api.rest_api.url,
+                OUTPUT_TABLE_NAME: self.data.table.table_name,
+                OUTPUT_CONFIG_PREFIX: self.parameters.config,
+                "SecretsParameterPrefix": self.parameters.secrets,
+                "StageName": self.stage.name,
+                "DashboardName": self.stage.dashboard_name,
+                "CursorSecretArn": self.cursor_secret.secret_arn,
+                "StateMachineArn": self.pipeline.state_machine.state_machine_arn,
+                "ArtifactsBucketName": self.artifacts.bucket.bucket_name,
+                "EventBusName": self.event_bus.event_bus_name,
+                "AlarmTopicArn": self.alarm_notifications.topic.topic_arn,
+                "WorkerDeadLetterQueueUrl": self.stream_worker.dead_letter_queue.queue_url,
+                "PollQueueUrl": self.poll_queue.queue.queue_url,
+                "ReconcileDeadLetterQueueUrl": self.reconcile_schedule.dead_letter_queue.queue_url,
+                "PollDispatchDeadLetterQueueUrl": self.poll_schedule.dead_letter_queue.queue_url,
+                "PollDeadLetterQueueUrl": self.poll_queue.dead_letter_queue.queue_url,
+            },
+        )
