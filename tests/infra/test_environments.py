@@ -14,6 +14,7 @@ from shared.settings import (
     WorkerSettings,
 )
 from tests.infra.conftest import Synthesized
+from tests.infra.helpers import RECONCILER, STAGES, WORKER, environment_of, stack_ids
 
 # Which model each handler package reads (``from_environ`` in functions/); Powertools' variables are its own.
 SETTINGS_OF_PACKAGE: dict[str, type[FunctionSettings]] = {
@@ -62,3 +63,22 @@ def test_an_environment_reads_back_as_the_same_settings() -> None:
     settings = ReconcilerSettings.model_validate(environment)
 
     assert (settings.table_name, settings.state_machine_arn, settings.stuck_after_seconds) == ("t", "arn:sm", 60)
+
+
+@pytest.mark.parametrize(
+    ("handler", "settings"),
+    [(WORKER, WorkerSettings), (RECONCILER, ReconcilerSettings), *((stage, StageSettings) for stage in STAGES)],
+)
+def test_functions_get_every_setting_their_model_requires(
+    synthesized: Synthesized, handler: str, settings: type[FunctionSettings]
+) -> None:
+    environment = environment_of(synthesized, handler)
+    ids = stack_ids(synthesized)
+
+    assert environment["TABLE_NAME"] == {"Ref": ids["table"]}
+    assert environment["CONFIG_PREFIX"] == "/gensail/dev/config"
+    if settings is StageSettings:
+        assert environment["ARTIFACTS_BUCKET"] == {"Ref": ids["bucket"]}
+        assert environment["EVENT_BUS_NAME"] == {"Ref": ids["bus"]}
+    else:
+        assert environment["STATE_MACHINE_ARN"] == {"Ref": ids["state_machine"]}
