@@ -117,7 +117,9 @@ def failure_destination_grants(queue_id: str) -> dict[str, set[str]]:
     return {action: {f"<{queue_id}.Arn>"} for action in actions}
 
 
-# The handlers of the pipeline's functions (the template names each function by its handler).
+# The handlers of the functions (the template names each function by its handler).
+API_HANDLER = "functions.api.handler.lambda_handler"
+AUTHORIZER_HANDLER = "functions.authorizer.handler.lambda_handler"
 WORKER = "functions.worker.handler.lambda_handler"
 RECONCILER = "functions.reconciler.handler.lambda_handler"
 START = "functions.stages.transcribe.start_handler"
