@@ -13,6 +13,7 @@ from functions.worker import handler as worker
 from shared.config.hierarchy import ConfigLevel, ConfigStore, set_path
 from shared.jobs.models import Job
 from tests.integration.conftest import api  # noqa: F401  (the API fixture, reused to requeue)
+from tests.processing.stage_support import received, stages, transcribe  # noqa: F401  (the stages' fixtures)
 from tests.support.aws import TABLE_NAME
 from tests.support.events import FakeContext, stream_record
 

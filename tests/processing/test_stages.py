@@ -1,147 +1,44 @@
-"""The pipeline stages under moto: transitions, artifacts, signed webhooks, events, failure and retries."""
+"""The pipeline stages under moto: transitions, artifacts, signed webhooks, events and failure."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-from datetime import timedelta
-from typing import Any
 
-import boto3
 import httpx
 import pytest
 
-from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import JobRepository
-from shared.pipeline import stages as stage_module
-from shared.pipeline.analysis import Analysis, Sentiment
 from shared.pipeline.artifacts import ArtifactStore, result_key
 from shared.pipeline.errors import (
     PermanentStageError,
-    SupersededRunError,
-    TranscriptionTimedOut,
     TransientStageError,
 )
-from shared.pipeline.publishing import EventPublisher, WebhookDelivery
-from shared.pipeline.stages import PipelineStages, StageServices
-from shared.pipeline.transcripts import Segment, Transcript
+from shared.pipeline.publishing import EventPublisher
+from shared.pipeline.stages import PipelineStages
 from tests.conftest import Tenants
-from tests.processing.conftest import CONFIG_PREFIX
+from tests.processing.stage_support import (
+    BUCKET,
+    CALLRAIL_KEY,
+    CALLRAIL_KEY_PARAMETER,
+    SECRET,
+    SECRET_PARAMETER,
+    TRANSCRIPTION,
+    FakeTranscribe,
+    configure,
+    job_events,
+    unavailable,
+    verify,
+)
 from tests.support.aws import TABLE_NAME
 from tests.support.factories import store_job
-
-BUCKET = "gensail-artifacts-test"
-BUS = "gensail-jobs"
-SECRET_PARAMETER = "/gensail/secrets/webhooks/test"
-SECRET = b"whsec-test-0123456789"
-CALLRAIL_KEY_PARAMETER = "/gensail/secrets/callrail/ACC123"
-CALLRAIL_KEY = b"callrail-key-0123456789"
-TRANSCRIPTION = "Agent: Thanks for calling, how can I help?\nCaller: I love the new plan, the price is great."
-
-
-class FakeTranscribe:
-    """Amazon Transcribe stand-in: not ready on the first check, ready on the second."""
-
-    def __init__(self) -> None:
-        self.started: list[str] = []
-        self.checks = 0
-        self.headers: Any = None
-
-    def start(self, job: Any, job_name: str, language_code: str, recording_headers: Any = None) -> None:
-        self.started.append(job_name)
-        self.headers = recording_headers
-
-    def check(self, job_name: str) -> Transcript | None:
-        self.checks += 1
-        if self.checks < 2:
-            return None
-        segments = [Segment(speaker="agent", start=0.0, end=2.0, text="Hello there")]
-        return Transcript(text="Hello there", segments=segments, language_code="en-US", source="aws_transcribe")
-
-
-class FakeBedrock:
-    def __init__(self, model_id: str) -> None:
-        self.model_id = model_id
-
-    def analyze(self, transcript: Transcript, keywords: list[str]) -> Analysis:
-        return Analysis(
-            provider="bedrock",
-            word_count=2,
-            talk_time_seconds={"agent": 2.0},
-            keyword_hits={},
-            sentiment=Sentiment(label="positive", score=0.8, reason=f"model {self.model_id}"),
-            summary="A greeting.",
-            topics=["greeting"],
-        )
-
-
-@pytest.fixture
-def received() -> list[httpx.Request]:
-    return []
-
-
-@pytest.fixture
-def transcribe() -> FakeTranscribe:
-    return FakeTranscribe()
-
-
-@pytest.fixture
-def stages(aws: None, received: list[httpx.Request], transcribe: FakeTranscribe) -> PipelineStages:
-    boto3.client("s3").create_bucket(Bucket=BUCKET)
-    events = boto3.client("events")
-    events.create_event_bus(Name=BUS)
-    sqs = boto3.client("sqs")
-    queue_url = sqs.create_queue(QueueName="job-events")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all-jobs", EventBusName=BUS, EventPattern=json.dumps({"source": ["gensail.pipeline"]}))
-    events.put_targets(Rule="all-jobs", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
-    boto3.client("ssm").put_parameter(Name=SECRET_PARAMETER, Value=SECRET.decode(), Type="SecureString")
-    boto3.client("ssm").put_parameter(Name=CALLRAIL_KEY_PARAMETER, Value=CALLRAIL_KEY.decode(), Type="SecureString")
-
-    def endpoint(request: httpx.Request) -> httpx.Response:
-        received.append(request)
-        return httpx.Response(200)
-
-    ssm = boto3.client("ssm")
-    return PipelineStages(
-        StageServices(
-            jobs=JobRepository(TABLE_NAME),
-            config=ConfigStore(CONFIG_PREFIX),
-            artifacts=ArtifactStore(BUCKET),
-            events=EventPublisher(BUS),
-            transcribe=lambda: transcribe,
-            bedrock=FakeBedrock,
-            webhooks=WebhookDelivery(http=httpx.Client(transport=httpx.MockTransport(endpoint)), sleep=lambda _: None),
-            secret=lambda name: ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"].encode(),
-        )
-    )
-
-
-def _configure(document: dict[str, Any]) -> None:
-    ConfigStore(CONFIG_PREFIX).write_document(ConfigLevel.PLATFORM, None, document)
-
-
-def _events() -> list[dict[str, Any]]:
-    sqs = boto3.client("sqs")
-    url = sqs.get_queue_url(QueueName="job-events")["QueueUrl"]
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    return [json.loads(message["Body"]) for message in messages]
-
-
-def _verify(secret: bytes, request: httpx.Request) -> bool:
-    """The documented algorithm, independently: v1 = hex HMAC-SHA256(secret, "<t>.<raw body>")."""
-    fields = dict(part.split("=", 1) for part in request.headers["X-Signature"].split(","))
-    expected = hmac.new(secret, fields["t"].encode() + b"." + request.content, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, fields["v1"])
 
 
 def test_a_job_goes_from_queued_to_completed_with_a_signed_webhook(
     tenants: Tenants, stages: PipelineStages, received: list[httpx.Request]
 ) -> None:
     # Given a queued call with its CallRail transcript, keywords and a webhook configured
-    _configure(
+    configure(
         {
             "processing": {
                 "analysis": {"keywords": ["price", "plan"]},
@@ -177,11 +74,11 @@ def test_a_job_goes_from_queued_to_completed_with_a_signed_webhook(
     assert document["transcript"]["segments"]
     # one delivery, signed as documented, with the result
     (request,) = received
-    assert _verify(SECRET, request)
-    assert not _verify(b"another secret", request)
+    assert verify(SECRET, request)
+    assert not verify(b"another secret", request)
     assert json.loads(request.content)["status"] == "completed"
     # and the bus announced it
-    (event,) = _events()
+    (event,) = job_events()
     assert event["detail-type"] == "Job Completed"
     assert event["detail"]["job_id"] == job_id
 
@@ -189,7 +86,7 @@ def test_a_job_goes_from_queued_to_completed_with_a_signed_webhook(
 def test_amazon_transcribe_is_awaited_and_bedrock_analyzes(
     tenants: Tenants, stages: PipelineStages, transcribe: FakeTranscribe
 ) -> None:
-    _configure(
+    configure(
         {
             "processing": {"transcription": {"provider": "aws_transcribe"}, "analysis": {"provider": "bedrock"}},
             "integrations": {"callrail": {"api_key_parameter": CALLRAIL_KEY_PARAMETER}},
@@ -246,11 +143,11 @@ def test_a_stage_failure_ends_the_job_failed_with_the_error(tenants: Tenants, st
     assert stored.failure.error == "PermanentStageError"
     assert stored.failure.message == raised.value.detail
     assert recorded["recorded"] is True
-    assert [event["detail-type"] for event in _events()] == ["Job Failed"]
+    assert [event["detail-type"] for event in job_events()] == ["Job Failed"]
 
 
 def test_webhooks_without_a_secret_are_a_permanent_error(tenants: Tenants, stages: PipelineStages) -> None:
-    _configure({"processing": {"webhooks": {"urls": ["https://hooks.example.test/x"]}}})
+    configure({"processing": {"webhooks": {"urls": ["https://hooks.example.test/x"]}}})
     job = store_job(
         tenants.workspace(4), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
     )
@@ -279,7 +176,7 @@ def test_a_run_failing_after_completing_its_job_sends_the_completed_event_again(
     )
     stages.start_transcription(job.job_id, 0)
     stages.analyze(job.job_id, 0)
-    monkeypatch.setattr(EventPublisher, "job_completed", _unavailable)
+    monkeypatch.setattr(EventPublisher, "job_completed", unavailable)
     with pytest.raises(TransientStageError):
         stages.publish(job.job_id, 0)
 
@@ -296,146 +193,4 @@ def test_a_run_failing_after_completing_its_job_sends_the_completed_event_again(
     stored = JobRepository(TABLE_NAME).get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.COMPLETED
-    assert [event["detail-type"] for event in _events()] == ["Job Completed"]
-
-
-def _unavailable(*_: Any) -> None:
-    raise TransientStageError("PutEvents failed (InternalException); retry later")
-
-
-# --- runs that belong to an older requeue, retries after the last write, transcriptions that never finish ---------
-
-
-def test_a_run_for_an_older_requeue_changes_nothing(tenants: Tenants, stages: PipelineStages) -> None:
-    # Given a job at requeue #1 and a run started for requeue #0 (a stale stream record of the same job)
-    job = store_job(
-        tenants.workspace(6),
-        status=JobStatus.QUEUED,
-        duration=75,
-        source_metadata={"transcription": TRANSCRIPTION, "requeue_count": 1},
-    )
-
-    # When the stale run's first stage runs, then it stops without touching the job
-    with pytest.raises(SupersededRunError, match="requeue #1"):
-        stages.start_transcription(job.job_id, 0)
-    # and its failure handler leaves the job to the newer run
-    assert stages.fail(job.job_id, 0, "SupersededRunError", "superseded") == {"recorded": False}
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
-    assert stored == job
-    assert _events() == []
-    # while the run of the current requeue proceeds
-    assert stages.start_transcription(job.job_id, 1)["ready"] is True
-
-
-def test_a_publish_retried_after_completing_sends_the_missing_event(
-    tenants: Tenants, stages: PipelineStages, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a run whose final event cannot be sent the first time
-    job = store_job(
-        tenants.workspace(7), status=JobStatus.QUEUED, duration=75, source_metadata={"transcription": TRANSCRIPTION}
-    )
-    stages.start_transcription(job.job_id, 0)
-    stages.analyze(job.job_id, 0)
-    original = EventPublisher.job_completed
-    calls: list[str] = []
-
-    def completed_once_unavailable(self: EventPublisher, finished: Any, result: str) -> None:
-        calls.append(result)
-        if len(calls) == 1:
-            raise TransientStageError("PutEvents Job Completed failed (InternalException); retry later")
-        original(self, finished, result)
-
-    monkeypatch.setattr(EventPublisher, "job_completed", completed_once_unavailable)
-    with pytest.raises(TransientStageError):
-        stages.publish(job.job_id, 0)
-
-    # When the state machine retries the stage
-    again = stages.publish(job.job_id, 0)
-
-    # Then the job stays completed with its result, and the event is sent once
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
-    assert stored is not None
-    assert stored.status is JobStatus.COMPLETED
-    assert again == {"result_key": result_key(job.job_id), "webhooks_delivered": 0}
-    assert [event["detail-type"] for event in _events()] == ["Job Completed"]
-    assert [event.status for event in stored.history][-1] == "completed"
-
-
-def test_a_fail_retried_after_recording_sends_the_missing_event(
-    tenants: Tenants, stages: PipelineStages, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    job = store_job(tenants.workspace(0), status=JobStatus.QUEUED, duration=75)  # no transcript: the stage fails
-    with pytest.raises(PermanentStageError) as raised:
-        stages.start_transcription(job.job_id, 0)
-    original = EventPublisher.job_failed
-    calls: list[str] = []
-
-    def failed_once_unavailable(self: EventPublisher, failed: Any, failure: dict[str, Any]) -> None:
-        calls.append(failed.job_id)
-        if len(calls) == 1:
-            raise TransientStageError("PutEvents Job Failed failed (InternalException); retry later")
-        original(self, failed, failure)
-
-    monkeypatch.setattr(EventPublisher, "job_failed", failed_once_unavailable)
-    with pytest.raises(TransientStageError):
-        stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
-
-    again = stages.fail(job.job_id, 0, "PermanentStageError", raised.value.detail)
-
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
-    assert stored is not None
-    assert stored.status is JobStatus.FAILED
-    assert again["recorded"] is True
-    assert again["stage"] == "transcribing"
-    assert [event["detail-type"] for event in _events()] == ["Job Failed"]
-    assert [event.status for event in stored.history] == ["transcribing", "failed"]
-
-
-def test_a_transcription_that_never_finishes_fails_the_job_before_the_run_times_out(
-    tenants: Tenants, stages: PipelineStages, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given an Amazon Transcribe job that is still running when the deadline has passed
-    _configure({"processing": {"transcription": {"provider": "aws_transcribe"}}})
-    job = store_job(tenants.workspace(1), status=JobStatus.QUEUED, duration=75)
-    started = stages.start_transcription(job.job_id, 0)
-    monkeypatch.setattr(stage_module, "TRANSCRIPTION_DEADLINE", timedelta(0))
-
-    # When the state machine checks on it, then the stage gives up with an error MarkFailed records
-    with pytest.raises(TranscriptionTimedOut, match="did not finish within 0 minutes") as raised:
-        stages.check_transcription(job.job_id, 0, started["transcribe_job"])
-    stages.fail(job.job_id, 0, "TranscriptionTimedOut", raised.value.detail)
-
-    stored = JobRepository(TABLE_NAME).get(job.job_id)
-    assert stored is not None
-    assert stored.status is JobStatus.FAILED
-    assert stored.failure is not None
-    assert (stored.failure.stage, stored.failure.error) == ("transcribing", "TranscriptionTimedOut")
-
-
-def test_a_transcription_within_its_deadline_is_awaited(
-    tenants: Tenants, stages: PipelineStages, transcribe: FakeTranscribe
-) -> None:
-    _configure({"processing": {"transcription": {"provider": "aws_transcribe"}}})
-    job = store_job(tenants.workspace(2), status=JobStatus.QUEUED, duration=75)
-    started = stages.start_transcription(job.job_id, 0)
-
-    assert stages.check_transcription(job.job_id, 0, started["transcribe_job"])["ready"] is False
-    assert transcribe.checks == 1
-
-
-def test_only_a_callrail_key_is_ever_sent_to_a_recordings_host(
-    tenants: Tenants, stages: PipelineStages, transcribe: FakeTranscribe
-) -> None:
-    # Given a workspace whose CallRail key parameter names the webhook signing secret by mistake
-    _configure(
-        {
-            "processing": {"transcription": {"provider": "aws_transcribe"}},
-            "integrations": {"callrail": {"api_key_parameter": SECRET_PARAMETER}},
-        }
-    )
-    job = store_job(tenants.workspace(3), status=JobStatus.QUEUED, duration=75)
-
-    # When transcription starts, then the stage fails before reading it, and nothing is sent anywhere
-    with pytest.raises(PermanentStageError, match="not under /gensail/secrets/callrail/"):
-        stages.start_transcription(job.job_id, 0)
-    assert transcribe.started == []
+    assert [event["detail-type"] for event in job_events()] == ["Job Completed"]
