@@ -109,6 +109,13 @@ ACKNOWLEDGMENTS = (
         "before they hold a key, and it reads no data. Every other method goes through the API-key authorizer.",
         where="/openapi.json/",
     ),
+    Acknowledgment(
+        "CKV_AWS_59",
+        frozenset({"AWS::ApiGateway::Method"}),
+        "The ANY method of a path is a mock that answers 405 with Allow to a method the path has no route for "
+        "(infra.api): it reaches no function or data, so there is nothing behind it to authorize.",
+        where="/ANY/",
+    ),
 )
 
 
