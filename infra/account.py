@@ -16,10 +16,11 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.naming import SERVICE
+from infra.nag import acknowledge
+from infra.naming import SERVICE, STACK_PREFIX
 from infra.stage import DEFAULT_OWNER, OWNER_CONTEXT_KEY, context_flag
 
-ACCOUNT_STACK_NAME = "Gensail-ApiGatewayAccount"
+ACCOUNT_STACK_NAME = f"{STACK_PREFIX}-ApiGatewayAccount"
 ACCOUNT_CONTEXT_KEY = "api_gateway_account"
 # AWS's managed policy for exactly this role (CloudWatch Logs groups and streams of API Gateway's own naming).
 PUSH_TO_CLOUDWATCH_LOGS = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
@@ -50,6 +51,12 @@ class ApiGatewayAccountStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
             description="API Gateway writes access and execution logs to CloudWatch Logs with this role",
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(PUSH_TO_CLOUDWATCH_LOGS)],
+        )
+        acknowledge(
+            self.role,
+            f"IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{PUSH_TO_CLOUDWATCH_LOGS}]",
+            "AmazonAPIGatewayPushToCloudWatchLogs is AWS's policy for API Gateway's account-level logging role, "
+            "the documented way to set it up; AWS keeps it in step with what API Gateway writes.",
         )
         self.api_gateway_account = apigw.CfnAccount(self, "Account", cloud_watch_role_arn=self.role.role_arn)
         for resource in (self.role, self.api_gateway_account):

@@ -20,6 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.functions import log_group_of_stage
+from infra.nag import acknowledge
 from infra.stage import Stage
 from shared.auth.keys import AUTHORIZER_CACHE_SECONDS
 from shared.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, PROBLEMS
@@ -201,6 +202,48 @@ class JobsApi(Construct):
                 status_code=str(gateway_problem.status),
                 response_headers={"Content-Type": f"'{PROBLEM_CONTENT_TYPE}'"},
                 templates={"application/json": gateway_problem.template()},
+            )
+        self._acknowledge_findings()
+
+    def _acknowledge_findings(self) -> None:
+        acknowledge(
+            self.rest_api,
+            "APIG2",
+            "Requests are validated in the API function (Powertools enable_validation, the same models that "
+            "generate docs/openapi.json), which answers with the 400 problem+json bodies the API contract "
+            "requires; an API Gateway request validator would answer first with a different error shape.",
+        )
+        acknowledge(
+            self.rest_api.deployment_stage,
+            "APIG6",
+            "Execution logging is left off: API Gateway writes it to a log group of its own naming that no stack "
+            "owns (no retention, left behind when a stage is deleted). Every request is in this stage's JSON "
+            "access log, without the key, and the functions log each request through Powertools.",
+        )
+        for method in self.authorized_methods:
+            acknowledge(
+                method,
+                "COG4",
+                "Callers are systems holding Gensail API keys (Authorization: Bearer gsk_...) scoped to a partner, "
+                "organization or workspace; the REQUEST authorizer resolves them. There are no Cognito users.",
+            )
+        for method in self.method_not_allowed_methods:
+            acknowledge(
+                method, "COG4", "A mock answering 405 to methods the path has no route for: nothing to authorize."
+            )
+            acknowledge(
+                method,
+                "APIG4",
+                "A mock integration that only answers 405 with Allow for a wrong method; it reaches no function or "
+                "data.",
+            )
+        for method in self.public_methods:
+            acknowledge(method, "COG4", "A public route (security: [] in the API code): no authorizer applies.")
+            acknowledge(
+                method,
+                "APIG4",
+                "Public by design (security: [] in the API code): it serves the OpenAPI document so clients can "
+                "discover the API before they hold a key; it reads no data.",
             )
 
     def _add_routes(self, openapi: dict[str, Any], integration: apigw.Integration) -> None:

@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from infra import REPO_ROOT
 from infra.account import ApiGatewayAccountStack, wants_account_stack
 from infra.checkov import acknowledge_checkov_findings
-from infra.nag import acknowledge_account_findings, acknowledge_findings, enable_nag
+from infra.nag import enable_nag
 from infra.stack import GensailStack
 from infra.stage import Stage
 
@@ -35,8 +35,6 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
     if wants_account_stack(app):
         account = ApiGatewayAccountStack(app)
         stack.add_stack_dependency(account, "API Gateway needs the account's CloudWatch Logs role for access logging")
-        acknowledge_account_findings(account)
     enable_nag(app)
-    acknowledge_findings(stack)
     acknowledge_checkov_findings(app)
     return app

@@ -28,6 +28,13 @@ def _index(definition: schema.IndexDefinition) -> dynamodb.GlobalSecondaryIndexP
     )
 
 
+BATCH_GET_ITEM = "dynamodb:BatchGetItem"
+GET_ITEM = "dynamodb:GetItem"
+PUT_ITEM = "dynamodb:PutItem"
+QUERY = "dynamodb:Query"
+UPDATE_ITEM = "dynamodb:UpdateItem"
+
+
 class Data(Construct):
     """The jobs/tenants/keys table: on demand, point-in-time recovery, a change stream for the worker.
 
@@ -88,10 +95,10 @@ class Data(Construct):
         ``BatchGetItem`` of heads (the worker's read-your-writes). The condition on the partition key keeps these
         away from jobs, tenants and API keys.
         """
-        changes = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+        changes = [GET_ITEM, PUT_ITEM, UPDATE_ITEM, QUERY]
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:BatchGetItem", *(changes if write else [])],
+                actions=[BATCH_GET_ITEM, *(changes if write else [])],
                 resources=[self.table.table_arn],
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [schema.config_partition("*", "*")]}},
             )

@@ -1,8 +1,12 @@
-"""A small factory for the Python Lambda functions: one code asset, one dependencies layer, one way to log."""
+"""A small factory for the Python Lambda functions: one code asset, one dependencies layer, one way to log.
+
+Each function's environment is built from its settings model (``shared.settings``), which owns the variable
+names; the factory adds only Powertools' own variables.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -11,11 +15,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import REPO_ROOT
-from infra.layer import LayerTarget, dependencies_layer
+from infra.data import Data
+from infra.layer import LAMBDA_TARGET, dependencies_layer
 from infra.stage import Stage
+from shared import schema
+from shared.settings import FunctionSettings
 
-# The latest Python runtime this CDK version knows (cdk-nag's AwsSolutions-L1 wants it); Graviton is cheaper.
-LAMBDA_TARGET = LayerTarget(lambda_.Runtime.PYTHON_3_14, lambda_.Architecture.ARM_64)
+__all__ = ["CODE_FOLDERS", "LAMBDA_TARGET", "PythonFunctions", "function_code", "log_group_of_stage"]
+
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # The code asset holds only these top-level folders of the repo (dependencies come from the layer).
 CODE_FOLDERS = ("functions", "shared")
@@ -27,7 +34,11 @@ CODE_EXCLUDES = [
     "**/__pycache__",
     "**/*.pyc",
 ]
-COMMON_ENVIRONMENT = {"POWERTOOLS_LOG_LEVEL": "INFO"}
+# Powertools' own variables (not settings of ours): the log level of every function, its service and namespace.
+POWERTOOLS_LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
+POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+COMMON_ENVIRONMENT = {POWERTOOLS_LOG_LEVEL: "INFO"}
 
 
 def function_code() -> lambda_.Code:
@@ -41,14 +52,15 @@ def log_group_of_stage(scope: Construct, construct_id: str) -> logs.LogGroup:
 
 
 class PythonFunctions(Construct):
-    """Makes Python functions that share the code asset and the dependencies layer.
+    """Makes Python functions that share the code asset and the dependencies layer, and know the table.
 
     Each function gets its own role (no managed policies: grants are added by whoever wires it) and its own
     log group with a retention period.
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, data: Data) -> None:
         super().__init__(scope, construct_id)
+        self.data = data
         self.layer = dependencies_layer(self, "DependenciesLayer", LAMBDA_TARGET)
         self.code = function_code()
 
@@ -58,11 +70,22 @@ class PythonFunctions(Construct):
         *,
         handler: str,
         description: str,
-        environment: Mapping[str, str],
+        settings: type[FunctionSettings],
+        values: Mapping[str, object],
+        service: str,
+        metrics: bool = True,
+        item_actions: Sequence[str] = (),
+        index_actions: Sequence[str] = (),
+        indexes: Sequence[schema.IndexDefinition] = schema.GLOBAL_INDEXES,
         memory_size: int = 512,
         timeout: cdk.Duration = cdk.Duration.seconds(10),  # noqa: B008 - an immutable value
     ) -> lambda_.Function:
-        """A function running ``handler`` (dotted path from the repo root) that may only write its own logs."""
+        """A function running ``handler`` (dotted path from the repo root) that may only write its own logs and
+        call exactly these actions on the table (``index_actions`` on ``indexes``, every index unless narrowed).
+
+        Its environment is ``settings`` with ``values`` (by field name) and the table's name, the Powertools
+        ``service`` name and (with ``metrics``) the stage's metrics namespace.
+        """
         role = iam.Role(
             self,
             f"{construct_id}Role",
@@ -71,7 +94,10 @@ class PythonFunctions(Construct):
         )
         log_group = log_group_of_stage(self, f"{construct_id}Logs")
         log_group.grant_write(role)
-        return lambda_.Function(
+        powertools = {**COMMON_ENVIRONMENT, POWERTOOLS_SERVICE_NAME: service}
+        if metrics:
+            powertools[POWERTOOLS_METRICS_NAMESPACE] = Stage.of(self).metrics_namespace
+        function = lambda_.Function(
             self,
             construct_id,
             description=description,
@@ -82,8 +108,10 @@ class PythonFunctions(Construct):
             layers=[self.layer],
             role=role,
             log_group=log_group,
-            environment={**COMMON_ENVIRONMENT, **environment},
+            environment={**powertools, **settings.environment(table_name=self.data.table.table_name, **values)},
             memory_size=memory_size,
             timeout=timeout,
             tracing=lambda_.Tracing.DISABLED,
         )
+        self.data.grant(function, item_actions=item_actions, index_actions=index_actions, indexes=indexes)
+        return function

@@ -8,6 +8,8 @@ and a message that fails three times waits in the poll dead-letter queue (alarme
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -15,11 +17,15 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.worker import dead_letter_alarm, dead_letter_queue, errors_alarm, minutes_from_context
+from infra.data import BATCH_GET_ITEM, GET_ITEM, PUT_ITEM, QUERY, UPDATE_ITEM
+from infra.functions import PythonFunctions
+from infra.parameters import config_prefix, grant_config_read, grant_secrets_read, stage_parameters
+from infra.worker import FunctionSchedule, dead_letter_alarm, dead_letter_queue, errors_alarm, minutes_from_context
+from shared import schema
+from shared.settings import PollerSettings
 
 POLL_CONTEXT_KEY = "poll_every_minutes"
 DEFAULT_POLL_MINUTES = 5
-CALLRAIL_API_URL = "https://api.callrail.com/v3"
 DISPATCHER_TIMEOUT = cdk.Duration.minutes(2)  # 1,000 workspaces: registry pages, batched configs, 100 sends
 POLLER_TIMEOUT = cdk.Duration.minutes(5)
 # SQS's advice for a Lambda consumer: at least six times the function timeout, so retries of a throttled
@@ -79,3 +85,64 @@ class PollQueue(Construct):
     def grant_send(self, grantee: iam.IGrantable) -> None:
         """``sqs:SendMessage`` only (it also authorizes ``SendMessageBatch``); the queue is SSE-SQS, no key grant."""
         iam.Grant.add_to_principal(grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[self.queue.queue_arn])
+
+
+@dataclass(frozen=True)
+class Ingestion:
+    poller: lambda_.Function
+    dispatcher: lambda_.Function
+    poll_queue: PollQueue
+    poll_schedule: FunctionSchedule
+
+
+def add_ingestion(scope: Construct, functions: PythonFunctions) -> Ingestion:
+    """CallRail polling (docs/ingestion.md): the dispatcher on a schedule, the poller on the poll queue."""
+    # The real CallRail API (the settings' default); the local runtime points its copy at the sample server.
+    callrail_api_url = PollerSettings.model_fields["callrail_api_url"].default
+    # Reads the workspace and its cursor (GetItem) and which calls have a dedupe item already (BatchGetItem);
+    # one TransactWriteItems puts the job and its dedupe item and updates the day counters (authorized by
+    # PutItem and UpdateItem); it moves the cursor with UpdateItem. No Query, Scan or DeleteItem.
+    poller = functions.add(
+        "WorkspacePoller",
+        handler="functions.poller.workspace.lambda_handler",
+        description="Polls one workspace's CallRail calls into jobs",
+        settings=PollerSettings,
+        values={"config_prefix": config_prefix(scope), "callrail_api_url": callrail_api_url},
+        service="poller",
+        item_actions=[GET_ITEM, BATCH_GET_ITEM, PUT_ITEM, UPDATE_ITEM],
+        timeout=POLLER_TIMEOUT,
+    )
+    grant_config_read(poller, scope)
+    # The account's CallRail API key is a SecureString under the CallRail keys path (api_key_parameter); the
+    # poller may read no other secret (webhook signing secrets are the publish stage's).
+    grant_secrets_read(
+        poller,
+        scope,
+        stage_parameters(scope).callrail_keys,
+        "CallRail API keys are one SecureString per account (integrations.callrail.api_key_parameter)",
+    )
+    poll_queue = PollQueue(scope, "Polling", poller=poller)
+
+    # Lists the workspaces in the tenant registry: a Query on the by_entity index, no item reads.
+    dispatcher = functions.add(
+        "PollDispatcher",
+        handler="functions.poller.dispatch.lambda_handler",
+        description="Sends one poll message per CallRail-enabled workspace",
+        settings=PollerSettings,
+        values={"config_prefix": config_prefix(scope), "poll_queue_url": poll_queue.queue.queue_url},
+        service="poller",
+        index_actions=[QUERY],
+        indexes=[schema.BY_ENTITY],
+        timeout=DISPATCHER_TIMEOUT,
+    )
+    grant_config_read(dispatcher, scope)
+    poll_queue.grant_send(dispatcher)
+    poll_schedule = FunctionSchedule(
+        scope,
+        "PollSchedule",
+        function=dispatcher,
+        every=poll_interval(scope),
+        description="Dispatches one CallRail poll per enabled workspace",
+        what="poll dispatcher",
+    )
+    return Ingestion(poller=poller, dispatcher=dispatcher, poll_queue=poll_queue, poll_schedule=poll_schedule)

@@ -89,6 +89,11 @@ class LayerTarget:
         ]
 
 
+# The functions' platform: the latest Python runtime this CDK version knows (cdk-nag's AwsSolutions-L1 wants it);
+# Graviton is cheaper. The layer's wheels are built for it.
+LAMBDA_TARGET = LayerTarget(lambda_.Runtime.PYTHON_3_14, lambda_.Architecture.ARM_64)
+
+
 def compile_command(folder: Path, interpreter: str = sys.executable) -> list[str]:
     """``interpreter`` compiling every module under ``folder`` into bytecode that is never checked against its
     source (``unchecked-hash``): asset zips do not keep file times, and nothing edits a layer once built."""
@@ -257,8 +262,6 @@ def main(argv: list[str]) -> int:
     if argv != ["download"]:
         print(f"usage: {DOWNLOAD_COMMAND}", file=sys.stderr)
         return 2
-    from infra.functions import LAMBDA_TARGET
-
     wheelhouse = download_wheels(LAMBDA_TARGET)
     print(f"wheels for {LAMBDA_TARGET.runtime.name} on {LAMBDA_TARGET.architecture.name} in {wheelhouse}")
     return 0

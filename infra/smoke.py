@@ -28,7 +28,9 @@ from typing import Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.admin.cli import DEFAULT_LOCAL_STATE, Services, local_target, stack_target, use_target
+from infra.admin.cli import DEFAULT_LOCAL_STATE, local_target, stack_target, use_target
+from infra.admin.services import Services
+from infra.naming import OUTPUT_API_URL
 from shared import schema
 from shared.access import ScopeKind
 from shared.aws import client
@@ -41,7 +43,6 @@ from shared.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, PROBLEMS
 from shared.tenants.registry import Workspace
 
 DESCRIPTION = "Smoke test of a deployed stack or the local runtime: the spec's curl flow, checked word for word."
-STACK_OUTPUT_API_URL = "ApiUrl"
 JOBS = "/api/v1/jobs"
 # The spec's response message, word for word (docs/job-requeue-api.md).
 SPEC_MESSAGE = (
@@ -78,9 +79,9 @@ def resolve(args: argparse.Namespace) -> SmokeTarget:
         cloudformation = client("cloudformation")
         admin = stack_target(args.stack, cloudformation)
         outputs = cloudformation.describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
-        urls = [output["OutputValue"] for output in outputs if output["OutputKey"] == STACK_OUTPUT_API_URL]
+        urls = [output["OutputValue"] for output in outputs if output["OutputKey"] == OUTPUT_API_URL]
         if not urls:
-            raise Deviation(f"Stack {args.stack!r} has no output {STACK_OUTPUT_API_URL}.")
+            raise Deviation(f"Stack {args.stack!r} has no output {OUTPUT_API_URL}.")
         api_url = urls[0]
     use_target(admin)
     return SmokeTarget(api_url=api_url.rstrip("/"), services=Services(admin))

@@ -14,12 +14,20 @@ import aws_cdk as cdk
 import jsii
 from constructs import Construct, IConstruct
 
-from infra.naming import DEFAULT_STAGE, PRODUCTION_STAGE, SERVICE, STAGE_CONTEXT_KEY, check_stage, stack_name
+from infra.naming import (
+    DEFAULT_STAGE,
+    PRODUCTION_STAGE,
+    SERVICE,
+    STAGE_CONTEXT_KEY,
+    check_stage,
+    metrics_namespace,
+    stack_name,
+)
 from shared.parameters import ParameterPaths
 
 PRODUCTION_CONTEXT_KEY = "production"
 OWNER_CONTEXT_KEY = "owner"
-DEFAULT_OWNER = "gensail-platform"
+DEFAULT_OWNER = f"{SERVICE}-platform"
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -65,7 +73,7 @@ class Stage:
     @property
     def metrics_namespace(self) -> str:
         """The functions' CloudWatch namespace: each stage's metrics apart (``Gensail/dev``)."""
-        return f"Gensail/{self.name}"
+        return metrics_namespace(self.name)
 
     @property
     def event_bus_name(self) -> str:

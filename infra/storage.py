@@ -13,8 +13,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.nag import acknowledge_wildcard, arn_of
 from infra.stage import Stage
 
+_PER_JOB_OBJECTS = (
+    "Artifacts are one object per job, under a key built by shared.pipeline.artifacts (or Transcribe's output "
+    "key); job ids are only known at run time, so the grant is this stage's key pattern in this one bucket."
+)
 RETENTION_CONTEXT_KEY = "artifact_retention_days"
 DEFAULT_RETENTION_DAYS = 365
 ACCESS_LOG_RETENTION = cdk.Duration.days(90)
@@ -107,6 +112,8 @@ class Artifacts(Construct):
                 actions=["s3:PutObject"],
                 resource_arns=[self.bucket.arn_for_objects(pattern) for pattern in write],
             )
+        for pattern in sorted({*read, *write}):
+            acknowledge_wildcard(grantee, f"{arn_of(self.bucket)}/{pattern}", _PER_JOB_OBJECTS)
 
 
 def retention_period(scope: Construct) -> cdk.Duration:

@@ -12,6 +12,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.api import AUTHORIZATION_HEADER
+from infra.nag import acknowledge
 from infra.stage import Stage, context_flag
 
 WAF_CONTEXT_KEY = "waf"
@@ -28,6 +29,19 @@ PER_KEY_RULE = "RequestsPerApiKey"
 
 def wants_waf(scope: Construct) -> bool:
     return context_flag(scope.node.try_get_context(WAF_CONTEXT_KEY), default=False, key=WAF_CONTEXT_KEY)
+
+
+def add_firewall(scope: Construct, construct_id: str, *, stage: apigw.Stage) -> ApiFirewall | None:
+    """The web ACL in front of ``stage`` if the context asks for one (``-c waf=true``), else ``None``."""
+    if wants_waf(scope):
+        return ApiFirewall(scope, construct_id, stage=stage)
+    acknowledge(
+        stage,
+        "APIG3",
+        "No web ACL in this stage (deploy with -c waf=true for AWS managed rules and a per-key rate limit): "
+        "every route except the OpenAPI document needs an API key, and the stage throttles every method.",
+    )
+    return None
 
 
 def _rate_limit(scope: Construct) -> int:

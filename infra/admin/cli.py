@@ -14,32 +14,27 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from infra.admin.common import UsageError, print_table
 from infra.admin.config_commands import add_config_commands
-from infra.naming import DEFAULT_STACK_NAME, DEFAULT_STAGE, stack_name
+from infra.admin.services import AdminTarget, Services
+from infra.naming import DEFAULT_STACK_NAME, DEFAULT_STAGE, OUTPUT_CONFIG_PREFIX, OUTPUT_TABLE_NAME, stack_name
 from shared import schema
 from shared.access import ScopeKind
-from shared.auth.keys import AUTHORIZER_CACHE_SECONDS, ApiKeyRepository
+from shared.auth.keys import AUTHORIZER_CACHE_SECONDS
 from shared.aws import client, reset_clients
-from shared.config.documents import ConfigDocuments
-from shared.config.hierarchy import ConfigStore
-from shared.config.service import ConfigService, TenantAncestry
 from shared.errors import DomainError
-from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
+from shared.tenants.registry import Organization, Partner, Workspace
 
 # A deployed stage's stack: ``--stage NAME`` (or $STAGE), default dev (infra.naming).
 STAGE_VARIABLE = "STAGE"
 # Where the local runtime (``python -m infra.local``) writes its state by default: relative to the working directory.
 DEFAULT_LOCAL_STATE = Path(".local/demo.json")
-STACK_OUTPUT_TABLE = "TableName"
-STACK_OUTPUT_CONFIG_PREFIX = "ConfigParameterPrefix"
 LOCAL_REGION = "us-east-1"
 
 # The registry entity that holds the tenant of each config level and key scope.
@@ -54,17 +49,6 @@ class TargetError(DomainError):
     """The stack or local runtime to administer cannot be found."""
 
     code = "target_unresolved"
-
-
-class AdminTarget(BaseModel):
-    """Where the command works: the table, the config parameter prefix, and a local endpoint if any."""
-
-    model_config = ConfigDict(frozen=True)
-
-    table_name: str
-    config_prefix: str
-    endpoint_url: str | None = None
-    region: str | None = None
 
 
 class _LocalRuntimeState(BaseModel):
@@ -126,13 +110,13 @@ def stack_target(stack_name: str, cloudformation: Any = None) -> AdminTarget:
             raise TargetError(f"No stack {stack_name!r} in region {region} of this account.") from None
         raise
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
-    missing = [name for name in (STACK_OUTPUT_TABLE, STACK_OUTPUT_CONFIG_PREFIX) if name not in outputs]
+    missing = [name for name in (OUTPUT_TABLE_NAME, OUTPUT_CONFIG_PREFIX) if name not in outputs]
     if missing:
         raise TargetError(
             f"Stack {stack_name!r} has no output {', '.join(missing)}; "
             "deploy the current version or pass --table-name and --config-prefix."
         )
-    return AdminTarget(table_name=outputs[STACK_OUTPUT_TABLE], config_prefix=outputs[STACK_OUTPUT_CONFIG_PREFIX])
+    return AdminTarget(table_name=outputs[OUTPUT_TABLE_NAME], config_prefix=outputs[OUTPUT_CONFIG_PREFIX])
 
 
 def use_target(target: AdminTarget) -> None:
@@ -152,34 +136,6 @@ def use_target(target: AdminTarget) -> None:
         )
         # Clients made before the switch (the stack lookup's) would still talk to AWS.
         reset_clients()
-
-
-class Services:
-    """The repositories of one target, built on first use."""
-
-    def __init__(self, target: AdminTarget) -> None:
-        self.target = target
-
-    @cached_property
-    def tenants(self) -> TenantRegistry:
-        return TenantRegistry(self.target.table_name, client("dynamodb"))
-
-    @cached_property
-    def keys(self) -> ApiKeyRepository:
-        return ApiKeyRepository(self.target.table_name, client("dynamodb"))
-
-    @cached_property
-    def config(self) -> ConfigStore:
-        return ConfigStore(self.target.config_prefix, client("ssm"))
-
-    @cached_property
-    def config_documents(self) -> ConfigDocuments:
-        return ConfigDocuments(self.target.table_name, self.config, client("dynamodb"))
-
-    @cached_property
-    def config_service(self) -> ConfigService:
-        """The API's config service, used as an operator: any level, any setting, with history."""
-        return ConfigService(self.config_documents, TenantAncestry(self.tenants))
 
 
 # --- tenants --------------------------------------------------------------------------------------------------

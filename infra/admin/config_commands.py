@@ -20,7 +20,7 @@ from shared.config.service import Ancestry
 from shared.errors import ConfigError, TenantNotFound
 
 if TYPE_CHECKING:
-    from infra.admin.cli import Services
+    from infra.admin.services import Services
 
 # The registry entity that holds the tenant of each config level.
 LEVEL_ENTITY = {

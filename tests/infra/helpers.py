@@ -115,3 +115,34 @@ def failure_destination_grants(queue_id: str) -> dict[str, set[str]]:
     """What an asynchronous invoke config's on-failure queue destination grants the function's role."""
     actions = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
     return {action: {f"<{queue_id}.Arn>"} for action in actions}
+
+
+# The handlers of the functions (the template names each function by its handler).
+API_HANDLER = "functions.api.handler.lambda_handler"
+AUTHORIZER_HANDLER = "functions.authorizer.handler.lambda_handler"
+WORKER = "functions.worker.handler.lambda_handler"
+RECONCILER = "functions.reconciler.handler.lambda_handler"
+START = "functions.stages.transcribe.start_handler"
+CHECK = "functions.stages.transcribe.check_handler"
+ANALYZE = "functions.stages.analyze.lambda_handler"
+PUBLISH = "functions.stages.publish.lambda_handler"
+FAIL = "functions.stages.fail.lambda_handler"
+STAGES = (START, CHECK, ANALYZE, PUBLISH, FAIL)
+
+
+def stack_ids(synthesized: Synthesized) -> dict[str, str]:
+    bucket_id = next(
+        logical_id
+        for logical_id, bucket in synthesized.resources("AWS::S3::Bucket").items()
+        if "LoggingConfiguration" in bucket["Properties"]
+    )
+    (table_id,) = synthesized.resources("AWS::DynamoDB::GlobalTable")
+    (bus_id,) = synthesized.resources("AWS::Events::EventBus")
+    (state_machine_id,) = synthesized.resources("AWS::StepFunctions::StateMachine")
+    return {"bucket": bucket_id, "table": table_id, "bus": bus_id, "state_machine": state_machine_id}
+
+
+def environment_of(synthesized: Synthesized, handler: str) -> dict[str, Any]:
+    function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
+    environment: dict[str, Any] = dict(function["Properties"]["Environment"]["Variables"])
+    return environment

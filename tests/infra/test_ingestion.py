@@ -9,6 +9,7 @@ import pytest
 
 from functions.poller.workspace import STOP_MARGIN_MS
 from infra.ingestion import poll_interval, visibility_timeout
+from infra.naming import DEFAULT_STACK_NAME
 from shared.settings import PollerSettings
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import (
@@ -28,10 +29,10 @@ DISPATCHER = "functions.poller.dispatch.lambda_handler"
 POLLER = "functions.poller.workspace.lambda_handler"
 FOURTEEN_DAYS = 14 * 24 * 3600
 INGESTION_PATHS = (
-    "Gensail-dev/Polling/",
-    "Gensail-dev/PollSchedule/",
-    "Gensail-dev/Functions/PollDispatcher",
-    "Gensail-dev/Functions/WorkspacePoller",
+    f"{DEFAULT_STACK_NAME}/Polling/",
+    f"{DEFAULT_STACK_NAME}/PollSchedule/",
+    f"{DEFAULT_STACK_NAME}/Functions/PollDispatcher",
+    f"{DEFAULT_STACK_NAME}/Functions/WorkspacePoller",
 )
 
 
@@ -271,13 +272,13 @@ def test_only_the_poller_functions_wildcards_and_the_dispatch_dead_letter_queue_
         if construct["constructPath"].startswith(INGESTION_PATHS)
     }
     config = "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
-    dispatcher_policy = "Gensail-dev/Functions/PollDispatcherRole/DefaultPolicy/Resource"
-    poller_policy = "Gensail-dev/Functions/WorkspacePollerRole/DefaultPolicy/Resource"
+    dispatcher_policy = f"{DEFAULT_STACK_NAME}/Functions/PollDispatcherRole/DefaultPolicy/Resource"
+    poller_policy = f"{DEFAULT_STACK_NAME}/Functions/WorkspacePollerRole/DefaultPolicy/Resource"
 
     assert acknowledged == {
         (f"{config}/gensail/dev/config/*]", dispatcher_policy),
         (f"{config}/gensail/dev/config/*]", poller_policy),
         (f"{config}/gensail/dev/secrets/callrail/*]", poller_policy),
         ("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]", poller_policy),
-        ("AwsSolutions-SQS3", "Gensail-dev/PollSchedule/DeadLetterQueue/Resource"),
+        ("AwsSolutions-SQS3", f"{DEFAULT_STACK_NAME}/PollSchedule/DeadLetterQueue/Resource"),
     }

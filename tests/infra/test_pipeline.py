@@ -5,41 +5,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
-from moto.events.models import EventPattern
-from pydantic import BaseModel
 
-from infra.worker import reconcile_interval, stuck_after
 from shared import schema
 from shared.pipeline.publishing import DELIVERY_BUDGET_SECONDS, attempt_seconds
 from shared.pipeline.stages import TRANSCRIPTION_DEADLINE
-from shared.settings import ReconcilerSettings, StageSettings, WorkerSettings
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import (
+    ANALYZE,
+    CHECK,
+    FAIL,
+    PUBLISH,
+    RECONCILER,
     SSM,
-    alarm_on,
+    STAGES,
+    START,
+    WORKER,
     failure_destination_grants,
     function_grants,
     mapping_of,
     only,
-    queue_is_private,
     render,
     role_grants,
     schedule_dead_letter_queue,
-    schedule_of,
+    stack_ids,
 )
 
 pytestmark = pytest.mark.slow
 
-WORKER = "functions.worker.handler.lambda_handler"
-RECONCILER = "functions.reconciler.handler.lambda_handler"
-START = "functions.stages.transcribe.start_handler"
-CHECK = "functions.stages.transcribe.check_handler"
-ANALYZE = "functions.stages.analyze.lambda_handler"
-PUBLISH = "functions.stages.publish.lambda_handler"
-FAIL = "functions.stages.fail.lambda_handler"
-STAGES = (START, CHECK, ANALYZE, PUBLISH, FAIL)
 
 RETRY = [
     {
@@ -65,21 +58,6 @@ TASKS = {
     "MarkFailed": (FAIL, "$.failure", "Failed"),
 }
 
-# The contract's two filters, spelled out here independently of infra/worker.py.
-CONTRACT_FILTERS = [
-    {
-        "eventName": ["INSERT"],
-        "dynamodb": {"NewImage": {"entity": {"S": ["job"]}, "status": {"S": ["queued"]}}},
-    },
-    {
-        "eventName": ["MODIFY"],
-        "dynamodb": {
-            "NewImage": {"entity": {"S": ["job"]}, "status": {"S": ["queued"]}},
-            "OldImage": {"status": {"S": [{"anything-but": ["queued"]}]}},
-        },
-    },
-]
-
 
 def _definition(synthesized: Synthesized) -> dict[str, Any]:
     """The state machine definition with every function ARN replaced by ``arn:...:function:<logical id>``."""
@@ -95,157 +73,6 @@ def _definition(synthesized: Synthesized) -> dict[str, Any]:
             text.append(f"arn:aws:lambda:us-east-1:123456789012:function:{logical_id}")
     definition: dict[str, Any] = json.loads(separator.join(text))
     return definition
-
-
-def _ids(synthesized: Synthesized) -> dict[str, str]:
-    bucket_id = next(
-        logical_id
-        for logical_id, bucket in synthesized.resources("AWS::S3::Bucket").items()
-        if "LoggingConfiguration" in bucket["Properties"]
-    )
-    (table_id,) = synthesized.resources("AWS::DynamoDB::GlobalTable")
-    (bus_id,) = synthesized.resources("AWS::Events::EventBus")
-    (state_machine_id,) = synthesized.resources("AWS::StepFunctions::StateMachine")
-    return {"bucket": bucket_id, "table": table_id, "bus": bus_id, "state_machine": state_machine_id}
-
-
-# --- the worker's stream mapping -------------------------------------------------------------------------------
-
-
-def test_worker_reads_the_table_stream_with_the_contract_settings(synthesized: Synthesized) -> None:
-    _, mapping = mapping_of(synthesized, WORKER)
-    properties = mapping["Properties"]
-    ids = _ids(synthesized)
-    dead_letter_id = properties["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
-
-    assert properties["FunctionName"] == {"Ref": synthesized.function_id(WORKER)}
-    assert properties["EventSourceArn"] == {"Fn::GetAtt": [ids["table"], "StreamArn"]}
-    assert properties["StartingPosition"] == "TRIM_HORIZON"
-    assert properties["BatchSize"] == 25
-    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert properties["BisectBatchOnFunctionError"] is True
-    assert properties["MaximumRetryAttempts"] == 5
-    assert properties["MaximumRecordAgeInSeconds"] == 24 * 3600
-    assert synthesized.template_json["Resources"][dead_letter_id]["Type"] == "AWS::SQS::Queue"
-
-
-def test_stream_filters_are_the_contracts(synthesized: Synthesized) -> None:
-    _, mapping = mapping_of(synthesized, WORKER)
-
-    patterns = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
-
-    assert patterns == CONTRACT_FILTERS
-
-
-def _job_image(status: str, entity: str = "job", **more: str) -> dict[str, Any]:
-    return {
-        "pk": {"S": "JOB#123"},
-        "entity": {"S": entity},
-        "status": {"S": status},
-        **{name: {"S": value} for name, value in more.items()},
-    }
-
-
-def _record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
-    dynamodb: dict[str, Any] = {"Keys": {"pk": new["pk"]}, "NewImage": new, "StreamViewType": schema.STREAM_VIEW}
-    if old is not None:
-        dynamodb["OldImage"] = old
-    return {"eventID": "1", "eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": dynamodb}
-
-
-@pytest.mark.parametrize(
-    ("record", "delivered"),
-    [
-        pytest.param(_record("INSERT", _job_image("queued")), True, id="job inserted queued"),
-        pytest.param(_record("INSERT", _job_image("skipped")), False, id="job inserted skipped"),
-        pytest.param(_record("MODIFY", _job_image("queued"), _job_image("skipped")), True, id="requeue"),
-        pytest.param(
-            _record("MODIFY", _job_image("queued", updated_at="2"), _job_image("queued", updated_at="1")),
-            False,
-            id="queued job touched",
-        ),
-        pytest.param(
-            _record("MODIFY", _job_image("transcribing"), _job_image("queued")), False, id="queued -> transcribing"
-        ),
-        pytest.param(_record("INSERT", _job_image("queued", entity="workspace")), False, id="not a job"),
-        pytest.param(_record("REMOVE", _job_image("queued")), False, id="job removed"),
-    ],
-)
-def test_only_transitions_into_queued_reach_the_worker(
-    synthesized: Synthesized, record: dict[str, Any], delivered: bool
-) -> None:
-    _, mapping = mapping_of(synthesized, WORKER)
-    filters = [EventPattern.load(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
-
-    event: Any = record  # moto types it as an EventBridge event; the matcher takes any JSON object
-    assert any(pattern.matches_event(event) for pattern in filters) is delivered
-
-
-def test_worker_dead_letter_queue_is_encrypted_ssl_only_and_alarmed(synthesized: Synthesized) -> None:
-    _, mapping = mapping_of(synthesized, WORKER)
-    queue_id = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
-
-    queue_is_private(synthesized, queue_id)
-    alarm = alarm_on(
-        synthesized,
-        "ApproximateNumberOfMessagesVisible",
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}},
-    )
-    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
-    assert "sqs:SendMessage" in function_grants(synthesized, WORKER)
-    assert f"<{queue_id}.Arn>" in function_grants(synthesized, WORKER)["sqs:SendMessage"]
-
-
-@pytest.mark.parametrize("handler", [WORKER, RECONCILER])
-def test_intake_errors_are_alarmed(synthesized: Synthesized, handler: str) -> None:
-    alarm = alarm_on(
-        synthesized, "Errors", {"Name": "FunctionName", "Value": {"Ref": synthesized.function_id(handler)}}
-    )
-
-    assert (alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == ("AWS/Lambda", "Sum", 1)
-    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-
-
-# --- the reconciler's schedule ---------------------------------------------------------------------------------
-
-
-def test_reconciler_runs_every_five_minutes_with_retries_and_a_dead_letter_queue(synthesized: Synthesized) -> None:
-    rule_id, rule = schedule_of(synthesized, RECONCILER)
-    (target,) = rule["Properties"]["Targets"]
-    queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
-    reconciler = synthesized.function_id(RECONCILER)
-    permissions = [p["Properties"] for p in synthesized.resources("AWS::Lambda::Permission").values()]
-
-    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
-    assert rule["Properties"]["State"] == "ENABLED"
-    assert target["Arn"] == {"Fn::GetAtt": [reconciler, "Arn"]}
-    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
-    queue_is_private(synthesized, queue_id)
-    assert {
-        "Action": "lambda:InvokeFunction",
-        "FunctionName": {"Fn::GetAtt": [reconciler, "Arn"]},
-        "Principal": "events.amazonaws.com",
-        "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
-    } in permissions
-
-
-@pytest.mark.parametrize(("context", "minutes"), [({}, 5), ({"reconcile_every_minutes": "15"}, 15)])
-def test_reconcile_rate_comes_from_the_context(context: dict[str, Any], minutes: int) -> None:
-    stack = cdk.Stack(cdk.App(context=context), "Probe")
-
-    assert reconcile_interval(stack).to_minutes() == minutes
-
-
-@pytest.mark.parametrize(("context", "minutes"), [({}, 15), ({"stuck_after_minutes": "40"}, 40)])
-def test_the_age_of_a_stuck_job_comes_from_the_context(context: dict[str, Any], minutes: int) -> None:
-    stack = cdk.Stack(cdk.App(context=context), "Probe")
-
-    assert stuck_after(stack).to_minutes() == minutes
-
-
-def test_a_reconcile_rate_below_one_minute_is_refused() -> None:
-    with pytest.raises(ValueError, match="reconcile_every_minutes"):
-        reconcile_interval(cdk.Stack(cdk.App(context={"reconcile_every_minutes": 0}), "Probe"))
 
 
 # --- the state machine -----------------------------------------------------------------------------------------
@@ -330,45 +157,8 @@ def test_state_machine_may_invoke_exactly_the_five_stage_functions(synthesized: 
     assert {action.split(":")[0] for action in grants} == {"logs"}  # log delivery only
 
 
-# --- the functions' settings and grants ------------------------------------------------------------------------
-
-
-def _environment(synthesized: Synthesized, handler: str) -> dict[str, Any]:
-    function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
-    environment: dict[str, Any] = dict(function["Properties"]["Environment"]["Variables"])
-    return environment
-
-
-def _required_names(settings: type[BaseModel]) -> set[str]:
-    return {str(field.alias) for field in settings.model_fields.values() if field.is_required()}
-
-
-@pytest.mark.parametrize(
-    ("handler", "settings"),
-    [(WORKER, WorkerSettings), (RECONCILER, ReconcilerSettings), *((stage, StageSettings) for stage in STAGES)],
-)
-def test_functions_get_every_setting_their_model_requires(
-    synthesized: Synthesized, handler: str, settings: type[BaseModel]
-) -> None:
-    environment = _environment(synthesized, handler)
-    ids = _ids(synthesized)
-
-    assert _required_names(settings) <= set(environment)
-    assert environment["TABLE_NAME"] == {"Ref": ids["table"]}
-    assert environment["CONFIG_PREFIX"] == "/gensail/dev/config"
-    if settings is StageSettings:
-        assert environment["ARTIFACTS_BUCKET"] == {"Ref": ids["bucket"]}
-        assert environment["EVENT_BUS_NAME"] == {"Ref": ids["bus"]}
-    else:
-        assert environment["STATE_MACHINE_ARN"] == {"Ref": ids["state_machine"]}
-
-
-def test_reconciler_treats_jobs_queued_for_15_minutes_as_stuck(synthesized: Synthesized) -> None:
-    assert _environment(synthesized, RECONCILER)["STUCK_AFTER_SECONDS"] == "900"
-
-
 def _expected_grants(synthesized: Synthesized) -> dict[str, dict[str, set[str]]]:
-    ids = _ids(synthesized)
+    ids = stack_ids(synthesized)
     table = {"dynamodb:GetItem": {f"<{ids['table']}.Arn>"}, "dynamodb:UpdateItem": {f"<{ids['table']}.Arn>"}}
     config = {action: {f"{SSM}/gensail/dev/config/*"} for action in ("ssm:GetParameters", "ssm:GetParameter")}
     bucket = f"<{ids['bucket']}.Arn>"
@@ -449,7 +239,7 @@ def test_worker_is_allowed_its_items_config_execution_stream_and_dead_letter_que
     del expected["dynamodb:Query"]  # the worker reads no index
     for action in failure_destination_grants(schedule_dead_letter_queue(synthesized, RECONCILER)):
         del expected[action]  # nor has the reconciler's schedule
-    stream = {f"<{_ids(synthesized)['table']}.StreamArn>"}
+    stream = {f"<{stack_ids(synthesized)['table']}.StreamArn>"}
     stream_actions = {action for action, resources in grants.items() if resources == stream}
     queue_actions = {action for action in grants if action.startswith("sqs:")}
 
@@ -519,7 +309,7 @@ def test_buckets_are_encrypted_private_and_ssl_only(synthesized: Synthesized) ->
 
 
 def test_artifacts_bucket_logs_access_to_the_log_bucket(synthesized: Synthesized) -> None:
-    ids = _ids(synthesized)
+    ids = stack_ids(synthesized)
     artifacts = synthesized.template_json["Resources"][ids["bucket"]]["Properties"]
     (log_bucket_id,) = set(synthesized.resources("AWS::S3::Bucket")) - {ids["bucket"]}
 
@@ -534,7 +324,7 @@ def test_event_bus_is_the_contracts(synthesized: Synthesized) -> None:
 
 def test_pipeline_outputs(synthesized: Synthesized) -> None:
     outputs = synthesized.template_json["Outputs"]
-    ids = _ids(synthesized)
+    ids = stack_ids(synthesized)
     _, mapping = mapping_of(synthesized, WORKER)
     worker_queue = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
 
@@ -543,21 +333,3 @@ def test_pipeline_outputs(synthesized: Synthesized) -> None:
     assert outputs["EventBusName"]["Value"] == {"Ref": ids["bus"]}
     assert outputs["WorkerDeadLetterQueueUrl"]["Value"] == {"Ref": worker_queue}
     assert outputs["ConfigParameterPrefix"]["Value"] == "/gensail/dev/config"
-
-
-@pytest.mark.parametrize("handler", [WORKER, RECONCILER])
-def test_intake_reads_config_heads_only_in_config_partitions(synthesized: Synthesized, handler: str) -> None:
-    function = synthesized.template_json["Resources"][synthesized.function_id(handler)]
-    role = {"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]}
-    statements = [
-        statement
-        for policy in synthesized.resources("AWS::IAM::Policy").values()
-        if role in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if "dynamodb:BatchGetItem"
-        in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
-    ]
-
-    (statement,) = statements
-    assert statement["Action"] == "dynamodb:BatchGetItem"
-    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CONFIG#*#*"]}}

@@ -17,6 +17,7 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from infra.account import ACCOUNT_STACK_NAME, wants_account_stack
 from infra.app import SKIP_BUNDLING, build_app
+from infra.naming import DEFAULT_STACK_NAME, stack_name
 from infra.stage import Stage
 from infra.waf import DEFAULT_RATE_LIMIT, MANAGED_RULE_GROUPS
 from tests.infra.conftest import Synthesized
@@ -50,7 +51,7 @@ SSM_PATHS = ("/gensail/dev/", "/gensail/prod/")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk.out.prod")
     build_app({**SKIP_BUNDLING, **PROD_CONTEXT}, outdir=str(outdir)).synth()
-    return Synthesized(outdir, "Gensail-prod")
+    return Synthesized(outdir, stack_name("prod"))
 
 
 def _physical_names(synthesized: Synthesized) -> set[str]:
@@ -117,7 +118,7 @@ def test_production_keeps_its_data(prod: Synthesized) -> None:
         ("Retain", "Retain")
     }
     assert prod.resources("Custom::S3AutoDeleteObjects") == {}
-    assert manifest["artifacts"]["Gensail-prod"]["properties"]["terminationProtection"] is True
+    assert manifest["artifacts"][stack_name("prod")]["properties"]["terminationProtection"] is True
 
 
 def test_other_stages_destroy_cleanly(synthesized: Synthesized) -> None:
@@ -183,7 +184,7 @@ def test_the_account_stack_sets_api_gateways_logging_role_once_and_keeps_it(synt
     assert {setting["DeletionPolicy"], role["DeletionPolicy"]} == {"Retain"}
     assert {"Key": "service", "Value": "gensail"} in role["Properties"]["Tags"]
     # The stage's stack (its stage has access logging) is deployed after the account's.
-    assert ACCOUNT_STACK_NAME in manifest["artifacts"]["Gensail-dev"]["dependencies"]
+    assert ACCOUNT_STACK_NAME in manifest["artifacts"][DEFAULT_STACK_NAME]["dependencies"]
     assert wants_account_stack(cdk.App(context={"api_gateway_account": "false"})) is False
 
 

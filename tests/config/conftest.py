@@ -1,7 +1,0 @@
-"""Config API tests reuse the integration tier's in-process API fixture."""
-
-from __future__ import annotations
-
-from tests.integration.conftest import api
-
-__all__ = ["api"]
