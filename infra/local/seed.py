@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from shared import aws
 from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
-from shared.aws import client
 from shared.clock import format_timestamp
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.config.model import PLATFORM_DEFAULTS
@@ -168,10 +167,11 @@ def seed_demo(
     """
     rng = random.Random(seed)  # noqa: S311 - the shape of demo data, not a secret
     now = now or datetime.now(UTC)
-    registry = TenantRegistry(table_name, client("dynamodb"))
-    keys = ApiKeyRepository(table_name, client("dynamodb"))
-    jobs = JobRepository(table_name, client("dynamodb"))
-    config = ConfigStore(config_prefix, client("ssm"))
+    dynamodb = aws.client("dynamodb")
+    registry = TenantRegistry(table_name, dynamodb)
+    keys = ApiKeyRepository(table_name, dynamodb)
+    jobs = JobRepository(table_name, dynamodb)
+    config = ConfigStore(config_prefix, aws.client("ssm"))
     demo = DemoData()
     positions: dict[tuple[int, int, int], Workspace] = {}
     if webhook_url is not None and webhook_secret is not None:
@@ -241,20 +241,13 @@ def seed_callrail(
     One workspace ingests everything as skipped (``skip_all_on_ingest``), one may queue only
     ``SAMPLE_LOW_DAILY_LIMIT`` calls a day; the others keep the defaults.
     """
-    ssm = aws.client("ssm")
     accounts = []
     for position, workspace in workspaces.items():
         digest = hashlib.sha256(f"{workspace.workspace_id}:{seed}".encode()).hexdigest()
         account_id = f"ACC{digest[:32]}"
         api_key = secrets.token_hex(16)
         parameter = f"{config.paths.callrail_keys}/{account_id}"
-        ssm.put_parameter(
-            Name=parameter,
-            Value=api_key,
-            Type="SecureString",
-            Overwrite=True,
-            Description="API key of a CallRail SAMPLE account of the local sample server",
-        )
+        _put_secret(parameter, api_key, "API key of a CallRail SAMPLE account of the local sample server")
         server.add_account(account_id, api_key, calls=calls, span=SAMPLE_HISTORY, transcriptions=True, seed=seed)
         integration: dict[str, Any] = {"enabled": True, "account_id": account_id, "api_key_parameter": parameter}
         setting = SETTING_DEFAULT
@@ -281,16 +274,17 @@ def seed_callrail(
     return accounts
 
 
+def _put_secret(name: str, value: str, description: str) -> None:
+    """A SecureString parameter, stored as operators store secrets."""
+    aws.client("ssm").put_parameter(
+        Name=name, Value=value, Type="SecureString", Overwrite=True, Description=description
+    )
+
+
 def seed_webhooks(config: ConfigStore, url: str, secret: str) -> None:
     """The signing secret as a SecureString, and the platform config that sends results to ``url``."""
     parameter = f"{config.paths.webhook_secrets}/{WEBHOOK_SECRET_NAME}"
-    aws.client("ssm").put_parameter(
-        Name=parameter,
-        Value=secret,
-        Type="SecureString",
-        Overwrite=True,
-        Description="Signing secret of the local runtime's demo webhook receiver",
-    )
+    _put_secret(parameter, secret, "Signing secret of the local runtime's demo webhook receiver")
     document = config.read_document(ConfigLevel.PLATFORM)
     webhooks = document.setdefault("processing", {}).setdefault("webhooks", {})
     webhooks.update({"urls": [url], "secret_parameter": parameter})
