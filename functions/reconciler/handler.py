@@ -9,11 +9,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.adapters.stepfunctions import StepFunctionsLauncher
+from functions.intake import job_intake
 from shared.aws import client
 from shared.clock import format_timestamp, utc_now
-from shared.config.heads import ConfigHeads
-from shared.config.hierarchy import ConfigStore
 from shared.errors import DomainError
 from shared.jobs.repository import JobRepository
 from shared.processing.intake import JobIntake
@@ -31,18 +29,7 @@ def _settings() -> ReconcilerSettings:
 
 @cache
 def _intake() -> JobIntake:
-    settings = _settings()
-    return JobIntake(
-        jobs=JobRepository(settings.table_name, client("dynamodb")),
-        # Cached, and refreshed from the table's config heads for requeued jobs (read-your-writes).
-        config=ConfigStore(
-            settings.config_prefix,
-            client("ssm"),
-            max_age_seconds=settings.config_cache_seconds,
-            heads=ConfigHeads(settings.table_name, client("dynamodb")).documents,
-        ),
-        launcher=StepFunctionsLauncher(settings.state_machine_arn, client("stepfunctions")),
-    )
+    return job_intake(_settings())
 
 
 @logger.inject_lambda_context

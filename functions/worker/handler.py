@@ -16,11 +16,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.adapters.stepfunctions import StepFunctionsLauncher
-from shared.aws import client
-from shared.config.heads import ConfigHeads
-from shared.config.hierarchy import ConfigStore
-from shared.jobs.repository import JobRepository, job_from_item
+from functions.intake import job_intake
+from shared.jobs.repository import job_from_item
 from shared.processing.intake import JobIntake
 from shared.settings import WorkerSettings
 
@@ -31,18 +28,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 @cache
 def _intake() -> JobIntake:
-    settings = WorkerSettings.from_environ()
-    return JobIntake(
-        jobs=JobRepository(settings.table_name, client("dynamodb")),
-        # Cached, and refreshed from the table's config heads for requeued jobs (read-your-writes).
-        config=ConfigStore(
-            settings.config_prefix,
-            client("ssm"),
-            max_age_seconds=settings.config_cache_seconds,
-            heads=ConfigHeads(settings.table_name, client("dynamodb")).documents,
-        ),
-        launcher=StepFunctionsLauncher(settings.state_machine_arn, client("stepfunctions")),
-    )
+    return job_intake(WorkerSettings.from_environ())
 
 
 def handle_record(record: DynamoDBRecord) -> None:
