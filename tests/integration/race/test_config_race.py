@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import boto3
 import pytest
 
-from shared.access import ScopeKind
+from shared.access import Caller, ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.aws import client as aws_client
 from shared.tenants.registry import TenantRegistry
@@ -21,11 +23,11 @@ CLIENTS = 20
 PATH = "/api/v1/config/workspaces/ws_r"
 
 
-@pytest.mark.slow
-def test_concurrent_patches_with_one_if_match_have_exactly_one_winner(moto_server: str) -> None:
+@pytest.fixture
+def workspace_key(moto_server: str) -> Iterator[Caller]:
+    """The key of a new workspace ``ws_r``, with the API handler's services built afresh against the server."""
     from functions.api import handler
 
-    # Given a workspace whose document is at version 0, and its key
     registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
     registry.create_partner("Race partner", "ptn_r")
     registry.create_organization("ptn_r", "Race org", "org_r")
@@ -35,13 +37,29 @@ def test_concurrent_patches_with_one_if_match_have_exactly_one_winner(moto_serve
     )
     handler._service.cache_clear()
     handler.config_services.cache_clear()
+    yield record.caller()
+    handler._service.cache_clear()
+    handler.config_services.cache_clear()
+
+
+def _merge_patch(caller: Caller, body: dict[str, object], **headers: str) -> dict[str, Any]:
+    """A PATCH of the workspace's document: ``body`` as a merge patch, with ``headers`` besides."""
+    event = api_event("PATCH", PATH, caller, body)
+    for name, value in {"Content-Type": "application/merge-patch+json", **headers}.items():
+        event["headers"][name] = value
+        event["multiValueHeaders"][name] = [value]
+    return event
+
+
+@pytest.mark.slow
+def test_concurrent_patches_with_one_if_match_have_exactly_one_winner(workspace_key: Caller) -> None:
+    from functions.api import handler
+
+    # Given a workspace whose document is at version 0, and its key
 
     def patch(minimum: int) -> ApiReply:
-        body = {"processing": {"filters": {"min_duration_seconds": minimum}}}
-        event = api_event("PATCH", PATH, record.caller(), body)
-        for name, value in {"Content-Type": "application/merge-patch+json", "If-Match": '"0"'}.items():
-            event["headers"][name] = value
-            event["multiValueHeaders"][name] = [value]
+        body: dict[str, object] = {"processing": {"filters": {"min_duration_seconds": minimum}}}
+        event = _merge_patch(workspace_key, body, **{"If-Match": '"0"'})
         response = handler.lambda_handler(event, FakeContext())  # type: ignore[arg-type]
         return ApiReply(status=response["statusCode"], body=json.loads(response["body"]), headers={})
 
@@ -55,31 +73,20 @@ def test_concurrent_patches_with_one_if_match_have_exactly_one_winner(moto_serve
     assert winner["version"] == 1
     # And the history shows that one change, and SSM holds the winner's value
     history = handler.lambda_handler(
-        api_event("GET", f"{PATH}/history", record.caller()),
+        api_event("GET", f"{PATH}/history", workspace_key),
         FakeContext(),  # type: ignore[arg-type]
     )
     changes = json.loads(history["body"])["changes"]
     assert [entry["version"] for entry in changes] == [1]
     stored = boto3.client("ssm").get_parameter(Name=f"{CONFIG_PREFIX}/workspaces/ws_r")["Parameter"]["Value"]
     assert json.loads(stored) == winner["config"]
-    handler._service.cache_clear()
-    handler.config_services.cache_clear()
 
 
 @pytest.mark.slow
-def test_concurrent_patches_without_if_match_are_all_kept(moto_server: str) -> None:
+def test_concurrent_patches_without_if_match_are_all_kept(workspace_key: Caller) -> None:
     from functions.api import handler
 
     # Given a workspace and its key
-    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
-    registry.create_partner("Race partner", "ptn_r")
-    registry.create_organization("ptn_r", "Race org", "org_r")
-    registry.create_workspace("org_r", "Race workspace", "ws_r")
-    _, record = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).create(
-        ScopeKind.WORKSPACE, "ws_r", "race", tenant_exists=True
-    )
-    handler._service.cache_clear()
-    handler.config_services.cache_clear()
     patches = [
         {"processing": {"filters": {"min_duration_seconds": 7}}},
         {"processing": {"analysis": {"keywords": ["refund"]}}},
@@ -88,10 +95,7 @@ def test_concurrent_patches_without_if_match_are_all_kept(moto_server: str) -> N
     ]
 
     def patch(body: dict[str, object]) -> int:
-        event = api_event("PATCH", PATH, record.caller(), body)
-        event["headers"]["Content-Type"] = "application/merge-patch+json"
-        event["multiValueHeaders"]["Content-Type"] = ["application/merge-patch+json"]
-        response = handler.lambda_handler(event, FakeContext())  # type: ignore[arg-type]
+        response = handler.lambda_handler(_merge_patch(workspace_key, body), FakeContext())  # type: ignore[arg-type]
         return int(response["statusCode"])
 
     # When four clients each change another setting at the same moment, without If-Match
@@ -111,7 +115,5 @@ def test_concurrent_patches_without_if_match_are_all_kept(moto_server: str) -> N
         },
         "integrations": {"callrail": {"skip_all_on_ingest": True}},
     }
-    document = handler.lambda_handler(api_event("GET", PATH, record.caller()), FakeContext())  # type: ignore[arg-type]
+    document = handler.lambda_handler(api_event("GET", PATH, workspace_key), FakeContext())  # type: ignore[arg-type]
     assert json.loads(document["body"])["version"] == len(patches)
-    handler._service.cache_clear()
-    handler.config_services.cache_clear()
