@@ -41,10 +41,9 @@ def request_counts() -> dict[str, Any]:
     from shared.aws import client as aws_client
     from shared.aws import reset_clients
     from shared.jobs.repository import JobRepository
-    from shared.tenants.registry import TenantRegistry
     from tests.support.aws import TABLE_NAME, create_cursor_secret, create_table
     from tests.support.events import FakeContext, api_event, authorizer_event
-    from tests.support.factories import make_job
+    from tests.support.factories import create_workspace, make_job
 
     with mock_aws():
         reset_clients()
@@ -52,10 +51,7 @@ def request_counts() -> dict[str, Any]:
         os.environ["TABLE_NAME"] = TABLE_NAME
         os.environ["CURSOR_SECRET_ARN"] = create_cursor_secret(boto3.client("secretsmanager"))
         os.environ.setdefault("CONFIG_PREFIX", "/gensail/config")
-        registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
-        registry.create_partner("Bench", "ptn_b")
-        registry.create_organization("ptn_b", "Bench org", "org_b")
-        workspace = registry.create_workspace("org_b", "Bench ws", "ws_b")
+        workspace = create_workspace("b", "Bench")
         key, record = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).create(
             ScopeKind.ORGANIZATION, "org_b", "bench", tenant_exists=True
         )

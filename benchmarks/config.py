@@ -25,10 +25,10 @@ from shared.aws import reset_clients
 from shared.config.hierarchy import ConfigStore
 from shared.jobs.models import JobStatus
 from shared.jobs.repository import job_item
-from shared.tenants.registry import TenantRegistry, Workspace
+from shared.tenants.registry import Workspace
 from tests.support.aws import TABLE_NAME, create_cursor_secret, create_table
 from tests.support.events import FakeContext, api_event, stream_record
-from tests.support.factories import make_job
+from tests.support.factories import create_workspace, make_job
 
 CONFIG_PREFIX = "/gensail/config"
 PREVIEW_JOBS = int(os.environ.get("BENCH_PREVIEW_JOBS", "10000"))
@@ -59,10 +59,7 @@ def _set_up() -> tuple[Workspace, Caller, str]:
             "CONFIG_CACHE_SECONDS": "60",
         }
     )
-    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
-    registry.create_partner("Bench", "ptn_b")
-    registry.create_organization("ptn_b", "Bench org", "org_b")
-    workspace = registry.create_workspace("org_b", "Bench ws", "ws_b")
+    workspace = create_workspace("b", "Bench")
     _, record = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).create(
         ScopeKind.WORKSPACE, "ws_b", "bench", tenant_exists=True
     )

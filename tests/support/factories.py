@@ -1,4 +1,4 @@
-"""Jobs for tests, written through the repository like every other job."""
+"""Tenants and jobs for tests and benchmarks, written through the repositories like every other item."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from shared.clock import format_timestamp
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobStatus, SkipReason
 from shared.jobs.repository import JobRepository
-from shared.tenants.registry import Workspace
+from shared.tenants.registry import TenantRegistry, Workspace
 from tests.support.aws import TABLE_NAME
+
+
+def create_workspace(suffix: str, name: str) -> Workspace:
+    """A workspace ``ws_{suffix}`` in organization ``org_{suffix}`` of partner ``ptn_{suffix}``, all named ``name``."""
+    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
+    registry.create_partner(f"{name} partner", f"ptn_{suffix}")
+    registry.create_organization(f"ptn_{suffix}", f"{name} organization", f"org_{suffix}")
+    return registry.create_workspace(f"org_{suffix}", f"{name} workspace", f"ws_{suffix}")
 
 
 def make_job(

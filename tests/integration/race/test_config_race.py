@@ -14,10 +14,10 @@ import pytest
 from shared.access import Caller, ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.aws import client as aws_client
-from shared.tenants.registry import TenantRegistry
 from tests.integration.api.conftest import ApiReply
 from tests.support.aws import CONFIG_PREFIX, TABLE_NAME
 from tests.support.events import FakeContext, api_event
+from tests.support.factories import create_workspace
 
 CLIENTS = 20
 PATH = "/api/v1/config/workspaces/ws_r"
@@ -28,10 +28,7 @@ def workspace_key(moto_server: str) -> Iterator[Caller]:
     """The key of a new workspace ``ws_r``, with the API handler's services built afresh against the server."""
     from functions.api import handler
 
-    registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
-    registry.create_partner("Race partner", "ptn_r")
-    registry.create_organization("ptn_r", "Race org", "org_r")
-    registry.create_workspace("org_r", "Race workspace", "ws_r")
+    create_workspace("r", "Race")
     _, record = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb")).create(
         ScopeKind.WORKSPACE, "ws_r", "race", tenant_exists=True
     )
