@@ -42,6 +42,7 @@ class Entity:
     SOURCE_CALL = "source_call"
     CONFIG = "config"
     CONFIG_CHANGE = "config_change"
+    REQUEUE_BATCH = "requeue_batch"
 
 
 def job_key(job_id: str) -> dict[str, str]:
@@ -92,3 +93,24 @@ def config_head_key(level: str, tenant_id: str) -> dict[str, str]:
 def config_change_key(level: str, tenant_id: str, version: int) -> dict[str, str]:
     """One change of a level's document; zero-padded so that the sort key orders versions."""
     return {PARTITION_KEY: config_partition(level, tenant_id), SORT_KEY: f"{CONFIG_HISTORY_PREFIX}{version:012d}"}
+
+
+def requeue_batch_key(batch_id: str) -> dict[str, str]:
+    """A requeue batch: its selection, status, counts and progress."""
+    return {PARTITION_KEY: f"BATCH#{batch_id}", SORT_KEY: "BATCH"}
+
+
+def requeue_batch_member_key(batch_id: str, workspace_id: str) -> dict[str, str]:
+    """One workspace of a batch, with ``workspace_id``, ``entity = requeue_batch`` and ``created_at``: what
+    ``GET /requeue-batches?workspace_id=`` lists through ``BY_WORKSPACE``."""
+    return {PARTITION_KEY: f"BATCH#{batch_id}", SORT_KEY: f"WORKSPACE#{workspace_id}"}
+
+
+def requeue_lock_key(workspace_id: str) -> dict[str, str]:
+    """Held (``batch_id``) while a batch of the workspace is pending or running: one at a time per workspace."""
+    return {PARTITION_KEY: f"REQUEUE_LOCK#{workspace_id}", SORT_KEY: "LOCK"}
+
+
+def throttle_key(name: str, partner_id: str) -> dict[str, str]:
+    """A partner's rate limiter for ``name`` (the requeue batches' jobs per second)."""
+    return {PARTITION_KEY: f"THROTTLE#{name}#{partner_id}", SORT_KEY: "THROTTLE"}

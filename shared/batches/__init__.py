@@ -1,0 +1,1 @@
+"""Requeue batches: a server-side, throttled, cancellable bulk requeue of a tenant's skipped jobs."""
