@@ -4,18 +4,24 @@ from gensail._async import AsyncGensail, AsyncPager
 from gensail._retry import RetryPolicy
 from gensail._sync import Gensail, SyncPager
 from gensail._version import __version__
+from gensail.batch_models import BatchCounts, BatchSelection, BatchStatus, RequeueBatch, RequeueBatchList
 from gensail.config_models import ConfigDocument, ConfigHistory, ConfigPreview, EffectiveConfig, HistoryEntry
 from gensail.errors import (
     APIConnectionError,
     APIError,
+    BatchFinished,
+    BatchInProgress,
+    BatchNotFound,
     Forbidden,
     GensailError,
+    IdempotencyKeyReused,
     InvalidStatus,
     JobNotFound,
     JobNotSkipped,
     RateLimited,
     Unauthorized,
     ValidationError,
+    WaitTimeout,
 )
 from gensail.models import Job, JobList, JobStatus, RequeueResponse
 
@@ -24,6 +30,12 @@ __all__ = [
     "APIError",
     "AsyncGensail",
     "AsyncPager",
+    "BatchCounts",
+    "BatchFinished",
+    "BatchInProgress",
+    "BatchNotFound",
+    "BatchSelection",
+    "BatchStatus",
     "ConfigDocument",
     "ConfigHistory",
     "ConfigPreview",
@@ -32,6 +44,7 @@ __all__ = [
     "Gensail",
     "GensailError",
     "HistoryEntry",
+    "IdempotencyKeyReused",
     "InvalidStatus",
     "Job",
     "JobList",
@@ -39,10 +52,13 @@ __all__ = [
     "JobNotSkipped",
     "JobStatus",
     "RateLimited",
+    "RequeueBatch",
+    "RequeueBatchList",
     "RequeueResponse",
     "RetryPolicy",
     "SyncPager",
     "Unauthorized",
     "ValidationError",
+    "WaitTimeout",
     "__version__",
 ]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self
 
 import httpx
 
+from gensail import _batch_operations as batch_ops
 from gensail import _operations as ops
 from gensail._core import ClientSettings, ItemT, Operation, PageSpec, PageT, ResultT, build_request, finish
 from gensail._retry import RetryBudget, RetryPolicy
+from gensail.batch_models import RequeueBatch, RequeueBatchList, SkipReasonCode
 from gensail.config_models import ConfigDocument, ConfigHistory, ConfigPreview, EffectiveConfig, HistoryEntry, Level
 from gensail.errors import APIConnectionError
 from gensail.models import Job, JobList, JobStatus, RequeueResponse
@@ -38,6 +42,7 @@ class AsyncGensail:
         self._clock = clock
         self.jobs = AsyncJobs(self)
         self.config = AsyncConfig(self)
+        self.requeue_batches = AsyncRequeueBatches(self, sleep, clock)
 
     async def send(self, operation: Operation[ResultT]) -> ResultT:
         """Make one call, retrying within the budget; its result, or the exception of its last answer."""
@@ -113,6 +118,10 @@ class AsyncJobs:
         """
         return await self._client.send(ops.requeue_job(job_id))
 
+    async def lookup(self, source_id: str, *, source: str = "callrail") -> Job:
+        """The job of a source's call (``source_id``: the call's id at the source, e.g. CallRail's)."""
+        return await self._client.send(batch_ops.lookup_job(source_id, source))
+
 
 class AsyncConfig:
     """``client.config``: read, change, preview and trace the config hierarchy."""
@@ -145,3 +154,76 @@ class AsyncConfig:
         self, level: Level, tenant_id: str, *, limit: int | None = None
     ) -> AsyncPager[ConfigHistory, HistoryEntry]:
         return AsyncPager(self._client, ops.config_history(level, tenant_id, limit))
+
+
+class AsyncRequeueBatches:
+    """``client.requeue_batches``: see :class:`gensail._sync.RequeueBatches`; the same calls, awaited."""
+
+    def __init__(
+        self, client: AsyncGensail, sleep: Callable[[float], Awaitable[None]], clock: Callable[[], float]
+    ) -> None:
+        self._client = client
+        self._sleep = sleep
+        self._clock = clock
+
+    async def create(
+        self,
+        *,
+        workspace_ids: Sequence[str] | str | None = None,
+        skip_reasons: Sequence[SkipReasonCode] | None = None,
+        skipped_after: datetime | str | None = None,
+        skipped_before: datetime | str | None = None,
+        job_ids: Sequence[str] | None = None,
+        source_ids: Sequence[str] | None = None,
+        only_passing: bool = True,
+        max_jobs: int | None = None,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
+    ) -> RequeueBatch:
+        """Start a batch; every attempt of this call carries the same ``Idempotency-Key`` (generated if not given)."""
+        return await self._client.send(
+            batch_ops.create_batch(
+                workspace_ids=workspace_ids,
+                skip_reasons=skip_reasons,
+                skipped_after=skipped_after,
+                skipped_before=skipped_before,
+                job_ids=job_ids,
+                source_ids=source_ids,
+                only_passing=only_passing,
+                max_jobs=max_jobs,
+                dry_run=dry_run,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    async def get(self, batch: RequeueBatch | str) -> RequeueBatch:
+        return await self._client.send(batch_ops.get_batch(batch))
+
+    def list(
+        self, *, workspace_id: str | None = None, limit: int | None = None
+    ) -> AsyncPager[RequeueBatchList, RequeueBatch]:
+        return AsyncPager(self._client, batch_ops.list_batches(workspace_id, limit))
+
+    async def cancel(self, batch: RequeueBatch | str) -> RequeueBatch:
+        return await self._client.send(batch_ops.cancel_batch(batch))
+
+    async def wait(
+        self,
+        batch: RequeueBatch | str,
+        *,
+        on_progress: Callable[[RequeueBatch], object] | None = None,
+        poll_interval: float = 1.0,
+        timeout: float | None = None,
+    ) -> RequeueBatch:
+        """Read the batch until it finishes; ``on_progress`` (a function or a coroutine function) gets each read."""
+        waiting = batch_ops.BatchWait(poll_interval, timeout, started=self._clock())
+        while True:
+            current = await self.get(batch)
+            if on_progress is not None:
+                reported = on_progress(current)
+                if inspect.isawaitable(reported):
+                    await reported
+            delay = waiting.next_poll(current, self._clock())
+            if delay is None:
+                return current
+            await self._sleep(delay)

@@ -32,12 +32,13 @@ PageT = TypeVar("PageT")
 
 @dataclass(frozen=True)
 class Route:
-    """One route of the API: its method, its path template and the model of its successful answer."""
+    """One route of the API: its method, its path template, the model and status of its successful answer."""
 
     method: str
     path: str
     response: type[BaseModel]
     request: type[BaseModel] | None = None
+    status: int = 200
 
     def url(self, **parameters: str) -> str:
         """The path with each ``{name}`` replaced by its value, percent-encoded."""

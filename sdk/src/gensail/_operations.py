@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from gensail._batch_operations import BATCH_ROUTES
 from gensail._core import Operation, PageSpec, Route, model_parser, query
 from gensail.config_models import (
     ConfigDocument,
@@ -32,7 +33,17 @@ CONFIG_HISTORY = Route("GET", "/api/v1/config/{level}/{id}/history", ConfigHisto
 PREVIEW_CONFIG = Route("POST", "/api/v1/config/workspaces/{id}/preview", ConfigPreview, PreviewRequest)
 
 # Every route the client calls, with the models of its bodies (a test compares them with the OpenAPI document).
-ROUTES = (LIST_JOBS, GET_JOB, REQUEUE_JOB, GET_CONFIG, PATCH_CONFIG, EFFECTIVE_CONFIG, CONFIG_HISTORY, PREVIEW_CONFIG)
+ROUTES = (
+    LIST_JOBS,
+    GET_JOB,
+    REQUEUE_JOB,
+    GET_CONFIG,
+    PATCH_CONFIG,
+    EFFECTIVE_CONFIG,
+    CONFIG_HISTORY,
+    PREVIEW_CONFIG,
+    *BATCH_ROUTES,
+)
 
 # The levels as the API names them in paths.
 _PATH_LEVELS: dict[str, str] = {"partner": "partners", "organization": "organizations", "workspace": "workspaces"}

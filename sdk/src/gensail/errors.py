@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import ValidationError as PydanticValidationError
 
+from gensail.batch_models import RequeueBatch
 from gensail.models import Problem, ValidationIssue
 
 
@@ -26,6 +27,14 @@ class APIConnectionError(GensailError):
     def __init__(self, message: str, *, attempts: int) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+class WaitTimeout(GensailError):
+    """A batch was still not finished when ``wait``'s ``timeout`` ran out; ``batch`` is its last state."""
+
+    def __init__(self, message: str, *, batch: RequeueBatch) -> None:
+        super().__init__(message)
+        self.batch = batch
 
 
 class APIError(GensailError):
@@ -173,12 +182,34 @@ class JobNotFound(NotFoundError):
     problem_code = "job_not_found"
 
 
+class BatchNotFound(NotFoundError):
+    problem_code = "batch_not_found"
+
+
 class RouteNotFound(NotFoundError):
     problem_code = "route_not_found"
 
 
 class MethodNotAllowed(MethodNotAllowedError):
     problem_code = "method_not_allowed"
+
+
+class BatchInProgress(ConflictError):
+    """One of the batch's workspaces already has a pending or running batch; ``detail`` names both."""
+
+    problem_code = "batch_in_progress"
+
+
+class IdempotencyKeyReused(ConflictError):
+    """The ``Idempotency-Key`` was already used by this API key for a batch with another body."""
+
+    problem_code = "idempotency_key_reused"
+
+
+class BatchFinished(ConflictError):
+    """A cancel reached a batch that had already ended."""
+
+    problem_code = "batch_finished"
 
 
 class ConfigConflict(ConflictError):

@@ -1,4 +1,4 @@
-"""``gensail``: jobs and config from the command line. Every command takes ``--output table|json``.
+"""``gensail``: jobs, config and requeue batches from the command line. Every command takes ``--output table|json``.
 
 The key comes from ``--api-key`` or ``GENSAIL_API_KEY``, the URL from ``--base-url`` or ``GENSAIL_BASE_URL``.
 Exit codes are listed in :mod:`gensail.cli.output`.
@@ -7,59 +7,26 @@ Exit codes are listed in :mod:`gensail.cli.output`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-from gensail._core import API_KEY_VARIABLE, BASE_URL_VARIABLE
 from gensail._sync import Gensail
 from gensail._version import __version__
-from gensail.cli.output import exit_code, print_json, print_table, report_error
+from gensail.cli import requeue
+from gensail.cli.base import api_command
+from gensail.cli.output import print_json, print_table
 from gensail.config_models import EffectiveValue
-from gensail.errors import GensailError
 from gensail.models import JobStatus
-
-Command = Callable[..., None]
-
-
-def api_command(group: click.Group, name: str) -> Callable[[Command], click.Command]:
-    """A command of ``group`` that gets a client and the output format, and turns failures into exit codes.
-
-    ``obj`` of the click context, when given (tests), holds more arguments for :class:`Gensail`.
-    """
-
-    def decorate(command: Command) -> click.Command:
-        @click.pass_context
-        def run(
-            ctx: click.Context, /, output: str, api_key: str | None, base_url: str | None, **arguments: Any
-        ) -> None:
-            options: dict[str, Any] = ctx.obj or {}
-            try:
-                with Gensail(api_key=api_key, base_url=base_url, **options) as client:
-                    command(client, output, **arguments)
-            except GensailError as error:
-                report_error(error, output)
-                ctx.exit(exit_code(error))
-
-        # The command's own options and arguments, then the ones every command takes.
-        params: list[click.Parameter] = [
-            click.Option(["--output"], type=click.Choice(["table", "json"]), default="table", show_default=True),
-            click.Option(["--api-key"], envvar=API_KEY_VARIABLE, help=f"API key (default: ${API_KEY_VARIABLE})."),
-            click.Option(["--base-url"], envvar=BASE_URL_VARIABLE, help=f"API URL (default: ${BASE_URL_VARIABLE})."),
-        ]
-        own: list[click.Parameter] = list(reversed(getattr(command, "__click_params__", [])))
-        created = click.Command(name, callback=run, params=[*own, *params], help=command.__doc__)
-        group.add_command(created)
-        return created
-
-    return decorate
 
 
 @click.group()
 @click.version_option(__version__, prog_name="gensail")
 def cli() -> None:
-    """Gensail jobs and config from the command line."""
+    """Gensail jobs, config and requeue batches from the command line."""
+
+
+cli.add_command(requeue.requeue)
 
 
 @cli.group()

@@ -23,6 +23,8 @@ EXIT_NOT_FOUND = 5  # no such job or route (404)
 EXIT_REFUSED = 6  # the request was refused as it stands (400, 409, 412, 413, 415)
 EXIT_RATE_LIMITED = 7  # still 429 when the retry budget ran out
 EXIT_UNAVAILABLE = 8  # 5xx or no connection when the retry budget ran out
+EXIT_BATCH_NOT_COMPLETED = 9  # the requeue batch ended failed, or cancelled by someone else
+EXIT_INTERRUPTED = 130  # Ctrl-C (the shell's own code for it), whether the batch was then cancelled or not
 
 _EXIT_BY_STATUS = {401: EXIT_UNAUTHORIZED, 403: EXIT_FORBIDDEN, 404: EXIT_NOT_FOUND, 429: EXIT_RATE_LIMITED}
 
