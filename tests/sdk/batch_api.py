@@ -107,7 +107,8 @@ class BatchApi:
         if BUSY_WORKSPACE in workspaces:
             return problem("batch_in_progress", f"Workspace {BUSY_WORKSPACE} has batch rb_other running.")
         batch_id = f"rb_{len(self.batches) + 1}"
-        selection = {"workspace_ids": workspaces, "only_passing": True, "max_jobs": 100_000}
+        selection = dict.fromkeys(("skip_reasons", "skipped_after", "skipped_before", "job_ids", "source_ids"))
+        selection |= {"workspace_ids": workspaces, "only_passing": True, "max_jobs": 100_000}
         selection |= {name: value for name, value in fields.items() if name not in {"workspace_ids", "dry_run"}}
         self.batches[batch_id] = {
             "batch_id": batch_id,

@@ -207,3 +207,39 @@ def test_async_client_creates_waits_lists_and_looks_up() -> None:
     assert waits == [0.25, 0.25]
     assert listed == [final.batch_id]
     assert job_id == JOB["job_id"]
+
+
+def test_a_create_that_finds_its_first_attempt_still_running_is_retried() -> None:
+    # Given a create answered 409 idempotency_key_in_use (its first attempt still running on the server) twice
+    api = BatchApi()
+    in_use = {"type": "about:blank", "title": "In use", "status": 409, "detail": "running"}
+    in_use["code"] = "idempotency_key_in_use"
+    answers = [httpx.Response(409, json=in_use), httpx.Response(409, json=in_use)]
+    keys: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["Idempotency-Key"])
+        return answers.pop(0) if answers else api(request)
+
+    sleeps = Sleeps()
+    with _client(httpx.MockTransport(handler), sleeps) as client:
+        batch = client.requeue_batches.create()
+        # And one that is still in use when the budget runs out
+        answers.extend([httpx.Response(409, json=in_use)] * RetryPolicy().max_attempts)
+        with pytest.raises(sdk_errors.IdempotencyKeyInUse) as raised:
+            client.requeue_batches.create()
+
+    # Then the first is retried with its key until the batch is the answer; the second raises after the budget
+    assert batch.batch_id == "rb_1"
+    assert len(set(keys[:3])) == 1
+    assert len(sleeps.waits) == 2 + RetryPolicy().max_attempts - 1
+    assert raised.value.attempts == RetryPolicy().max_attempts
+
+
+def test_other_conflicts_are_not_retried() -> None:
+    api = BatchApi()
+    sleeps = Sleeps()
+    with _client(api, sleeps) as client, pytest.raises(sdk_errors.BatchInProgress):
+        client.requeue_batches.create(workspace_ids=[BUSY_WORKSPACE])
+
+    assert (len(api.requests), sleeps.waits) == (1, [])

@@ -1,6 +1,7 @@
 """When to try a request again, and how long to wait first: shared by the sync and the async client.
 
-429 and 5xx answers and connection failures are retried with exponential backoff and full jitter (a random wait
+429 and 5xx answers, ``idempotency_key_in_use`` (a retried create that arrived while its first attempt still
+runs) and connection failures are retried with exponential backoff and full jitter (a random wait
 between 0 and ``initial_delay * 2**(retry - 1)``, at most ``max_delay``). A ``Retry-After`` header replaces
 the backoff with the wait it asks for. The budget bounds both the attempts and the total time: a wait that would
 end past ``max_elapsed`` seconds after the first attempt is not taken, and the last answer is raised instead.
@@ -17,6 +18,9 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 RETRIED_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+# Problem codes that ask to come back later whatever their status: the first attempt with this Idempotency-Key is
+# still running on the server, and its batch is the answer once it ends.
+RETRIED_CODES = frozenset({"idempotency_key_in_use"})
 # Failures where the request may not have reached the API, or its answer was lost on the way.
 RETRIED_ERRORS: tuple[type[Exception], ...] = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
@@ -30,6 +34,7 @@ class RetryPolicy:
     max_delay: float = 8.0
     max_elapsed: float = 30.0
     statuses: frozenset[int] = RETRIED_STATUSES
+    codes: frozenset[str] = RETRIED_CODES
     jitter: Callable[[float], float] = field(default=lambda ceiling: random.uniform(0, ceiling), repr=False)  # noqa: S311 - spreading retries, not a secret
 
     def backoff(self, retry: int) -> float:
@@ -52,7 +57,7 @@ class RetryBudget:
 
     def after_response(self, response: httpx.Response) -> float | None:
         """The wait before retrying this answer, or ``None`` to hand it to the caller as it is."""
-        if response.status_code not in self._policy.statuses:
+        if response.status_code not in self._policy.statuses and problem_code(response) not in self._policy.codes:
             return None
         asked = retry_after_seconds(response.headers.get("retry-after"))
         return self._wait(asked if asked is not None else self._policy.backoff(self.attempts))
@@ -74,6 +79,18 @@ class RetryBudget:
         if elapsed + delay > self._policy.max_elapsed:
             return None
         return delay
+
+
+def problem_code(response: httpx.Response) -> str | None:
+    """The ``code`` of an error answer's problem body, if it has one."""
+    if response.is_success:
+        return None
+    try:
+        body = response.json()
+    except ValueError:  # not JSON, or not UTF-8
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def retry_after_seconds(header: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:

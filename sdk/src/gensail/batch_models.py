@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 SkipReasonCode = Literal["duration_below_minimum", "rate_limit", "skip_all_on_ingest"]
 SKIP_REASON_CODES: tuple[SkipReasonCode, ...] = ("duration_below_minimum", "rate_limit", "skip_all_on_ingest")
@@ -50,34 +50,34 @@ class CreateRequeueBatch(BaseModel):
 
 
 class BatchSelection(BaseModel):
-    """The skipped jobs a batch takes, as the API stored them (its workspaces always named)."""
+    """The skipped jobs a batch takes, as the API stored them (its workspaces always named; unused fields null)."""
 
     workspace_ids: list[str]
-    skip_reasons: list[str] | None = None
-    skipped_after: str | None = None
-    skipped_before: str | None = None
-    job_ids: list[str] | None = None
-    source_ids: list[str] | None = None
-    only_passing: bool = True
-    max_jobs: int = 100_000
+    skip_reasons: list[str] | None
+    skipped_after: str | None
+    skipped_before: str | None
+    job_ids: list[str] | None
+    source_ids: list[str] | None
+    only_passing: bool
+    max_jobs: int
 
 
 class BatchCounts(BaseModel):
     """``matched``: skipped jobs selected so far; of those ``would_pass``/``would_skip`` the filters as they are
     now; ``requeued`` by this batch; ``not_skipped_anymore`` when reached; ``failed``: unknown or unreachable ids."""
 
-    matched: int = 0
-    requeued: int = 0
-    would_pass: int = 0
-    would_skip: int = 0
-    not_skipped_anymore: int = 0
-    failed: int = 0
+    matched: int
+    requeued: int
+    would_pass: int
+    would_skip: int
+    not_skipped_anymore: int
+    failed: int
 
 
 class BatchCreator(BaseModel):
     """The key that created a batch: its scope and id."""
 
-    scope: str
+    scope: Literal["workspace", "organization", "partner"]
     key_id: str
 
 
@@ -88,7 +88,7 @@ class RequeueBatch(BaseModel):
     status: BatchStatus
     dry_run: bool
     selection: BatchSelection
-    counts: BatchCounts = Field(default_factory=BatchCounts)
+    counts: BatchCounts
     created_at: str
     created_by: BatchCreator
     started_at: str | None

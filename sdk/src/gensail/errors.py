@@ -206,6 +206,12 @@ class IdempotencyKeyReused(ConflictError):
     problem_code = "idempotency_key_reused"
 
 
+class IdempotencyKeyInUse(ConflictError):
+    """The first request with this ``Idempotency-Key`` is still running; retried within the budget, then raised."""
+
+    problem_code = "idempotency_key_in_use"
+
+
 class BatchFinished(ConflictError):
     """A cancel reached a batch that had already ended."""
 
