@@ -47,7 +47,7 @@ def requeue(
     Ctrl-C.
     """
     batch = client.requeue_batches.create(
-        workspace_ids=list(workspaces) or None,
+        workspace_ids=list(dict.fromkeys(workspaces)) or None,
         skip_reasons=[reason for reason in SKIP_REASON_CODES if reason in reasons] or None,
         dry_run=dry_run,
         only_passing=not include_failing,
