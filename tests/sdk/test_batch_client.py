@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -243,3 +244,16 @@ def test_other_conflicts_are_not_retried() -> None:
         client.requeue_batches.create(workspace_ids=[BUSY_WORKSPACE])
 
     assert (len(api.requests), sleeps.waits) == (1, [])
+
+
+def test_a_time_window_is_sent_as_rfc_3339() -> None:
+    api = BatchApi()
+    after = datetime(2026, 1, 1, tzinfo=UTC)
+    with _client(api) as client:
+        client.requeue_batches.create(skipped_after=after, skipped_before="2026-01-02T00:00:00Z")
+        with pytest.raises(ValueError, match="no time zone"):
+            client.requeue_batches.create(skipped_after=datetime(2026, 1, 1))
+
+    sent = json.loads(api.requests[0].content)
+    assert (sent["skipped_after"], sent["skipped_before"]) == ("2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00Z")
+    assert len(api.requests) == 1

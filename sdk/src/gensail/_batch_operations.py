@@ -35,7 +35,12 @@ def new_idempotency_key() -> str:
 
 
 def _moment(value: datetime | str | None) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else value
+    """An RFC 3339 date-time: a string as it is, or an aware ``datetime`` (a naive one names no moment)."""
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone: pass an aware datetime, e.g. with tzinfo=UTC")
+    return value.isoformat()
 
 
 def _names(values: Sequence[str] | str | None) -> list[str] | None:
