@@ -6,7 +6,7 @@ Thin routes over ``shared.batches.service``; included in the API's resolver by `
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -17,12 +17,14 @@ from functions.api.common import caller_of, cursor_codec, problem_response, prob
 from shared import errors
 from shared.access import Caller
 from shared.aws import client
-from shared.batches.idempotency import IdempotentCreates
 from shared.batches.service import BatchService
 from shared.batches.store import BatchStore
 from shared.jobs.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, WorkspaceDirectory
 from shared.settings import ApiSettings
 from shared.tenants.registry import TenantRegistry
+
+if TYPE_CHECKING:
+    from shared.batches.idempotency import IdempotentCreates
 
 BATCH_ID = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The batch id (`rb_...`).")]
 IDEMPOTENCY_KEY = Annotated[
@@ -48,6 +50,9 @@ def batch_service() -> BatchService:
 
     @cache
     def idempotency() -> IdempotentCreates:
+        # Imported on first use: only a create with an Idempotency-Key loads Powertools' idempotency utility.
+        from shared.batches.idempotency import IdempotentCreates
+
         return IdempotentCreates(settings.table_name, client("dynamodb"))
 
     return BatchService(

@@ -30,7 +30,7 @@ from shared.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 IDEMPOTENCY_SECONDS = 24 * 3600
 # All records share one partition (Powertools' composite-key layout); batch creations are rare.
 IDEMPOTENCY_PARTITION = schema.idempotency_partition("requeue-batches")
-_WAIT_SECONDS = 8.0
+_WAIT_SECONDS = 5.0
 _POLL_SECONDS = 0.1
 
 

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.access import Caller, ScopeKind
-from shared.batches.idempotency import IdempotentCreates
 from shared.batches.models import MAX_JOBS, BatchSelection, CreatedBy, RequeueBatch, new_batch_id
 from shared.batches.store import BatchStore
 from shared.clock import now_iso
 from shared.errors import AccessDenied, BatchFinished, BatchNotFound, WorkspaceRequired
 from shared.jobs.cursor import CursorCodec
 from shared.jobs.service import WorkspaceDirectory, accessible_workspace
+
+if TYPE_CHECKING:
+    from shared.batches.idempotency import IdempotentCreates
 
 
 class BatchRequest(BaseModel):
