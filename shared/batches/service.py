@@ -78,6 +78,9 @@ class BatchService:
         lambda_context: Any = None,
     ) -> RequeueBatch:
         """Store a ``pending`` batch; with ``idempotency_key``, a retry answers the batch the first request made."""
+        if not request.workspace_ids and caller.scope is ScopeKind.WORKSPACE:
+            # A workspace key's own workspace, named or not, is the same request (and the same idempotent body).
+            request = request.model_copy(update={"workspace_ids": [caller.scope_id]})
         if idempotency_key is None:
             return self._create(caller, request)
         replayed = True
@@ -95,14 +98,12 @@ class BatchService:
         return (self._store.get(batch.batch_id) or batch) if replayed else batch
 
     def _create(self, caller: Caller, request: BatchRequest) -> RequeueBatch:
-        workspace_ids = request.workspace_ids
-        if not workspace_ids:
-            if caller.scope is not ScopeKind.WORKSPACE:
-                article = "an" if caller.scope[0] in "aeiou" else "a"
-                raise WorkspaceRequired(
-                    f"A key scoped to {article} {caller.scope} must name the batch's workspaces (workspace_ids)."
-                )
-            workspace_ids = [caller.scope_id]
+        if not request.workspace_ids:
+            article = "an" if caller.scope[0] in "aeiou" else "a"
+            raise WorkspaceRequired(
+                f"A key scoped to {article} {caller.scope} must name the batch's workspaces (workspace_ids)."
+            )
+        workspace_ids = list(dict.fromkeys(request.workspace_ids))
         paths = []
         for workspace_id in workspace_ids:
             path = self._workspaces.path_of(workspace_id)

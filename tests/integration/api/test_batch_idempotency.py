@@ -59,9 +59,10 @@ def test_an_equivalent_body_is_the_same_body(api: ApiCall, tenants: Tenants) -> 
     first = api("POST", BATCHES, caller, {}, headers=key("same"))
 
     spelled_out = api("POST", BATCHES, caller, {"only_passing": True, "dry_run": False}, headers=key("same"))
+    named = api("POST", BATCHES, caller, {"workspace_ids": ["ws_000"]}, headers=key("same"))
 
-    assert spelled_out.status == 202
-    assert spelled_out.body["batch_id"] == first.body["batch_id"]
+    assert (spelled_out.status, named.status) == (202, 202)
+    assert spelled_out.body["batch_id"] == named.body["batch_id"] == first.body["batch_id"]
 
 
 def test_keys_are_scoped_to_the_api_key(api: ApiCall, tenants: Tenants) -> None:
