@@ -29,6 +29,7 @@ def store_batch(
     dry_run: bool = False,
     scope: ScopeKind = ScopeKind.WORKSPACE,
     key_id: str = "key_test",
+    table: str = TABLE_NAME,
     **selection: Any,
 ) -> RequeueBatch:
     """A ``pending`` batch item and a lock per workspace, written the way the API's create leaves them."""
@@ -43,10 +44,10 @@ def store_batch(
     db = aws_client("dynamodb")
     for workspace_id in workspace_ids:
         db.put_item(
-            TableName=TABLE_NAME,
+            TableName=table,
             Item=to_item({**schema.requeue_lock_key(workspace_id), "batch_id": batch.batch_id}),
         )
-    db.put_item(TableName=TABLE_NAME, Item=batch_item(batch))
+    db.put_item(TableName=table, Item=batch_item(batch))
     return batch
 
 
@@ -98,7 +99,7 @@ def run_to_end(runner: BatchRunner, batch: RequeueBatch, max_pages: int = 1_000)
     raise AssertionError(f"batch {batch.batch_id} not done after {max_pages} pages")
 
 
-def stored_batch(batch_id: str) -> RequeueBatch:
-    found = BatchRuns(TABLE_NAME, aws_client("dynamodb")).get(batch_id)
+def stored_batch(batch_id: str, table: str = TABLE_NAME) -> RequeueBatch:
+    found = BatchRuns(table, aws_client("dynamodb")).get(batch_id)
     assert found is not None
     return found
