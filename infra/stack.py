@@ -14,6 +14,7 @@ from constructs import Construct
 
 from infra.api import JobsApi
 from infra.api_functions import add_api_functions
+from infra.batches import RequeueBatches
 from infra.data import Data
 from infra.functions import PythonFunctions
 from infra.ingestion import add_ingestion, poll_interval
@@ -74,6 +75,11 @@ class GensailStack(cdk.Stack):
         self.reconciler_function = intake.reconciler
         self.stream_worker = intake.stream_worker
         self.reconcile_schedule = intake.reconcile_schedule
+
+        # Requeue batches (docs/architecture.md): the starter on the table stream and the batch state machine.
+        self.requeue_batches = RequeueBatches(
+            self, "RequeueBatches", functions=self.functions, event_bus=self.event_bus
+        )
 
         # CallRail ingestion (docs/ingestion.md): the dispatcher on a schedule, the poller on the poll queue.
         ingestion = add_ingestion(self, self.functions)
@@ -136,5 +142,8 @@ class GensailStack(cdk.Stack):
                 "ReconcileDeadLetterQueueUrl": self.reconcile_schedule.dead_letter_queue.queue_url,
                 "PollDispatchDeadLetterQueueUrl": self.poll_schedule.dead_letter_queue.queue_url,
                 "PollDeadLetterQueueUrl": self.poll_queue.dead_letter_queue.queue_url,
+                "RequeueBatchStateMachineArn": self.requeue_batches.state_machine.state_machine_arn,
+                "RequeueBatchStartDeadLetterQueueUrl": self.requeue_batches.stream_starter.dead_letter_queue.queue_url,
+                "RequeueBatchAnnounceDeadLetterQueueUrl": self.requeue_batches.dead_letter_queue.queue_url,
             },
         )

@@ -99,10 +99,19 @@ def errors_alarm(scope: Construct, construct_id: str, function: lambda_.IFunctio
 
 
 class StreamWorker(Construct):
-    """The worker's filtered mapping on the table stream, its dead-letter queue and its alarms."""
+    """A function's filtered mapping on the table stream, its dead-letter queue and its alarms (by default the
+    worker's: transitions into ``queued``)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, worker: lambda_.IFunction, table: dynamodb.ITable
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        worker: lambda_.IFunction,
+        table: dynamodb.ITable,
+        patterns: tuple[dict[str, Any], ...] = JOB_QUEUED_PATTERNS,
+        what: str = "worker",
+        record: str = "A queued job's stream record",
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue")
@@ -117,13 +126,11 @@ class StreamWorker(Construct):
             retry_attempts=STREAM_RETRY_ATTEMPTS,
             max_record_age=STREAM_MAX_RECORD_AGE,
             on_failure=event_sources.SqsDlq(self.dead_letter_queue),
-            filters=[lambda_.FilterCriteria.filter(pattern) for pattern in JOB_QUEUED_PATTERNS],
+            filters=[lambda_.FilterCriteria.filter(pattern) for pattern in patterns],
         )
         worker.add_event_source(self.event_source)
-        self.dead_letter_alarm = dead_letter_alarm(
-            self, "DeadLetterAlarm", self.dead_letter_queue, "A queued job's stream record"
-        )
-        self.errors_alarm = errors_alarm(self, "ErrorsAlarm", worker, "worker")
+        self.dead_letter_alarm = dead_letter_alarm(self, "DeadLetterAlarm", self.dead_letter_queue, record)
+        self.errors_alarm = errors_alarm(self, "ErrorsAlarm", worker, what)
 
 
 class FunctionSchedule(Construct):

@@ -80,3 +80,18 @@ class PollerSettings(FunctionSettings):
     poll_queue_url: str | None = Field(default=None, alias="POLL_QUEUE_URL")
     callrail_api_url: str = Field(default="https://api.callrail.com/v3", alias="CALLRAIL_API_URL")
     config_cache_seconds: int = Field(default=60, alias="CONFIG_CACHE_SECONDS")
+
+
+class BatchStarterSettings(FunctionSettings):
+    table_name: str = Field(alias="TABLE_NAME")
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN")
+
+
+class BatchRunnerSettings(FunctionSettings):
+    table_name: str = Field(alias="TABLE_NAME")
+    config_prefix: str = Field(alias="CONFIG_PREFIX")
+    config_cache_seconds: int = Field(default=60, alias="CONFIG_CACHE_SECONDS")
+
+
+class BatchAnnouncerSettings(BatchRunnerSettings):
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")

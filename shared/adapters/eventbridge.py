@@ -1,4 +1,4 @@
-"""The pipeline's event bus: ``Job Completed`` and ``Job Failed`` on EventBridge."""
+"""The event bus: the pipeline's ``Job Completed`` and ``Job Failed``, and ``Requeue Batch Completed``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from shared.pipeline.errors import PermanentStageError, TransientStageError
 EVENT_SOURCE = "gensail.pipeline"
 JOB_COMPLETED = "Job Completed"
 JOB_FAILED = "Job Failed"
+REQUEUE_EVENT_SOURCE = "gensail.requeue"
+REQUEUE_BATCH_COMPLETED = "Requeue Batch Completed"
 
 
 class EventBridgePublisher:
@@ -30,9 +32,13 @@ class EventBridgePublisher:
         """``Job Failed`` with the job's tenancy and the failure (``{stage, error, message}``)."""
         self._put(JOB_FAILED, {**_job_detail(job, "failed"), "failure": failure})
 
-    def _put(self, detail_type: str, detail: dict[str, Any]) -> None:
+    def requeue_batch_completed(self, detail: dict[str, Any]) -> None:
+        """``Requeue Batch Completed`` with the ``requeue_batch.completed`` event (final status and counts)."""
+        self._put(REQUEUE_BATCH_COMPLETED, detail, source=REQUEUE_EVENT_SOURCE)
+
+    def _put(self, detail_type: str, detail: dict[str, Any], source: str = EVENT_SOURCE) -> None:
         entry = {
-            "Source": EVENT_SOURCE,
+            "Source": source,
             "DetailType": detail_type,
             "Detail": json.dumps(detail, separators=(",", ":")),
             "EventBusName": self.bus_name,

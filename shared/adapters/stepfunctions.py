@@ -1,4 +1,5 @@
-"""The pipeline's state machine: one execution per job and requeue, started at most once."""
+"""State machine executions started at most once: the pipeline's (one per job and requeue) and the requeue
+batches' (one per batch)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,20 @@ class StepFunctionsLauncher:
         Step Functions itself answers a repeated start of a *running* execution (same name and input) with that
         execution, so a redelivery while the run is under way is also a no-op.
         """
-        try:
-            self._sfn.start_execution(
-                stateMachineArn=self._arn,
-                name=execution_name(job),
-                input=json.dumps({"job_id": job.job_id, "requeue_count": job.requeue_count}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
-                return False
-            raise
-        return True
+        return start_once(
+            self._sfn,
+            self._arn,
+            execution_name(job),
+            {"job_id": job.job_id, "requeue_count": job.requeue_count},
+        )
+
+
+def start_once(stepfunctions: Any, state_machine_arn: str, name: str, state: dict[str, Any]) -> bool:
+    """Start the execution ``name``; ``False`` when it exists already (``ExecutionAlreadyExists``: a redelivery)."""
+    try:
+        stepfunctions.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(state))
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
+            return False
+        raise
+    return True

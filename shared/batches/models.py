@@ -68,15 +68,29 @@ class CreatedBy(BaseModel):
     key_id: str
 
 
+class PlannedPage(BaseModel):
+    """A page chosen but not yet committed: the jobs it requeues, what choosing them counted, and where the next
+    page starts. Written before the page's first job write, so a retried page redoes exactly this page."""
+
+    jobs: dict[str, str] = Field(default_factory=dict)  # job id -> its workspace id, the jobs to requeue
+    counts: BatchCounts = Field(default_factory=BatchCounts)
+    max_jobs_per_second: int | None = None  # the partner's throttle setting when the page was chosen
+    workspace_index: int = 0
+    last_key: dict[str, Any] | None = None
+    exhausted: bool = False
+
+
 class BatchProgress(BaseModel):
     """Where the runner is: the workspace it reads, the page key to continue from, and pages done so far.
 
     ``pages`` is the version a page's write checks: a page counts only if ``pages`` is still what it read.
+    ``planned`` is the page in flight (see ``PlannedPage``), ``None`` between pages.
     """
 
     workspace_index: int = 0
     last_key: dict[str, Any] | None = None
     pages: int = 0
+    planned: PlannedPage | None = None
 
 
 class RequeueBatch(BaseModel):

@@ -33,7 +33,7 @@ class ConfigLevel(StrEnum):
 DEFAULTS_SOURCE = "platform-default"
 # Limits of a whole partner: only the platform's and the partner's documents may set them, since an organization
 # or a workspace raising its partner's cap would raise it for every workspace of the partner.
-PARTNER_WIDE_SETTINGS = ("integrations.callrail.max_total_calls",)
+PARTNER_WIDE_SETTINGS = ("integrations.callrail.max_total_calls", "requeue.max_jobs_per_second")
 _BELOW_PARTNER = frozenset({ConfigLevel.ORGANIZATION.value, ConfigLevel.WORKSPACE.value})
 # SSM's Standard tier holds up to 4 KB per parameter; GetParameters takes up to 10 names.
 MAX_DOCUMENT_BYTES = 4096

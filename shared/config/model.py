@@ -146,11 +146,22 @@ class Integrations(_Section):
     callrail: CallRailIntegration = CallRailIntegration()
 
 
+class Requeue(_Section):
+    max_jobs_per_second: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="Jobs that requeue batches may requeue per second across all batches of the partner. Set at "
+        "platform or partner level only, by operators.",
+    )
+
+
 class EffectiveConfig(_Section):
     """The configuration a workspace runs with once every level has been merged."""
 
     processing: Processing = Processing()
     integrations: Integrations = Integrations()
+    requeue: Requeue = Requeue()
 
 
 PLATFORM_DEFAULTS: dict[str, object] = EffectiveConfig().model_dump(mode="json")

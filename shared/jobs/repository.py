@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,6 +17,26 @@ from shared.jobs.models import Job, JobEvent, JobPage, JobStatus, can_transition
 
 _INTERNAL_ATTRIBUTES = frozenset({schema.PARTITION_KEY, schema.SORT_KEY, "entity"})
 _ID_COLLISION_RETRIES = 5
+# ``source_metadata`` field naming the requeue batch that last requeued the job.
+LAST_REQUEUED_BATCH = "last_requeued_batch"
+
+
+@dataclass(frozen=True)
+class BatchRequeue:
+    """Who requeues on behalf of a batch: the batch, the workspace it is working through, and its creator's key."""
+
+    batch_id: str
+    workspace_id: str
+    scope: str
+    key_id: str
+
+
+class BatchRequeueOutcome(StrEnum):
+    REQUEUED = "requeued"
+    NOT_SKIPPED_ANYMORE = "not_skipped_anymore"
+    FAILED = "failed"
+
+
 # A job keeps its latest status changes; older ones are dropped once it has more than this many.
 HISTORY_LIMIT = 40
 
@@ -70,43 +92,39 @@ class JobRepository(TableRepository):
         The condition holds the caller's scope and the ``skipped`` status; when it fails, the old item
         returned by DynamoDB tells a missing job from a foreign one from one that is not skipped.
         """
-        event = JobEvent(status=JobStatus.QUEUED, at=now, cause=f"requeued by {caller.scope} key {caller.key_id}")
+        request = _requeue_request(
+            caller.scope, caller.key_id, now, f"requeued by {caller.scope} key {caller.key_id}", caller.scope_attribute
+        )
+        request["ExpressionAttributeValues"][":scope_id"] = serialize(caller.scope_id)
         try:
-            return self._conditional_update(
-                job_id,
-                ConditionExpression="attribute_exists(#pk) AND #status = :skipped AND #scope = :scope_id",
-                UpdateExpression=(
-                    "SET #status = :queued, updated_at = :now,"
-                    " source_metadata.requeue_count = if_not_exists(source_metadata.requeue_count, :zero) + :one,"
-                    " source_metadata.last_requeued_at = :now,"
-                    " source_metadata.last_requeued_by = :scope_kind,"
-                    " source_metadata.last_requeued_by_key = :key_id,"
-                    " source_metadata.previous_skipped_reason = if_not_exists(skipped_reason, :null),"
-                    " source_metadata.previous_skipped_at = if_not_exists(skipped_at, :null),"
-                    " history = list_append(if_not_exists(history, :empty), :event)"
-                    " REMOVE skipped_reason, skipped_at"
-                ),
-                ExpressionAttributeNames={
-                    "#pk": schema.PARTITION_KEY,
-                    "#status": "status",
-                    "#scope": caller.scope_attribute,
-                },
-                ExpressionAttributeValues={
-                    ":skipped": serialize(JobStatus.SKIPPED.value),
-                    ":queued": serialize(JobStatus.QUEUED.value),
-                    ":scope_id": serialize(caller.scope_id),
-                    ":scope_kind": serialize(caller.scope.value),
-                    ":key_id": serialize(caller.key_id),
-                    ":now": serialize(now),
-                    ":zero": serialize(0),
-                    ":one": serialize(1),
-                    ":null": {"NULL": True},
-                    ":empty": {"L": []},
-                    ":event": serialize([event.model_dump(mode="json")]),
-                },
-            )
+            return self._conditional_update(job_id, **request)
         except _ConditionFailed as refused:
             raise _requeue_refusal(job_id, caller, refused.old) from None
+
+    def requeue_in_batch(self, job_id: str, requeue: BatchRequeue, now: str) -> BatchRequeueOutcome:
+        """The same requeue as ``requeue``, on behalf of a requeue batch: the job must be skipped, in the batch's
+        workspace ``requeue.workspace_id``, and not requeued by this batch before (``last_requeued_batch``), so a
+        retried or resumed batch never requeues a job twice. Answers what happened instead of raising.
+        """
+        request = _requeue_request(
+            requeue.scope,
+            requeue.key_id,
+            now,
+            f"requeued by {requeue.scope} key {requeue.key_id} in batch {requeue.batch_id}",
+            "workspace_id",
+        )
+        names, values = request["ExpressionAttributeNames"], request["ExpressionAttributeValues"]
+        names.update({"#metadata": "source_metadata", "#batch": LAST_REQUEUED_BATCH})
+        values.update({":scope_id": serialize(requeue.workspace_id), ":batch": serialize(requeue.batch_id)})
+        request["ConditionExpression"] += " AND (attribute_not_exists(#metadata.#batch) OR #metadata.#batch <> :batch)"
+        request["UpdateExpression"] = request["UpdateExpression"].replace(
+            " REMOVE", ", #metadata.#batch = :batch REMOVE", 1
+        )
+        try:
+            self._conditional_update(job_id, **request)
+        except _ConditionFailed as refused:
+            return _batch_refusal(refused.old, requeue)
+        return BatchRequeueOutcome.REQUEUED
 
     def transition(
         self,
@@ -252,6 +270,49 @@ class JobRepository(TableRepository):
             jobs=[job_from_item(item) for item in response.get("Items", [])],
             last_key=from_item(last) if last else None,
         )
+
+
+def _requeue_request(scope: str, key_id: str, now: str, cause: str, scope_attribute: str) -> dict[str, Any]:
+    """The requeue's one conditional write: skipped -> queued with the spec's metadata, for a caller whose
+    ``scope_attribute`` must equal ``:scope_id`` (which the caller of this adds)."""
+    event = JobEvent(status=JobStatus.QUEUED, at=now, cause=cause)
+    return {
+        "ConditionExpression": "attribute_exists(#pk) AND #status = :skipped AND #scope = :scope_id",
+        "UpdateExpression": (
+            "SET #status = :queued, updated_at = :now,"
+            " source_metadata.requeue_count = if_not_exists(source_metadata.requeue_count, :zero) + :one,"
+            " source_metadata.last_requeued_at = :now,"
+            " source_metadata.last_requeued_by = :scope_kind,"
+            " source_metadata.last_requeued_by_key = :key_id,"
+            " source_metadata.previous_skipped_reason = if_not_exists(skipped_reason, :null),"
+            " source_metadata.previous_skipped_at = if_not_exists(skipped_at, :null),"
+            " history = list_append(if_not_exists(history, :empty), :event)"
+            " REMOVE skipped_reason, skipped_at"
+        ),
+        "ExpressionAttributeNames": {"#pk": schema.PARTITION_KEY, "#status": "status", "#scope": scope_attribute},
+        "ExpressionAttributeValues": {
+            ":skipped": serialize(JobStatus.SKIPPED.value),
+            ":queued": serialize(JobStatus.QUEUED.value),
+            ":scope_kind": serialize(str(scope)),
+            ":key_id": serialize(key_id),
+            ":now": serialize(now),
+            ":zero": serialize(0),
+            ":one": serialize(1),
+            ":null": {"NULL": True},
+            ":empty": {"L": []},
+            ":event": serialize([event.model_dump(mode="json")]),
+        },
+    }
+
+
+def _batch_refusal(old: dict[str, Any] | None, requeue: BatchRequeue) -> BatchRequeueOutcome:
+    """Why a batch's requeue was refused, from the job as it was: gone or in another workspace, requeued by this
+    batch already (a retried page), or no longer skipped."""
+    if old is None or old.get("workspace_id") != requeue.workspace_id:
+        return BatchRequeueOutcome.FAILED
+    if old.get("source_metadata", {}).get(LAST_REQUEUED_BATCH) == requeue.batch_id:
+        return BatchRequeueOutcome.REQUEUED
+    return BatchRequeueOutcome.NOT_SKIPPED_ANYMORE
 
 
 def _requeue_count_is(requeue_count: int, names: dict[str, str], values: dict[str, Any]) -> str:

@@ -128,6 +128,10 @@ ANALYZE = "functions.stages.analyze.lambda_handler"
 PUBLISH = "functions.stages.publish.lambda_handler"
 FAIL = "functions.stages.fail.lambda_handler"
 STAGES = (START, CHECK, ANALYZE, PUBLISH, FAIL)
+BATCH_STARTER = "functions.batches.starter.lambda_handler"
+BATCH_PAGE = "functions.batches.tasks.page_handler"
+BATCH_FINISH = "functions.batches.tasks.finish_handler"
+BATCH_ANNOUNCE = "functions.batches.tasks.announce_handler"
 
 
 def stack_ids(synthesized: Synthesized) -> dict[str, str]:
@@ -138,8 +142,23 @@ def stack_ids(synthesized: Synthesized) -> dict[str, str]:
     )
     (table_id,) = synthesized.resources("AWS::DynamoDB::GlobalTable")
     (bus_id,) = synthesized.resources("AWS::Events::EventBus")
-    (state_machine_id,) = synthesized.resources("AWS::StepFunctions::StateMachine")
+    state_machine_id, _ = pipeline_machine(synthesized)
     return {"bucket": bucket_id, "table": table_id, "bus": bus_id, "state_machine": state_machine_id}
+
+
+def machine_of(synthesized: Synthesized, construct: str) -> tuple[str, dict[str, Any]]:
+    """The state machine built under ``construct`` (``Pipeline`` or ``RequeueBatches``)."""
+    return only(
+        {
+            logical_id: machine
+            for logical_id, machine in synthesized.resources("AWS::StepFunctions::StateMachine").items()
+            if logical_id.startswith(construct)
+        }
+    )
+
+
+def pipeline_machine(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
+    return machine_of(synthesized, "Pipeline")
 
 
 def environment_of(synthesized: Synthesized, handler: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from infra.monitoring import ALARM_EMAIL_CONTEXT_KEY, AlarmNotifications
 from infra.stage import Stage
 from infra.worker import ALARM_PERIOD
 from tests.infra.conftest import Synthesized
-from tests.infra.helpers import alarm_on, only, render
+from tests.infra.helpers import alarm_on, only, pipeline_machine, render
 
 MARK_FAILED = "functions.stages.fail.lambda_handler"
 
@@ -75,7 +75,7 @@ def test_api_server_errors_are_alarmed(synthesized: Synthesized) -> None:
 
 
 def test_mark_failed_errors_and_pipeline_timeouts_are_alarmed(synthesized: Synthesized) -> None:
-    (machine_id,) = synthesized.resources("AWS::StepFunctions::StateMachine")
+    machine_id, _ = pipeline_machine(synthesized)
     mark_failed = alarm_on(
         synthesized, "Errors", {"Name": "FunctionName", "Value": {"Ref": synthesized.function_id(MARK_FAILED)}}
     )

@@ -116,10 +116,12 @@ def test_stage_throttles_logs_and_measures_every_method(template: Template, synt
         function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         for function in synthesized.resources("AWS::Lambda::Function", own=True).values()
     }
-    (state_machine,) = synthesized.resources("AWS::StepFunctions::StateMachine").values()
-    (state_machine_log,) = state_machine["Properties"]["LoggingConfiguration"]["Destinations"]
-    state_machine_log_id = state_machine_log["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
-    (access_log_id,) = set(synthesized.resources("AWS::Logs::LogGroup")) - function_logs - {state_machine_log_id}
+    state_machine_logs = {
+        destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+        for machine in synthesized.resources("AWS::StepFunctions::StateMachine").values()
+        for destination in machine["Properties"]["LoggingConfiguration"]["Destinations"]
+    }
+    (access_log_id,) = set(synthesized.resources("AWS::Logs::LogGroup")) - function_logs - state_machine_logs
     (stage,) = synthesized.resources("AWS::ApiGateway::Stage").values()
     access_log = stage["Properties"]["AccessLogSetting"]
 

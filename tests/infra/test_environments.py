@@ -7,6 +7,9 @@ import pytest
 from shared.settings import (
     ApiSettings,
     AuthorizerSettings,
+    BatchAnnouncerSettings,
+    BatchRunnerSettings,
+    BatchStarterSettings,
     FunctionSettings,
     PollerSettings,
     ReconcilerSettings,
@@ -24,6 +27,10 @@ SETTINGS_OF_PACKAGE: dict[str, type[FunctionSettings]] = {
     "functions.reconciler.": ReconcilerSettings,
     "functions.stages.": StageSettings,
     "functions.poller.": PollerSettings,
+    "functions.batches.starter.": BatchStarterSettings,
+    "functions.batches.tasks.page_": BatchRunnerSettings,
+    "functions.batches.tasks.finish_": BatchRunnerSettings,
+    "functions.batches.tasks.announce_": BatchAnnouncerSettings,
 }
 POWERTOOLS_PREFIX = "POWERTOOLS_"
 
@@ -35,7 +42,7 @@ def _settings_of(handler: str) -> type[FunctionSettings]:
 
 def test_every_function_has_its_settings_and_nothing_else(synthesized: Synthesized) -> None:
     functions = synthesized.resources("AWS::Lambda::Function", own=True)
-    assert len(functions) == 11
+    assert len(functions) == 15
 
     for logical_id, function in functions.items():
         handler = function["Properties"]["Handler"]

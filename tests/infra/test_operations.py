@@ -18,7 +18,7 @@ from infra.operations import (
 )
 from infra.worker import RECONCILE_MAX_EVENT_AGE, RECONCILE_RETRY_ATTEMPTS
 from tests.infra.conftest import Synthesized
-from tests.infra.helpers import only, render, schedule_dead_letter_queue
+from tests.infra.helpers import only, pipeline_machine, render, schedule_dead_letter_queue
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,7 @@ def _alarms(synthesized: Synthesized) -> list[dict[str, Any]]:
 
 
 def test_the_pipelines_failure_rate_is_alarmed(synthesized: Synthesized) -> None:
-    (machine_id,) = synthesized.resources("AWS::StepFunctions::StateMachine")
+    machine_id, _ = pipeline_machine(synthesized)
     (alarm,) = [a for a in _alarms(synthesized) if "Metrics" in a and "failed" in json.dumps(a["Metrics"])]
     (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
     inputs = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}

@@ -25,6 +25,7 @@ from tests.infra.helpers import (
     function_grants,
     mapping_of,
     only,
+    pipeline_machine,
     render,
     role_grants,
     schedule_dead_letter_queue,
@@ -61,7 +62,7 @@ TASKS = {
 
 def _definition(synthesized: Synthesized) -> dict[str, Any]:
     """The state machine definition with every function ARN replaced by ``arn:...:function:<logical id>``."""
-    _, state_machine = only(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    _, state_machine = pipeline_machine(synthesized)
     separator, parts = state_machine["Properties"]["DefinitionString"]["Fn::Join"]
     text = []
     for part in parts:
@@ -134,7 +135,7 @@ def test_every_task_invokes_its_stage_with_the_contracts_retry_and_catch(
 
 
 def test_state_machine_is_standard_logs_every_event_without_data_and_is_not_traced(synthesized: Synthesized) -> None:
-    _, state_machine = only(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    _, state_machine = pipeline_machine(synthesized)
     properties = state_machine["Properties"]
     logging = properties["LoggingConfiguration"]
     (destination,) = logging["Destinations"]
@@ -147,7 +148,7 @@ def test_state_machine_is_standard_logs_every_event_without_data_and_is_not_trac
 
 
 def test_state_machine_may_invoke_exactly_the_five_stage_functions(synthesized: Synthesized) -> None:
-    _, state_machine = only(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    _, state_machine = pipeline_machine(synthesized)
     grants = role_grants(synthesized, state_machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
     functions = [synthesized.function_id(handler) for handler in STAGES]
 

@@ -165,7 +165,8 @@ def test_every_log_group_expires(synthesized: Synthesized) -> None:
         for function in synthesized.resources("AWS::Lambda::Function", own=True).values()
     ]
 
-    assert len(log_groups) == len(function_log_groups) + 2  # and the API's access log, the state machine's log
+    # and the API's access log, the two state machines' logs (pipeline, requeue batches)
+    assert len(log_groups) == len(function_log_groups) + 3
     assert set(function_log_groups) <= set(log_groups)
     assert {group["Properties"]["RetentionInDays"] for group in log_groups.values()} == {RETENTION_DAYS}
 

@@ -139,8 +139,9 @@ def test_a_stage_failure_ends_the_job_failed_with_the_stage_and_error(
 
 
 def test_runtime_wires_worker_schedule_and_pipeline_from_the_template(runtime: LocalRuntime) -> None:
-    (mapping,) = runtime.streams.mappings
-    assert runtime.template.functions[mapping.mapping.function_id].handler == "functions.worker.handler.lambda_handler"
+    by_handler = {runtime.template.functions[m.mapping.function_id].handler: m for m in runtime.streams.mappings}
+    assert set(by_handler) == {"functions.worker.handler.lambda_handler", "functions.batches.starter.lambda_handler"}
+    mapping = by_handler["functions.worker.handler.lambda_handler"]
     assert mapping.mapping.batch_size == 25
     assert mapping.mapping.report_batch_item_failures
     scheduled = {
@@ -148,7 +149,7 @@ def test_runtime_wires_worker_schedule_and_pipeline_from_the_template(runtime: L
         for entry in runtime.scheduler.entries
     }
     assert scheduled["functions.reconciler.handler.lambda_handler"] == "rate(5 minutes)"
-    assert len(runtime.state_machine_arns) == 1
+    assert len(runtime.state_machine_arns) == 2  # the pipeline and the requeue batches
     assert runtime.streams.alive
     assert runtime.scheduler.alive
     assert runtime.webhooks.alive

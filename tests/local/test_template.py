@@ -66,14 +66,15 @@ def test_gateway_responses_are_problem_details(app_template: AppTemplate) -> Non
 
 def test_pipeline_wiring_comes_from_the_template(app_template: AppTemplate) -> None:
     # The worker's stream mapping, the reconciler's schedule and the state machine, as synthesized
-    (mapping,) = app_template.event_source_mappings
-    assert app_template.functions[mapping.function_id].handler == "functions.worker.handler.lambda_handler"
+    by_handler = {app_template.functions[m.function_id].handler: m for m in app_template.event_source_mappings}
+    assert set(by_handler) == {"functions.worker.handler.lambda_handler", "functions.batches.starter.lambda_handler"}
+    mapping = by_handler["functions.worker.handler.lambda_handler"]
     assert mapping.table_id == app_template.table.logical_id
     assert (mapping.batch_size, mapping.report_batch_item_failures) == (25, True)
     assert len(mapping.filter_patterns) == 2
     schedules = {app_template.functions[entry.function_id].handler: entry for entry in app_template.schedules}
     assert schedules["functions.reconciler.handler.lambda_handler"].expression == "rate(5 minutes)"
-    assert len(app_template.named["AWS::StepFunctions::StateMachine"]) == 1
+    assert len(app_template.named["AWS::StepFunctions::StateMachine"]) == 2  # the pipeline and the requeue batches
     (bus,) = app_template.named["AWS::Events::EventBus"]
     assert bus.name("Name") == "gensail-dev-jobs"
     assert len(app_template.named["AWS::S3::Bucket"]) == 2
