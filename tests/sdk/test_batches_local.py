@@ -16,8 +16,6 @@ from tests.sdk.conftest import Faults, Sleeps
 from tests.sdk.local_tenants import LocalTenant, new_tenant
 
 POLL = 0.1
-# Until the runner that ends batches (branch issue-11b) is merged here.
-needs_runner = pytest.mark.skip(reason="the batch runner (branch issue-11b) is not merged yet: batches stay pending")
 
 
 def short_sleep(seconds: float) -> None:
@@ -137,10 +135,9 @@ def test_listing_needs_a_workspace_for_wider_keys(runtime: LocalRuntime, tenant:
         assert list(organization.requeue_batches.list(workspace_id=tenant.workspace_id)) == []
 
 
-@needs_runner
 def test_wait_follows_batches_to_their_end_and_lists_them_page_by_page(client: Gensail, tenant: LocalTenant) -> None:
-    # Given 60 skipped jobs long enough to pass the filters, and 5 that are not
-    passing = tenant.add_skipped(60, duration=600)
+    # Given 12 skipped jobs long enough to pass the filters, and 5 that are not
+    passing = tenant.add_skipped(12, duration=600)
     tenant.add_skipped(5, duration=5)
 
     # When a dry run and then the batch itself are followed to their end
@@ -150,11 +147,11 @@ def test_wait_follows_batches_to_their_end_and_lists_them_page_by_page(client: G
     final = client.requeue_batches.wait(real, on_progress=reads.append, poll_interval=POLL)
 
     # Then the dry run counted what the batch then did, every read was reported, and the jobs were requeued once
-    assert (dry.status, dry.counts.matched, dry.counts.would_pass, dry.counts.requeued) == ("completed", 65, 60, 0)
+    assert (dry.status, dry.counts.matched, dry.counts.would_pass, dry.counts.requeued) == ("completed", 17, 12, 0)
     assert (final.status, final.counts.matched, final.counts.requeued, final.counts.would_skip) == (
         "completed",
-        65,
-        60,
+        17,
+        12,
         5,
     )
     assert reads[-1] == final

@@ -14,14 +14,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from gensail import BatchStatus, Gensail
+from gensail import BatchStatus, Gensail, RequeueBatch
 from gensail.cli import output
 from gensail.cli.commands import cli
 
 from infra.local.runtime import LocalRuntime
 from tests.sdk.local_tenants import LocalTenant, new_tenant
-
-pytestmark = pytest.mark.skip(reason="the batch runner (branch issue-11b) is not merged yet: batches stay pending")
 
 
 class Sleep:
@@ -49,9 +47,19 @@ def tenant(runtime: LocalRuntime, request: pytest.FixtureRequest) -> LocalTenant
     return new_tenant(runtime, request.node.name[:40])
 
 
+def _batch_in(result: Result, tenant: LocalTenant) -> RequeueBatch:
+    """The batch the command printed (its JSON on standard output, where the in-process runtime's functions also
+    log), read back from the API."""
+    printed = re.search(r'^  "batch_id": "(rb_\w+)",$', result.stdout, re.MULTILINE)
+    assert printed is not None, result.stdout
+    with Gensail(api_key=tenant.keys["workspace"], base_url=tenant.runtime.api_url) as client:
+        return client.requeue_batches.get(printed.group(1))
+
+
 def test_the_progress_bar_is_driven_to_the_end(runtime: LocalRuntime, tenant: LocalTenant) -> None:
-    # Given 40 skipped jobs that pass the filters as they are now
-    jobs = tenant.add_skipped(40, duration=600)
+    # Given 40 skipped jobs too short for the filters (requeued all the same, they are skipped again at once
+    # instead of running the pipeline)
+    jobs = tenant.add_skipped(40, duration=5)
 
     # When the command requeues the workspace's duration_below_minimum jobs, by its organization's key
     result = gensail(
@@ -62,6 +70,7 @@ def test_the_progress_bar_is_driven_to_the_end(runtime: LocalRuntime, tenant: Lo
         tenant.workspace_id,
         "--reason",
         "duration_below_minimum",
+        "--include-failing",
         "--output",
         "json",
     )
@@ -71,29 +80,35 @@ def test_the_progress_bar_is_driven_to_the_end(runtime: LocalRuntime, tenant: Lo
     bar = result.stderr.strip().splitlines()[-1]
     assert "requeue completed" in bar
     assert "40/40" in bar
-    batch = json.loads(result.stdout)
-    assert (batch["status"], batch["counts"]["matched"], batch["counts"]["requeued"]) == ("completed", 40, 40)
+    assert "requeued 40" in bar
+    batch = _batch_in(result, tenant)
+    assert (batch.status, batch.counts.matched, batch.counts.requeued) == ("completed", 40, 40)
     assert all(tenant.job(job.job_id).source_metadata["requeue_count"] == 1 for job in jobs)
 
 
 def test_ctrl_c_cancels_a_running_batch(runtime: LocalRuntime, tenant: LocalTenant) -> None:
-    # Given a workspace with more skipped jobs than the throttle lets a batch requeue in a few seconds
-    jobs = tenant.add_skipped(400, duration=600)
+    # Given a workspace with more skipped jobs than the throttle (50 a second) lets a batch requeue in a few seconds
+    jobs = tenant.add_skipped(400, duration=5)
 
-    # When Ctrl-C is pressed at the second poll and the offer to cancel is accepted
-    result = gensail(runtime, tenant.keys["workspace"], "requeue", sleep=Sleep(interrupt_at=2), answer="y\n")
+    # When Ctrl-C is pressed after a second of polls and the offer to cancel is accepted
+    result = gensail(
+        runtime,
+        tenant.keys["workspace"],
+        "requeue",
+        "--include-failing",
+        "--output",
+        "json",
+        sleep=Sleep(interrupt_at=10),
+        answer="y\n",
+    )
 
     # Then the batch ends cancelled, part-way, and its counts agree with the jobs' states
     assert result.exit_code == output.EXIT_INTERRUPTED, result.stderr
-    assert "Cancel batch" in result.stderr
-    batch_id = re.search(r"Cancel batch (rb_\w+)\?", result.stderr)
-    assert batch_id is not None
-    with Gensail(api_key=tenant.keys["workspace"], base_url=runtime.api_url) as client:
-        final = client.requeue_batches.get(batch_id.group(1))
+    assert re.search(r"Cancel batch rb_\w+\? .*\[y/N\]: y", result.stderr)
+    final = _batch_in(result, tenant)
     assert final.status == BatchStatus.CANCELLED
     requeued = [job for job in jobs if tenant.job(job.job_id).source_metadata.get("requeue_count", 0) > 0]
-    assert 0 < final.counts.requeued < len(jobs)
-    assert final.counts.requeued == len(requeued)
+    assert final.counts.requeued == len(requeued) < len(jobs)
 
 
 def _readme_batch_example() -> str:
