@@ -7,11 +7,13 @@ the chosen reasons, from the config preview (nothing is written); without it the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import TracebackType
 
 import click
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from gensail._sync import Gensail
 from gensail.batch_models import SKIP_REASON_CODES, BatchStatus, RequeueBatch
@@ -25,11 +27,19 @@ CANCEL_WAIT_SECONDS = 120.0
 
 @api_command(None, "requeue")
 @click.option("--workspace", "workspaces", multiple=True, help="A workspace (repeat for several; 100 at most).")
-@click.option("--reason", "reasons", multiple=True, type=click.Choice(SKIP_REASON_CODES), help="Only this skip reason.")
+@click.option(
+    "--reason",
+    "reasons",
+    multiple=True,
+    type=click.Choice(SKIP_REASON_CODES),
+    help="Only jobs skipped for this reason (repeat for several).",
+)
 @click.option("--dry-run", is_flag=True, help="Only count what the batch would requeue; no job changes.")
 @click.option("--include-failing", is_flag=True, help="Also requeue jobs the current filters would skip again.")
 @click.option("--max-jobs", type=click.IntRange(1, 100_000), help="Stop after this many jobs (default 100,000).")
-@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True, help="Seconds.")
+@click.option(
+    "--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True, help="Seconds between reads."
+)
 def requeue(
     client: Gensail,
     output: str,
@@ -89,22 +99,27 @@ def estimate_total(client: Gensail, batch: RequeueBatch) -> int | None:
     return min(total, selection.max_jobs)
 
 
+class CountsProgress(Progress):
+    """A progress bar with its task's counts on a line of their own, so that a narrow terminal keeps the bar."""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            yield Text(f"  {task.fields['counts']}", overflow="fold")
+
+
 class BatchBar:
     """A rich progress bar on standard error: jobs matched so far out of the estimate, and the counts."""
 
     def __init__(self, batch: RequeueBatch, estimate: int | None) -> None:
         self.latest = batch
         self._estimate = estimate
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            console.width = 160  # piped: one full line per read, counts never cut off
-        self._progress = Progress(
+        self._progress = CountsProgress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=30),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[counts]}"),
             TimeElapsedColumn(),
-            console=console,
+            console=Console(stderr=True),
         )
         self._task = self._progress.add_task(_title(batch), total=estimate, counts=_counts(batch))
 
