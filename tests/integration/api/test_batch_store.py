@@ -186,3 +186,19 @@ def test_a_batch_of_a_hundred_workspaces_is_created_listed_and_locked(api: ApiCa
         assert [batch["batch_id"] for batch in listed.body["batches"]] == [batch_id]
     refused = api("POST", "/api/v1/requeue-batches", tenants.callers["ws_001"], {})
     assert (refused.status, refused.body["code"]) == (409, "batch_in_progress")
+
+
+class FailingMembers(BatchStore):
+    def _write_members(self, batch: RequeueBatch) -> None:
+        raise RuntimeError("throttled")
+
+
+def test_a_creation_that_fails_releases_its_locks(clock: Clock) -> None:
+    failing = FailingMembers(TABLE_NAME, aws_client("dynamodb"), clock)
+
+    with pytest.raises(RuntimeError):
+        failing.create(new_batch("ws_000", "ws_001"))
+
+    store, _ = stores(clock)
+    assert [store.lock_holder(ws) for ws in ("ws_000", "ws_001")] == [None, None]
+    assert store.create(new_batch("ws_001")).selection.workspace_ids == ["ws_001"]
