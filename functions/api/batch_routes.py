@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
@@ -36,6 +37,7 @@ IDEMPOTENCY_KEY = Annotated[
     ),
 ]
 
+logger = Logger()
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
 
 
@@ -55,9 +57,12 @@ def batch_service() -> BatchService:
 
         return IdempotentCreates(settings.table_name, client("dynamodb"))
 
+    def workspace_paths(workspace_ids: list[str]) -> Any:
+        return {workspace_id: found.path for workspace_id, found in registry.get_workspaces(workspace_ids).items()}
+
     return BatchService(
         BatchStore(settings.table_name, client("dynamodb")),
-        WorkspaceDirectory(workspace_path, settings.tenant_cache_seconds),
+        WorkspaceDirectory(workspace_path, settings.tenant_cache_seconds, workspace_paths),
         cursor_codec(settings),
         idempotency,
     )
@@ -111,6 +116,12 @@ def _accepted(batch: RequeueBatch) -> Response[str]:
 )
 def create_batch(body: CreateRequeueBatch, idempotency_key: IDEMPOTENCY_KEY = None) -> Response[str]:
     batch = batch_service().create(_caller(), body.request(), idempotency_key, router.lambda_context)
+    logger.info(
+        "requeue batch accepted",
+        batch_id=batch.batch_id,
+        workspaces=len(batch.selection.workspace_ids),
+        dry_run=batch.dry_run,
+    )
     return _accepted(RequeueBatch.of(batch))
 
 
@@ -167,7 +178,9 @@ def get_batch(batch_id: BATCH_ID) -> RequeueBatch:
     ),
 )
 def cancel_batch(batch_id: BATCH_ID) -> Response[str]:
-    return _accepted(RequeueBatch.of(batch_service().cancel(_caller(), batch_id)))
+    batch = batch_service().cancel(_caller(), batch_id)
+    logger.info("requeue batch cancel requested", batch_id=batch_id)
+    return _accepted(RequeueBatch.of(batch))
 
 
 # The errors only batch routes raise; the API's own handlers (functions.api.handler) answer the shared ones.

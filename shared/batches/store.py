@@ -84,9 +84,17 @@ class BatchStore(TableRepository):
             self._write_members(batch)
             self._commit(batch)
         except BaseException:
-            self.release_locks(batch.batch_id, workspaces)
+            # An error reply to the commit may hide a commit that happened: a stored batch keeps its locks.
+            if not self._stored(batch.batch_id):
+                self.release_locks(batch.batch_id, workspaces)
             raise
         return batch
+
+    def _stored(self, batch_id: str) -> bool:
+        try:
+            return self.get(batch_id) is not None
+        except ClientError:
+            return True  # unknown: keep the locks (a takeover frees them if the batch was never stored)
 
     def _take_locks(self, batch_id: str, workspaces: list[str]) -> None:
         for attempt in range(_LOCK_ATTEMPTS):

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+from typing import Any
+
 import boto3
+import pytest
 
 from shared import schema
+from shared.aws import client as aws_client
+from shared.batches.idempotency import IdempotentCreates
 from shared.dynamo import from_item
+from shared.errors import IdempotencyKeyInUse
 from tests.conftest import Tenants
 from tests.integration.api.conftest import ApiCall
 from tests.integration.api.test_requeue_batches import BATCHES, finish, store
@@ -104,3 +112,45 @@ def test_records_expire_through_the_table_ttl_and_never_hold_the_key_in_clear(ap
     assert isinstance(record[schema.TTL_ATTRIBUTE], int)
     assert "status" not in record
     assert "secret-looking-key" not in str(record["sk"])
+
+
+class Crashed(BaseException):
+    """The invocation died (a timeout, the process killed): nothing after this point runs."""
+
+
+@dataclass
+class Context:
+    remaining_ms: int
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_a_first_request_still_running_makes_a_retry_wait_then_answer_in_use(tenants: Tenants) -> None:
+    creates = IdempotentCreates(TABLE_NAME, aws_client("dynamodb"), wait_seconds=0.3)
+    caller = tenants.callers["ws_000"]
+
+    def crash() -> dict[str, Any]:
+        raise Crashed
+
+    with pytest.raises(Crashed):
+        creates.once(caller, "slow", {"dry_run": True}, crash, Context(remaining_ms=30_000))
+
+    with pytest.raises(IdempotencyKeyInUse):
+        creates.once(caller, "slow", {"dry_run": True}, lambda: {"batch_id": "rb_2"}, Context(30_000))
+
+
+def test_a_crashed_first_request_blocks_its_retries_only_for_its_remaining_time(tenants: Tenants) -> None:
+    creates = IdempotentCreates(TABLE_NAME, aws_client("dynamodb"), wait_seconds=0.3)
+    caller = tenants.callers["ws_000"]
+
+    def crash() -> dict[str, Any]:
+        raise Crashed
+
+    with pytest.raises(Crashed):
+        creates.once(caller, "crashed", {"dry_run": True}, crash, Context(remaining_ms=1))
+    time.sleep(0.01)
+
+    result = creates.once(caller, "crashed", {"dry_run": True}, lambda: {"batch_id": "rb_2"}, Context(30_000))
+
+    assert result == {"batch_id": "rb_2"}

@@ -186,3 +186,39 @@ def test_a_batch_of_a_hundred_workspaces_is_created_listed_and_locked(api: ApiCa
         assert [batch["batch_id"] for batch in listed.body["batches"]] == [batch_id]
     refused = api("POST", "/api/v1/requeue-batches", tenants.callers["ws_001"], {})
     assert (refused.status, refused.body["code"]) == (409, "batch_in_progress")
+
+
+class FailingMembers(BatchStore):
+    def _write_members(self, batch: RequeueBatch) -> None:
+        raise RuntimeError("throttled")
+
+
+def test_a_creation_that_fails_releases_its_locks(clock: Clock) -> None:
+    failing = FailingMembers(TABLE_NAME, aws_client("dynamodb"), clock)
+
+    with pytest.raises(RuntimeError):
+        failing.create(new_batch("ws_000", "ws_001"))
+
+    store, _ = stores(clock)
+    assert [store.lock_holder(ws) for ws in ("ws_000", "ws_001")] == [None, None]
+    assert store.create(new_batch("ws_001")).selection.workspace_ids == ["ws_001"]
+
+
+class LostCommitReply(BatchStore):
+    """A store whose commit is written, but whose reply is lost (the client sees an error)."""
+
+    def _commit(self, batch: RequeueBatch) -> None:
+        super()._commit(batch)
+        raise ConnectionError("read timeout")
+
+
+def test_a_commit_whose_reply_was_lost_keeps_its_locks(clock: Clock) -> None:
+    lost = LostCommitReply(TABLE_NAME, aws_client("dynamodb"), clock)
+    batch = new_batch("ws_000")
+
+    with pytest.raises(ConnectionError):
+        lost.create(batch)
+
+    store, _ = stores(clock)
+    assert store.get(batch.batch_id) is not None
+    assert store.lock_holder("ws_000") == batch.batch_id
