@@ -136,3 +136,37 @@ def test_a_cancel_part_way_leaves_counts_that_agree_with_the_jobs(runtime: Local
     ]
     assert ended.counts.requeued == len(requeued) < 250
     assert ended.counts.matched == ended.counts.requeued
+
+
+def test_a_page_that_keeps_failing_ends_the_batch_failed_and_frees_its_workspace(
+    runtime: LocalRuntime, workspace: Workspace
+) -> None:
+    # Given a workspace whose config document is malformed (written around the admin command's checks)
+    store_skipped(runtime, workspace, [40])
+    store = ConfigStore(runtime.config_prefix, aws_client("ssm"))
+    store.put_document(
+        ConfigLevel.WORKSPACE, workspace.workspace_id, {"processing": {"filters": {"min_duration_seconds": -1}}}
+    )
+    batch = batch_of(runtime, workspace)
+
+    # When its pages fail on every retry (2 + 4 + 8 s of backoff)
+    ended = finished(runtime, batch)
+
+    # Then FinishFailed ended it failed and released its lock, and the execution failed (the alarm's metric)
+    assert ended.status is BatchStatus.FAILED
+    lock = aws_client("dynamodb").get_item(
+        TableName=runtime.table_name, Key=to_item(schema.requeue_lock_key(workspace.workspace_id))
+    )
+    assert "Item" not in lock
+    arn = next(arn for arn in runtime.state_machine_arns.values() if "RequeueBatches" in arn)
+    execution = wait_for(
+        lambda: next(
+            (
+                e
+                for e in aws_client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+                if e["name"] == batch.batch_id and e["status"] != "RUNNING"
+            ),
+            None,
+        )
+    )
+    assert execution["status"] == "FAILED"
