@@ -63,6 +63,7 @@ def add_api_functions(scope: Construct, functions: PythonFunctions) -> ApiFuncti
     cursor_secret.grant_read(api)
     # The config routes: documents and history in the table (config partitions only), copies in SSM.
     functions.data.grant_config_documents(api)
+    functions.data.grant_requeue_batches(api)
     grant_config_read(api, scope)
     grant_config_write(api, scope)
     return ApiFunctions(authorizer=authorizer, api=api, cursor_secret=cursor_secret)

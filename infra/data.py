@@ -29,6 +29,9 @@ def _index(definition: schema.IndexDefinition) -> dynamodb.GlobalSecondaryIndexP
 
 
 BATCH_GET_ITEM = "dynamodb:BatchGetItem"
+BATCH_WRITE_ITEM = "dynamodb:BatchWriteItem"
+CONDITION_CHECK_ITEM = "dynamodb:ConditionCheckItem"
+DELETE_ITEM = "dynamodb:DeleteItem"
 GET_ITEM = "dynamodb:GetItem"
 PUT_ITEM = "dynamodb:PutItem"
 QUERY = "dynamodb:Query"
@@ -101,5 +104,28 @@ class Data(Construct):
                 actions=[BATCH_GET_ITEM, *(changes if write else [])],
                 resources=[self.table.table_arn],
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [schema.config_partition("*", "*")]}},
+            )
+        )
+
+    def grant_requeue_batches(self, grantee: iam.IGrantable) -> None:
+        """Create, read and cancel requeue batches: the batch partitions, workspace locks and idempotency records.
+
+        Creating is transactions of lock puts, a batch write of member items, and a transaction of the batch item
+        with a check of its abandoned marker; a stale lock is deleted (or taken over: put a marker, check, delete).
+        The condition on the partition key keeps these away from jobs, tenants and API keys.
+        """
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    BATCH_GET_ITEM,
+                    BATCH_WRITE_ITEM,
+                    CONDITION_CHECK_ITEM,
+                    DELETE_ITEM,
+                    GET_ITEM,
+                    PUT_ITEM,
+                    UPDATE_ITEM,
+                ],
+                resources=[self.table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": schema.requeue_batch_partitions()}},
             )
         )

@@ -95,3 +95,46 @@ class ConfigConflict(DomainError):
     """Concurrent writers kept changing a config document; the change was not stored (retry it)."""
 
     code = "config_conflict"
+
+
+class BatchNotFound(DomainError):
+    code = "batch_not_found"
+
+
+class BatchInProgress(DomainError):
+    """A workspace of the new batch already has a pending or running batch (one at a time per workspace)."""
+
+    code = "batch_in_progress"
+
+    def __init__(self, workspace_id: str, batch_id: str) -> None:
+        super().__init__(
+            f"Workspace {workspace_id} has a requeue batch in progress ({batch_id}); "
+            "wait for it to finish or cancel it."
+        )
+        self.workspace_id = workspace_id
+        self.batch_id = batch_id
+
+
+class BatchFinished(DomainError):
+    """A change (a cancel) to a batch that has already ended."""
+
+    code = "batch_finished"
+
+
+class IdempotencyKeyReused(DomainError):
+    """An ``Idempotency-Key`` this API key already used for a request with another body."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInUse(DomainError):
+    """The first request with this ``Idempotency-Key`` is still being processed; retry shortly."""
+
+    code = "idempotency_key_in_use"
+
+
+class BatchCreationAbandoned(DomainError):
+    """The batch's workspace locks were taken over before the batch was stored (its creation outlived the
+    takeover delay); nothing of it will run."""
+
+    code = "batch_creation_abandoned"

@@ -114,3 +114,18 @@ def requeue_lock_key(workspace_id: str) -> dict[str, str]:
 def throttle_key(name: str, partner_id: str) -> dict[str, str]:
     """A partner's rate limiter for ``name`` (the requeue batches' jobs per second)."""
     return {PARTITION_KEY: f"THROTTLE#{name}#{partner_id}", SORT_KEY: "THROTTLE"}
+
+
+def idempotency_partition(name: str) -> str:
+    """The partition of ``name``'s idempotency records (Powertools' idempotency utility, one partition per use)."""
+    return f"IDEMPOTENCY#{name}"
+
+
+def requeue_batch_partitions() -> list[str]:
+    """``dynamodb:LeadingKeys`` patterns of what creating, reading and cancelling batches touches: batch,
+    member and abandoned-marker items, workspace locks, and the idempotency records of batch creation."""
+    return [
+        requeue_batch_key("*")[PARTITION_KEY],
+        requeue_lock_key("*")[PARTITION_KEY],
+        idempotency_partition("requeue-batches"),
+    ]

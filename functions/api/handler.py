@@ -11,7 +11,7 @@ gc.disable()
 
 import json
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
@@ -25,6 +25,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.api.batch_routes import batch_service  # noqa: F401  # named here for the same reason
+from functions.api.batch_routes import router as batch_router
 from functions.api.common import caller_of, cursor_codec, problem_response, problem_responses
 
 # ``config_services`` is named here so that whoever resets this module's cached services resets those too.
@@ -65,6 +67,7 @@ metrics = Metrics()
 app = HardenedRestResolver()
 
 app.include_router(config_router)
+app.include_router(batch_router)
 
 
 @cache
@@ -129,6 +132,24 @@ def list_jobs(
 ) -> JobList:
     listing = _service().list(_caller(), workspace_id, status, limit, cursor)
     return JobList(jobs=[Job.of(job) for job in listing.jobs], next_cursor=listing.next_cursor)
+
+
+@app.get(
+    "/api/v1/jobs/lookup",
+    summary="Find the job of a source call",
+    description="The job created from a call of `source` (today `callrail`) with this id.",
+    operation_id="lookupJob",
+    tags=["jobs"],
+    responses={
+        200: {"description": "The job", "content": {"application/json": {"model": Job}}},
+        **problem_responses(400, 403, 404),
+    },
+)
+def lookup_job(
+    source: Annotated[Literal["callrail"], Query(description="Where the call came from.")],
+    source_id: Annotated[str, Query(min_length=1, max_length=128, description="The call's id at the source.")],
+) -> Job:
+    return Job.of(_service().lookup(source, source_id, _caller()))
 
 
 @app.get(

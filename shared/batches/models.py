@@ -94,12 +94,14 @@ class BatchProgress(BaseModel):
 
 
 class RequeueBatch(BaseModel):
-    """A stored batch. ``partner_id`` is the partner of its workspaces (a batch never spans partners)."""
+    """A stored batch. ``partner_id`` is the partner of its workspaces (a batch never spans partners);
+    ``organization_ids`` the organizations of its workspaces (so an access check needs no tenant reads)."""
 
     model_config = ConfigDict(extra="ignore")
 
     batch_id: str
     partner_id: str
+    organization_ids: list[str] = Field(default_factory=list)
     status: BatchStatus = BatchStatus.PENDING
     dry_run: bool = False
     selection: BatchSelection

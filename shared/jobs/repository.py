@@ -61,6 +61,14 @@ class JobRepository(TableRepository):
         item = response.get("Item")
         return job_from_item(item) if item else None
 
+    def find_by_source(self, source: str, source_id: str) -> Job | None:
+        """The job created from a source's call (its dedupe item names the job), if any."""
+        response = self._db.get_item(
+            TableName=self._table, Key=to_item(schema.source_call_key(source, source_id)), ConsistentRead=True
+        )
+        dedupe = response.get("Item")
+        return self.get(str(from_item(dedupe)["job_id"])) if dedupe else None
+
     def create(self, job: Job) -> Job:
         """Store a new job. A job id already taken is replaced by a fresh one, never overwritten."""
         for _ in range(_ID_COLLISION_RETRIES):

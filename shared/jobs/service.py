@@ -77,6 +77,15 @@ class JobService:
             raise AccessDenied(f"Your API key has no access to the workspace of job {job_id}.")
         return job
 
+    def lookup(self, source: str, source_id: str, caller: Caller) -> Job:
+        """The job created from ``source``'s call ``source_id``."""
+        job = self._jobs.find_by_source(source, source_id)
+        if job is None:
+            raise JobNotFound(f"No job for {source} call {source_id}.")
+        if not caller.covers_item(job.model_dump()):
+            raise AccessDenied(f"Your API key has no access to the workspace of the job for {source} call {source_id}.")
+        return job
+
     def list(
         self,
         caller: Caller,
@@ -86,7 +95,7 @@ class JobService:
         cursor: str | None,
     ) -> JobListing:
         """One page of a workspace's jobs, newest first, optionally in one status."""
-        workspace_id = self._accessible_workspace(caller, workspace_id)
+        workspace_id = accessible_workspace(caller, workspace_id, self._workspaces)
         binding = {
             "workspace_id": workspace_id,
             "status": status.value if status else None,
@@ -99,20 +108,28 @@ class JobService:
         next_cursor = self._cursors().encode(page.last_key, binding) if page.last_key else None
         return JobListing(jobs=page.jobs, next_cursor=next_cursor)
 
-    def _accessible_workspace(self, caller: Caller, workspace_id: str | None) -> str:
-        # `workspace_id=` (empty) means the same as no workspace_id, whatever the key's scope.
-        workspace_id = workspace_id or None
-        if caller.scope is ScopeKind.WORKSPACE:
-            if workspace_id not in (None, caller.scope_id):
-                raise AccessDenied(f"Your API key has no access to workspace {workspace_id}.")
-            return caller.scope_id
-        if workspace_id is None:
-            article = "an" if caller.scope[0] in "aeiou" else "a"
-            raise WorkspaceRequired(
-                f"A key scoped to {article} {caller.scope} must name the workspace to list (workspace_id)."
-            )
-        path = self._workspaces.path_of(workspace_id)
-        # An unknown workspace is refused like a foreign one, so ids of other tenants cannot be probed.
-        if path is None or not caller.covers(path):
+
+def accessible_workspace(
+    caller: Caller, workspace_id: str | None, workspaces: WorkspaceDirectory, action: str = "list"
+) -> str:
+    """The workspace a listing reads: ``workspace_id``, or a workspace key's own when omitted.
+
+    Organization and partner keys must name one (``WorkspaceRequired``); a workspace outside the key's scope,
+    or unknown, is ``AccessDenied``.
+    """
+    # `workspace_id=` (empty) means the same as no workspace_id, whatever the key's scope.
+    workspace_id = workspace_id or None
+    if caller.scope is ScopeKind.WORKSPACE:
+        if workspace_id not in (None, caller.scope_id):
             raise AccessDenied(f"Your API key has no access to workspace {workspace_id}.")
-        return workspace_id
+        return caller.scope_id
+    if workspace_id is None:
+        article = "an" if caller.scope[0] in "aeiou" else "a"
+        raise WorkspaceRequired(
+            f"A key scoped to {article} {caller.scope} must name the workspace to {action} (workspace_id)."
+        )
+    path = workspaces.path_of(workspace_id)
+    # An unknown workspace is refused like a foreign one, so ids of other tenants cannot be probed.
+    if path is None or not caller.covers(path):
+        raise AccessDenied(f"Your API key has no access to workspace {workspace_id}.")
+    return workspace_id

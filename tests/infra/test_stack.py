@@ -188,19 +188,23 @@ def test_both_functions_share_one_code_asset_of_functions_and_shared_only(synthe
 # --- least privilege -------------------------------------------------------------------------------------------
 
 
-def test_api_function_may_get_and_update_items_query_indexes_and_write_config_partitions_only(
+def test_api_function_may_get_and_update_items_query_indexes_and_write_config_and_batch_partitions_only(
     synthesized: Synthesized,
 ) -> None:
     grants = _dynamodb_grants(synthesized, synthesized.function_id(API_HANDLER))
 
     indexes = {f"index/{index.name}" for index in schema.GLOBAL_INDEXES}
     config = "table[CONFIG#*#*]"
+    batches = "table[BATCH#*,REQUEUE_LOCK#*,IDEMPOTENCY#requeue-batches]"
     assert grants == {
-        "dynamodb:GetItem": {"table", config},
-        "dynamodb:UpdateItem": {"table", config},
+        "dynamodb:GetItem": {"table", config, batches},
+        "dynamodb:UpdateItem": {"table", config, batches},
         "dynamodb:Query": indexes | {config},
-        "dynamodb:BatchGetItem": {config},
-        "dynamodb:PutItem": {config},
+        "dynamodb:BatchGetItem": {config, batches},
+        "dynamodb:PutItem": {config, batches},
+        "dynamodb:BatchWriteItem": {batches},
+        "dynamodb:ConditionCheckItem": {batches},
+        "dynamodb:DeleteItem": {batches},
     }
 
 

@@ -31,6 +31,9 @@ class FakeContext:
 def _resource_of(path: str) -> tuple[str, dict[str, str] | None]:
     """The API Gateway resource template and path parameters for a concrete path of this API."""
     patterns = [
+        (r"^/api/v1/jobs/lookup$", "/api/v1/jobs/lookup"),
+        (r"^/api/v1/requeue-batches/(?P<batch_id>[^/]+)/cancel$", "/api/v1/requeue-batches/{batch_id}/cancel"),
+        (r"^/api/v1/requeue-batches/(?P<batch_id>[^/]+)$", "/api/v1/requeue-batches/{batch_id}"),
         (r"^/api/v1/jobs/(?P<job_id>[^/]+)/status$", "/api/v1/jobs/{job_id}/status"),
         (r"^/api/v1/jobs/(?P<job_id>[^/]+)$", "/api/v1/jobs/{job_id}"),
         *(

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from shared import schema
+from shared.access import ScopeKind
 from shared.aws import client as aws_client
-from shared.clock import format_timestamp
+from shared.batches.models import BatchSelection, CreatedBy, RequeueBatch, new_batch_id
+from shared.batches.store import BatchStore
+from shared.clock import format_timestamp, now_iso
+from shared.dynamo import to_item
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobStatus, SkipReason
 from shared.jobs.repository import JobRepository
@@ -49,3 +54,28 @@ def make_job(
 
 def store_job(workspace: Workspace, **fields: object) -> Job:
     return JobRepository(TABLE_NAME, aws_client("dynamodb")).create(make_job(workspace, **fields))  # type: ignore[arg-type]
+
+
+def store_source_call(job: Job) -> None:
+    """The dedupe item ingestion writes beside a job made from a call (what ``GET /jobs/lookup`` reads)."""
+    item = {
+        **schema.source_call_key(job.source, job.source_id or ""),
+        "entity": schema.Entity.SOURCE_CALL,
+        "job_id": job.job_id,
+        "created_at": job.created_at,
+    }
+    aws_client("dynamodb").put_item(TableName=TABLE_NAME, Item=to_item(item))
+
+
+def store_batch(*workspaces: Workspace, dry_run: bool = False) -> RequeueBatch:
+    """A pending requeue batch over ``workspaces`` (one partner), created through the store as the API does."""
+    batch = RequeueBatch(
+        batch_id=new_batch_id(),
+        partner_id=workspaces[0].partner_id,
+        organization_ids=sorted({workspace.organization_id for workspace in workspaces}),
+        dry_run=dry_run,
+        selection=BatchSelection(workspace_ids=[workspace.workspace_id for workspace in workspaces]),
+        created_at=now_iso(),
+        created_by=CreatedBy(scope=ScopeKind.PARTNER, key_id="key_factory"),
+    )
+    return BatchStore(TABLE_NAME, aws_client("dynamodb")).create(batch)

@@ -42,6 +42,9 @@ class FakeJobStore:
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 
+    def find_by_source(self, source: str, source_id: str) -> Job | None:
+        return next((job for job in self.jobs.values() if (job.source, job.source_id) == (source, source_id)), None)
+
     def requeue(self, job_id: str, caller: Caller, now: str) -> Job:
         job = self.jobs.get(job_id)
         if job is None:

@@ -173,12 +173,40 @@ class JobNotFound(NotFoundError):
     problem_code = "job_not_found"
 
 
+class BatchNotFound(NotFoundError):
+    problem_code = "batch_not_found"
+
+
 class RouteNotFound(NotFoundError):
     problem_code = "route_not_found"
 
 
 class MethodNotAllowed(MethodNotAllowedError):
     problem_code = "method_not_allowed"
+
+
+class BatchInProgress(ConflictError):
+    """One of the batch's workspaces already has a pending or running batch; ``detail`` names both."""
+
+    problem_code = "batch_in_progress"
+
+
+class IdempotencyKeyReused(ConflictError):
+    """The ``Idempotency-Key`` was already used by this API key for a batch with another body."""
+
+    problem_code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInUse(ConflictError):
+    """The first request with this ``Idempotency-Key`` is still running; retried within the budget, then raised."""
+
+    problem_code = "idempotency_key_in_use"
+
+
+class BatchFinished(ConflictError):
+    """A cancel reached a batch that had already ended."""
+
+    problem_code = "batch_finished"
 
 
 class ConfigConflict(ConflictError):

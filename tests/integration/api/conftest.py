@@ -29,6 +29,7 @@ def api(aws: None) -> Iterator[ApiCall]:
 
     handler._service.cache_clear()
     handler.config_services.cache_clear()
+    handler.batch_service.cache_clear()
 
     def call(
         method: str,
@@ -53,3 +54,4 @@ def api(aws: None) -> Iterator[ApiCall]:
     yield call
     handler._service.cache_clear()
     handler.config_services.cache_clear()
+    handler.batch_service.cache_clear()
