@@ -1,8 +1,8 @@
 """Requeue batch figures on the local runtime (the synthesized app, moto server, functions in-process):
 
 - the spec's client loop (list every page of skipped jobs, then ``PATCH`` each, one at a time) against one requeue
-  batch, each over ``BENCH_BATCH_JOBS`` (10,000) skipped jobs of one workspace through the local API, with the
-  partner's throttle set high;
+  batch (``POST /api/v1/requeue-batches``, then until it has finished), each over ``BENCH_BATCH_JOBS`` (10,000)
+  skipped jobs of one workspace through the local API, with the partner's throttle set high;
 - AWS requests per requeued job made by the batch (its starter and its state machine's tasks);
 - the rate achieved at the default throttle (50 jobs per second), over ``BENCH_BATCH_RATE_JOBS`` (2,000) jobs, and
   at a setting the local backend can sustain (``BENCH_BATCH_LOW_RATE``, 10 per second, over 30 seconds of jobs).
@@ -42,7 +42,7 @@ from shared.clock import parse_timestamp
 from shared.config.hierarchy import ConfigLevel, ConfigStore, set_path
 from shared.jobs.repository import JobRepository, job_item
 from shared.tenants.registry import TenantRegistry, Workspace
-from tests.support.batches import store_batch, stored_batch
+from tests.support.batches import stored_batch
 from tests.support.factories import make_job
 
 JOBS = int(os.environ.get("BENCH_BATCH_JOBS", "10000"))
@@ -71,12 +71,15 @@ def _seed_skipped(runtime: LocalRuntime, workspace: Workspace, count: int) -> No
             request = db.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
 
 
-def _client_loop(api: httpx.Client, key: str, workspace_id: str) -> int:
-    """The spec's bulk requeue, extended to every page (as written it requeues only the first 50)."""
+def _client_loop(api: httpx.Client, key: str, workspace_id: str) -> tuple[int, int]:
+    """The spec's bulk requeue, extended to every page (as written it requeues only the first 50); returns the jobs
+    requeued and the HTTP requests it made."""
     headers = {"Authorization": f"Bearer {key}"}
     jobs: list[dict[str, Any]] = []
     params: dict[str, str] = {"status": "skipped", "workspace_id": workspace_id}
+    listed = 0
     while True:
+        listed += 1
         response = api.get("/api/v1/jobs", headers=headers, params=params)
         response.raise_for_status()
         page = response.json()
@@ -84,9 +87,30 @@ def _client_loop(api: httpx.Client, key: str, workspace_id: str) -> int:
         if not page.get("next_cursor"):
             break
         params = {**params, "cursor": page["next_cursor"]}
+    requeued = 0
     for job in jobs:
-        api.patch(f"/api/v1/jobs/{int(job['job_id'])}/status", headers=headers, json={"status": "queued"})
-    return len(jobs)
+        answer = api.patch(f"/api/v1/jobs/{int(job['job_id'])}/status", headers=headers, json={"status": "queued"})
+        requeued += answer.status_code == 200
+    return requeued, len(jobs) + listed
+
+
+def _create_batch(runtime: LocalRuntime, key: str, workspace: Workspace, **body: Any) -> RequeueBatch:
+    """``POST /api/v1/requeue-batches`` through the local API; the batch as stored."""
+    with httpx.Client(base_url=runtime.api_url, timeout=30) as api:
+        response = api.post(
+            "/api/v1/requeue-batches",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"workspace_ids": [workspace.workspace_id], **body},
+        )
+    response.raise_for_status()
+    return stored_batch(response.json()["batch_id"], runtime.table_name)
+
+
+def _key(runtime: LocalRuntime, workspace: Workspace) -> str:
+    key, _ = ApiKeyRepository(runtime.table_name, aws_client("dynamodb")).create(
+        ScopeKind.WORKSPACE, workspace.workspace_id, "bench", tenant_exists=True
+    )
+    return key
 
 
 def _wait_finished(runtime: LocalRuntime, batch: RequeueBatch) -> RequeueBatch:
@@ -168,32 +192,33 @@ def _figures(runtime: LocalRuntime) -> dict[str, Any]:
     (low_ws,) = _tenants(runtime, "slow", ["slow"])
     config = ConfigStore(runtime.config_prefix, aws_client("ssm"))
     config.write_document(ConfigLevel.PARTNER, "ptn_fast", set_path({}, "requeue.max_jobs_per_second", HIGH_RATE))
-    key, record = ApiKeyRepository(runtime.table_name, aws_client("dynamodb")).create(
+    key, _ = ApiKeyRepository(runtime.table_name, aws_client("dynamodb")).create(
         ScopeKind.ORGANIZATION, "org_fast", "bench", tenant_exists=True
     )
     for workspace, count in ((loop_ws, JOBS), (batch_ws, JOBS), (rate_ws, RATE_JOBS), (low_ws, LOW_RATE * 30)):
         _seed_skipped(runtime, workspace, count)
 
     with httpx.Client(base_url=runtime.api_url, timeout=30) as api:
-        looped, loop_seconds = _timed(lambda: _client_loop(api, key, loop_ws.workspace_id))
+        (looped, http_requests), loop_seconds = _timed(lambda: _client_loop(api, key, loop_ws.workspace_id))
 
     with _batch_requests() as calls:
-        batch = store_batch(
-            batch_ws.partner_id,
-            [batch_ws.workspace_id],
-            table=runtime.table_name,
-            key_id=record.key_id,
-            only_passing=False,  # as the client loop: every skipped job
+        # as the client loop: every skipped job, not only those that pass the filters
+        fast, batch_seconds = _timed(
+            lambda: _wait_finished(runtime, _create_batch(runtime, key, batch_ws, only_passing=False))
         )
-        fast, batch_seconds = _timed(lambda: _wait_finished(runtime, batch))
     requests = sum(calls.values())
 
     default_rate = _rate(runtime, rate_ws, DEFAULT_RATE)
     low_rate = _rate(runtime, low_ws, LOW_RATE)
     return {
         "jobs": JOBS,
-        "client_loop": {"requeued": looped, "seconds": round(loop_seconds, 1)},
-        "batch": {"requeued": fast.counts.requeued, "seconds": round(batch_seconds, 1), "status": fast.status.value},
+        "client_loop": {"requeued": looped, "seconds": round(loop_seconds, 1), "http_requests": http_requests},
+        "batch": {
+            "requeued": fast.counts.requeued,
+            "seconds": round(batch_seconds, 1),
+            "status": fast.status.value,
+            "http_requests": 1,
+        },
         "batch_speedup": round(loop_seconds / batch_seconds, 1),
         "batch_aws_requests": dict(sorted(calls.items())),
         "batch_aws_requests_per_requeued_job": round(requests / max(fast.counts.requeued, 1), 3),
@@ -211,7 +236,7 @@ def _rate(runtime: LocalRuntime, workspace: Workspace, setting: int) -> dict[str
         ConfigStore(runtime.config_prefix, aws_client("ssm")).write_document(
             ConfigLevel.PARTNER, workspace.partner_id, set_path({}, "requeue.max_jobs_per_second", setting)
         )
-    batch = store_batch(workspace.partner_id, [workspace.workspace_id], table=runtime.table_name, only_passing=False)
+    batch = _create_batch(runtime, _key(runtime, workspace), workspace, only_passing=False)
     done = _wait_finished(runtime, batch)
     # Each page stamps its jobs with the moment it began; the rate is the jobs of every page but the last over the
     # time from the first page's start to the last one's (the last page's own slot ends after the batch does).
