@@ -131,6 +131,12 @@ def config_figures() -> dict[str, Any]:
     return figures()
 
 
+def requeue_batch_figures() -> dict[str, Any]:
+    from benchmarks.batches import batch_figures
+
+    return batch_figures()
+
+
 def main() -> None:
     # The handlers write their logs and metrics (EMF) to stdout; keep stdout for the JSON result.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -139,11 +145,13 @@ def main() -> None:
         pipeline = pipeline_figures()
         ingestion = {**ingestion_figures(), "dispatch": dispatch_figures()}
         config = config_figures()
+        batches = requeue_batch_figures()
     figures = {
         "aws_requests": requests,
         "pipeline": pipeline,
         "ingestion": ingestion,
         "config": config,
+        "requeue_batches": batches,
         "import_time": import_times(),
     }
     print(json.dumps(figures, indent=2))

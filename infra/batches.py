@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.data import BATCH_GET_ITEM, GET_ITEM, QUERY, UPDATE_ITEM, Data
+from infra.data import BATCH_GET_ITEM, DELETE_ITEM, GET_ITEM, QUERY, UPDATE_ITEM, Data
 from infra.functions import PythonFunctions, log_group_of_stage
 from infra.nag import acknowledge, acknowledge_wildcard, arn_of
 from infra.parameters import config_prefix, grant_config_read, grant_secrets_read, stage_parameters
@@ -38,7 +38,6 @@ from shared.batches.models import BatchStatus
 from shared.batches.throttle import THROTTLE_NAME
 from shared.settings import BatchAnnouncerSettings, BatchRunnerSettings, BatchStarterSettings
 
-DELETE_ITEM = "dynamodb:DeleteItem"
 # 100,000 jobs at 1 job per second is about 28 hours; a batch still running after this is timed out (alarmed).
 EXECUTION_TIMEOUT = cdk.Duration.days(3)
 ANNOUNCE_RETRY_INTERVAL = cdk.Duration.seconds(30)

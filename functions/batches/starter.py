@@ -17,8 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.stepfunctions import start_once
 from shared.aws import client
-from shared.batches.runs import batch_from_item
-from shared.dynamo import from_item
+from shared.batches.store import batch_from_item
 from shared.settings import BatchStarterSettings
 
 logger = Logger()
@@ -31,7 +30,7 @@ def _settings() -> BatchStarterSettings:
 
 
 def handle_record(record: DynamoDBRecord) -> None:
-    batch = batch_from_item(from_item(record.raw_event["dynamodb"]["NewImage"]))
+    batch = batch_from_item(record.raw_event["dynamodb"]["NewImage"])
     started = start_once(
         client("stepfunctions"),
         _settings().state_machine_arn,

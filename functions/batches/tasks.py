@@ -18,6 +18,7 @@ from shared.batches.models import BatchStatus
 from shared.batches.runner import BatchRunner
 from shared.batches.runs import BatchRuns
 from shared.batches.selection import BatchSelector
+from shared.batches.store import BatchStore
 from shared.batches.throttle import RequeueThrottle
 from shared.config.heads import ConfigHeads
 from shared.config.hierarchy import ConfigStore
@@ -56,7 +57,8 @@ def runner() -> BatchRunner:
 @cache
 def finisher() -> BatchFinisher:
     settings = BatchRunnerSettings.from_environ()
-    return BatchFinisher(BatchRuns(settings.table_name, client("dynamodb")))
+    db = client("dynamodb")
+    return BatchFinisher(BatchRuns(settings.table_name, db), BatchStore(settings.table_name, db))
 
 
 @cache

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from shared.batches.models import BatchStatus, RequeueBatch
 from shared.batches.runs import BatchRuns
+from shared.batches.store import BatchStore
 from shared.clock import now_iso
 from shared.pipeline.errors import PermanentStageError
 from shared.pipeline.publishing import WebhookDelivery
@@ -49,13 +50,14 @@ def completed_event(batch: RequeueBatch) -> dict[str, Any]:
 class BatchFinisher:
     """Ends a batch and releases its workspaces."""
 
-    def __init__(self, runs: BatchRuns) -> None:
+    def __init__(self, runs: BatchRuns, store: BatchStore) -> None:
         self._runs = runs
+        self._store = store
 
     def finish(self, batch_id: str, status: BatchStatus) -> dict[str, Any]:
-        """Write the final ``status`` (once), release the locks; returns the completion event."""
+        """Write the final ``status`` (once), release the locks it still holds; returns the completion event."""
         batch = self._runs.finish(batch_id, status, now_iso())
-        self._runs.release_locks(batch)
+        self._store.release_locks(batch.batch_id, batch.selection.workspace_ids)
         return completed_event(batch)
 
 

@@ -1,4 +1,6 @@
-"""The runner's writes to a batch item: its pages (planned, then committed), its end, and its workspaces' locks.
+"""The runner's writes to a batch item: its pages (planned, then committed) and its end.
+
+The item's stored form and the workspaces' locks are the batch store's (``shared.batches.store``).
 
 Every page write is conditional on ``progress.pages`` being what the page read, so a page retried after its
 first attempt committed changes nothing; the final status is written only while the batch is not finished.
@@ -12,26 +14,11 @@ from botocore.exceptions import ClientError
 
 from shared import schema
 from shared.batches.models import FINISHED, BatchCounts, BatchProgress, BatchStatus, PlannedPage, RequeueBatch
+from shared.batches.store import batch_from_item
 from shared.batches.throttle import RequeueThrottle
 from shared.dynamo import TableRepository, from_item, serialize, to_item
 
 _UNFINISHED = (BatchStatus.PENDING.value, BatchStatus.RUNNING.value)
-
-
-def batch_from_item(item: dict[str, Any]) -> RequeueBatch:
-    """A stored batch item (plain form) as the model; the table's own attributes are ignored."""
-    return RequeueBatch.model_validate(item)
-
-
-def batch_item(batch: RequeueBatch) -> dict[str, Any]:
-    """The stored form of a batch (wire form): its fields, keys and entity, without ``None`` values."""
-    return to_item(
-        {
-            **schema.requeue_batch_key(batch.batch_id),
-            "entity": schema.Entity.REQUEUE_BATCH,
-            **batch.model_dump(mode="json", exclude_none=True),
-        }
-    )
 
 
 class StaleProgress(Exception):
@@ -50,11 +37,10 @@ class BatchRuns(TableRepository):
         while request:
             response = self._db.batch_get_item(RequestItems=request)
             for raw in response.get("Responses", {}).get(self._table, []):
-                item = from_item(raw)
-                if item[schema.PARTITION_KEY] == keys[0][schema.PARTITION_KEY]:
-                    batch = batch_from_item(item)
+                if raw[schema.PARTITION_KEY]["S"] == keys[0][schema.PARTITION_KEY]:
+                    batch = batch_from_item(raw)
                 else:
-                    throttle = item
+                    throttle = from_item(raw)
             request = response.get("UnprocessedKeys") or {}
         return batch, RequeueThrottle.next_free_of(throttle)
 
@@ -62,7 +48,7 @@ class BatchRuns(TableRepository):
         response = self._db.get_item(
             TableName=self._table, Key=to_item(schema.requeue_batch_key(batch_id)), ConsistentRead=True
         )
-        return batch_from_item(from_item(response["Item"])) if "Item" in response else None
+        return batch_from_item(response["Item"]) if "Item" in response else None
 
     def mark_running(self, batch: RequeueBatch, now: str) -> None:
         """``pending`` -> ``running`` with ``started_at`` (a page that first waits for its partner's time)."""
@@ -126,28 +112,11 @@ class BatchRuns(TableRepository):
             old = error.response.get("Item")
             if old is None:
                 raise LookupError(f"requeue batch {batch_id} does not exist") from None
-            finished = batch_from_item(from_item(old))
+            finished = batch_from_item(old)
             if finished.status not in FINISHED:
                 raise
             return finished  # a retried finish: the first attempt ended it
-        return batch_from_item(from_item(response["Attributes"]))
-
-    def release_locks(self, batch: RequeueBatch) -> int:
-        """Delete each workspace's lock that this batch still holds; returns how many it released."""
-        released = 0
-        for workspace_id in batch.selection.workspace_ids:
-            try:
-                self._db.delete_item(
-                    TableName=self._table,
-                    Key=to_item(schema.requeue_lock_key(workspace_id)),
-                    ConditionExpression="batch_id = :mine",
-                    ExpressionAttributeValues={":mine": serialize(batch.batch_id)},
-                )
-                released += 1
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-        return released
+        return batch_from_item(response["Attributes"])
 
     def _update(self, batch: RequeueBatch, expression: str, values: dict[str, Any]) -> None:
         values = {**values, ":pages": serialize(batch.progress.pages)}

@@ -168,7 +168,7 @@ def _filters(selection: BatchSelection, names: dict[str, str], values: dict[str,
         names["#skipped_at"] = "skipped_at"
     if selection.skipped_after:
         values[":after"] = serialize(stored_timestamp(selection.skipped_after))
-        conditions.append("#skipped_at > :after")
+        conditions.append("#skipped_at >= :after")  # at or after, as the API documents it
     if selection.skipped_before:
         values[":before"] = serialize(stored_timestamp(selection.skipped_before))
         conditions.append("#skipped_at < :before")

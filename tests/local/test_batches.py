@@ -1,5 +1,6 @@
-"""Requeue batches on the local runtime, from the synthesized template: the starter on the stream, the batch state
-machine executed by moto with the batch functions in-process, the worker and the pipeline after each requeue."""
+"""Requeue batches on the local runtime, from the synthesized template: created and cancelled through the API, the
+starter on the stream, the batch state machine executed by moto with the batch functions in-process, the worker and
+the pipeline after each requeue."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from infra.local.runtime import LocalRuntime
 from shared import schema
+from shared.access import ScopeKind
+from shared.auth.keys import ApiKeyRepository
 from shared.aws import client as aws_client
 from shared.batches.models import BatchStatus, RequeueBatch
-from shared.clock import now_iso
 from shared.config.hierarchy import ConfigLevel, ConfigStore, set_path
 from shared.dynamo import to_item
 from shared.jobs.models import Job, JobStatus
 from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry, Workspace
-from tests.support.batches import store_batch, stored_batch
+from tests.support.batches import stored_batch
 from tests.support.factories import make_job
 
 TRANSCRIPT = {"transcription": "Agent: Thanks for calling. Caller: I need a roof repair quote."}
@@ -38,7 +41,7 @@ def wait_for(check: Callable[[], Any], timeout: float = SETTLE_SECONDS) -> Any:
 
 @pytest.fixture
 def workspace(runtime: LocalRuntime, request: pytest.FixtureRequest) -> Workspace:
-    """A tenant of the test's own, with its minimum lowered from 30 s to 10 s."""
+    """A tenant of the test's own, with its minimum lowered from 30 s to 10 s (a key for it: ``key_of``)."""
     suffix = f"batches_{request.node.name[5:25]}"
     registry = TenantRegistry(runtime.table_name, aws_client("dynamodb"))
     registry.create_partner("Batch partner", f"ptn_{suffix}")
@@ -59,8 +62,19 @@ def store_skipped(runtime: LocalRuntime, workspace: Workspace, durations: list[i
     ]
 
 
-def batch_of(runtime: LocalRuntime, workspace: Workspace, **selection: Any) -> RequeueBatch:
-    return store_batch(workspace.partner_id, [workspace.workspace_id], table=runtime.table_name, **selection)
+def key_of(runtime: LocalRuntime, workspace: Workspace) -> dict[str, str]:
+    key, _ = ApiKeyRepository(runtime.table_name, aws_client("dynamodb")).create(
+        ScopeKind.WORKSPACE, workspace.workspace_id, "batch test", tenant_exists=True
+    )
+    return {"Authorization": f"Bearer {key}"}
+
+
+def batch_of(runtime: LocalRuntime, workspace: Workspace, **body: Any) -> RequeueBatch:
+    """``POST /api/v1/requeue-batches`` with a workspace key; the stored batch it answered."""
+    with httpx.Client(base_url=runtime.api_url, timeout=30) as api:
+        response = api.post("/api/v1/requeue-batches", headers=key_of(runtime, workspace), json=body)
+    assert response.status_code == 202, response.text
+    return stored_batch(response.json()["batch_id"], runtime.table_name)
 
 
 def finished(runtime: LocalRuntime, batch: RequeueBatch) -> RequeueBatch:
@@ -118,12 +132,9 @@ def test_a_cancel_part_way_leaves_counts_that_agree_with_the_jobs(runtime: Local
 
     # When a cancel is recorded once the first page is counted (the throttle spaces pages 2 s apart)
     wait_for(lambda: stored_batch(batch.batch_id, runtime.table_name).counts.requeued > 0)
-    aws_client("dynamodb").update_item(
-        TableName=runtime.table_name,
-        Key=to_item(schema.requeue_batch_key(batch.batch_id)),
-        UpdateExpression="SET cancel_requested_at = :now",
-        ExpressionAttributeValues=to_item({":now": now_iso()}),
-    )
+    with httpx.Client(base_url=runtime.api_url, timeout=30) as api:
+        cancelled = api.post(f"/api/v1/requeue-batches/{batch.batch_id}/cancel", headers=key_of(runtime, workspace))
+    assert cancelled.status_code == 202, cancelled.text
     ended = finished(runtime, batch)
 
     # Then it ends cancelled before the last page, and its counts are the jobs it requeued
@@ -136,3 +147,37 @@ def test_a_cancel_part_way_leaves_counts_that_agree_with_the_jobs(runtime: Local
     ]
     assert ended.counts.requeued == len(requeued) < 250
     assert ended.counts.matched == ended.counts.requeued
+
+
+def test_a_page_that_keeps_failing_ends_the_batch_failed_and_frees_its_workspace(
+    runtime: LocalRuntime, workspace: Workspace
+) -> None:
+    # Given a workspace whose config document is malformed (written around the admin command's checks)
+    store_skipped(runtime, workspace, [40])
+    store = ConfigStore(runtime.config_prefix, aws_client("ssm"))
+    store.put_document(
+        ConfigLevel.WORKSPACE, workspace.workspace_id, {"processing": {"filters": {"min_duration_seconds": -1}}}
+    )
+    batch = batch_of(runtime, workspace)
+
+    # When its pages fail on every retry (2 + 4 + 8 s of backoff)
+    ended = finished(runtime, batch)
+
+    # Then FinishFailed ended it failed and released its lock, and the execution failed (the alarm's metric)
+    assert ended.status is BatchStatus.FAILED
+    lock = aws_client("dynamodb").get_item(
+        TableName=runtime.table_name, Key=to_item(schema.requeue_lock_key(workspace.workspace_id))
+    )
+    assert "Item" not in lock
+    arn = next(arn for arn in runtime.state_machine_arns.values() if "RequeueBatches" in arn)
+    execution = wait_for(
+        lambda: next(
+            (
+                e
+                for e in aws_client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+                if e["name"] == batch.batch_id and e["status"] != "RUNNING"
+            ),
+            None,
+        )
+    )
+    assert execution["status"] == "FAILED"

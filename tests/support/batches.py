@@ -6,19 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shared import schema
 from shared.access import ScopeKind
 from shared.aws import client as aws_client
-from shared.batches.models import BatchSelection, CreatedBy, RequeueBatch, new_batch_id
+from shared.batches.completion import BatchFinisher
+from shared.batches.models import BatchSelection, BatchStatus, CreatedBy, RequeueBatch, new_batch_id
 from shared.batches.runner import BatchRunner, PageResult
-from shared.batches.runs import BatchRuns, batch_item
+from shared.batches.runs import BatchRuns
 from shared.batches.selection import BatchSelector
+from shared.batches.store import BatchStore
 from shared.batches.throttle import RequeueThrottle
 from shared.clock import now_iso
 from shared.config.heads import ConfigHeads
 from shared.config.hierarchy import ConfigStore
-from shared.dynamo import to_item
 from shared.jobs.repository import JobRepository
+from shared.tenants.registry import TenantRegistry
 from tests.support.aws import CONFIG_PREFIX, TABLE_NAME
 
 
@@ -32,23 +33,20 @@ def store_batch(
     table: str = TABLE_NAME,
     **selection: Any,
 ) -> RequeueBatch:
-    """A ``pending`` batch item and a lock per workspace, written the way the API's create leaves them."""
+    """A ``pending`` batch created through the batch store, as the API's create does (locks, members, item)."""
+    db = aws_client("dynamodb")
+    registry = TenantRegistry(table, db)
+    organizations = {found.organization_id for ws in workspace_ids if (found := registry.get_workspace(ws))}
     batch = RequeueBatch(
         batch_id=new_batch_id(),
         partner_id=partner_id,
+        organization_ids=sorted(organizations),
         dry_run=dry_run,
         selection=BatchSelection(workspace_ids=workspace_ids, **selection),
         created_at=now_iso(),
         created_by=CreatedBy(scope=scope, key_id=key_id),
     )
-    db = aws_client("dynamodb")
-    for workspace_id in workspace_ids:
-        db.put_item(
-            TableName=table,
-            Item=to_item({**schema.requeue_lock_key(workspace_id), "batch_id": batch.batch_id}),
-        )
-    db.put_item(TableName=table, Item=batch_item(batch))
-    return batch
+    return BatchStore(table, db).create(batch)
 
 
 class FakeClock:
@@ -89,12 +87,21 @@ def run_page(runner: BatchRunner, batch: RequeueBatch) -> PageResult:
     return result
 
 
+def finish(batch: RequeueBatch, status: BatchStatus, table: str = TABLE_NAME) -> dict[str, Any]:
+    """The ``Finish`` task: the final status, the locks released; returns the completion event."""
+    db = aws_client("dynamodb")
+    return BatchFinisher(BatchRuns(table, db), BatchStore(table, db)).finish(batch.batch_id, status)
+
+
 def run_to_end(runner: BatchRunner, batch: RequeueBatch, max_pages: int = 1_000) -> tuple[PageResult, int]:
-    """Run pages until the batch is done, as the state machine does: each ``Wait`` moves the runner's
-    ``FakeClock`` on (a real clock is not slept on). Returns the last result and how many times ``Page`` ran."""
+    """Run pages until the batch is done, then finish it, as the state machine does: each ``Wait`` moves the
+    runner's ``FakeClock`` on (a real clock is not slept on). Returns the last page's result and how many times
+    ``Page`` ran."""
     for count in range(1, max_pages + 1):
         result = run_page(runner, batch)
         if result.done:
+            assert result.outcome is not None
+            finish(batch, result.outcome)
             return result, count
     raise AssertionError(f"batch {batch.batch_id} not done after {max_pages} pages")
 

@@ -215,3 +215,15 @@ def test_a_misspelt_key_written_by_hand_is_reported_and_can_be_unset(admin: Admi
     )
     assert fixed.code == 0, fixed.err
     assert _effective(admin, "ws_main")[MIN_DURATION]["level"] == "platform-default"
+
+
+def test_an_operator_sets_a_partners_requeue_rate_which_no_workspace_can_raise(admin: Admin, hierarchy: None) -> None:
+    rate = "requeue.max_jobs_per_second"
+    assert _effective(admin, "ws_main")[rate]["value"] == 50  # the platform default
+
+    assert admin("config", "set", "--level", "partner", "--id", "ptn_acme", rate, "200").code == 0
+    refused = admin("config", "set", "--level", "workspace", "--id", "ws_main", rate, "1000")
+
+    assert _effective(admin, "ws_main")[rate] == {"value": 200, "level": "partner", "parameter": PARTNER_PARAMETER}
+    assert refused.code == 2
+    assert "partner-wide" in refused.err

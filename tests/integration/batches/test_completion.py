@@ -16,6 +16,7 @@ from shared.aws import client as aws_client
 from shared.batches.completion import BatchAnnouncer, BatchFinisher, completed_event
 from shared.batches.models import BatchStatus
 from shared.batches.runs import BatchRuns
+from shared.batches.store import BatchStore
 from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.dynamo import from_item, to_item
 from shared.pipeline.errors import TransientStageError
@@ -38,7 +39,7 @@ def lock_holder(workspace_id: str) -> str | None:
 
 
 def finisher() -> BatchFinisher:
-    return BatchFinisher(BatchRuns(TABLE_NAME, aws_client("dynamodb")))
+    return BatchFinisher(BatchRuns(TABLE_NAME, aws_client("dynamodb")), BatchStore(TABLE_NAME, aws_client("dynamodb")))
 
 
 def test_finish_ends_the_batch_once_and_releases_only_its_own_locks(tenants: Tenants) -> None:

@@ -8,7 +8,6 @@ import pytest
 
 from shared import schema
 from shared.aws import client as aws_client
-from shared.batches.completion import BatchFinisher
 from shared.batches.models import BatchCounts, BatchStatus
 from shared.batches.runs import BatchRuns
 from shared.dynamo import to_item
@@ -17,7 +16,7 @@ from shared.jobs.repository import BatchRequeue, BatchRequeueOutcome, JobReposit
 from tests.conftest import Tenants
 from tests.integration.batches.conftest import skipped_jobs
 from tests.support.aws import TABLE_NAME
-from tests.support.batches import batch_runner, run_page, run_to_end, store_batch, stored_batch
+from tests.support.batches import batch_runner, finish, run_page, run_to_end, store_batch, stored_batch
 
 PASSING = [45, 20, 11, 10]  # at or above the lowered minimum of 10 s
 FAILING = [9, 3, 0]
@@ -148,7 +147,7 @@ def test_a_cancel_part_way_leaves_counts_that_agree_with_the_jobs(tenants: Tenan
         ExpressionAttributeValues={":now": {"S": "2026-12-02T08:00:00.000Z"}},
     )
     result = run_page(runner, batch)
-    BatchFinisher(BatchRuns(TABLE_NAME, aws_client("dynamodb"))).finish(batch.batch_id, BatchStatus.CANCELLED)
+    finish(batch, BatchStatus.CANCELLED)
 
     # Then it stops, and what it counts is what the jobs show
     assert result.done
