@@ -57,9 +57,9 @@ def test_lookup_finds_the_job_of_a_source_call(client: Gensail, runtime: LocalRu
 
 
 def test_a_second_batch_on_a_busy_workspace_is_refused(client: Gensail, tenant: LocalTenant) -> None:
-    # Given a batch of the workspace, long enough to be pending or running at the second create
+    # Given a batch of the workspace, which the throttle (50 jobs a second) keeps running for seconds
     tenant.add_skipped(300, duration=5)
-    first = client.requeue_batches.create(dry_run=True)
+    first = client.requeue_batches.create(only_passing=False)
 
     # When another is asked for on the same workspace
     with pytest.raises(sdk_errors.BatchInProgress) as raised:
@@ -103,9 +103,9 @@ def test_an_idempotency_key_answers_its_batch_and_refuses_another_body(client: G
 
 
 def test_get_cancel_and_their_refusals(client: Gensail, runtime: LocalRuntime, tenant: LocalTenant) -> None:
-    # Given a batch, and a key of another tenant
+    # Given a batch that the throttle keeps running for seconds, and a key of another tenant
     tenant.add_skipped(300, duration=5)
-    batch = client.requeue_batches.create(dry_run=True)
+    batch = client.requeue_batches.create(only_passing=False)
     stranger = new_tenant(runtime, "stranger")
 
     # When it is read, cancelled twice, and read by the stranger and with unknown ids
