@@ -129,3 +129,15 @@ class Data(Construct):
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": schema.requeue_batch_partitions()}},
             )
         )
+        # A batch's workspaces are read together (their ancestry decides who may create it).
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[BATCH_GET_ITEM],
+                resources=[self.table.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {
+                        "dynamodb:LeadingKeys": [schema.tenant_key(schema.Entity.WORKSPACE, "*")[schema.PARTITION_KEY]]
+                    }
+                },
+            )
+        )

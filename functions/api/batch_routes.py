@@ -57,9 +57,12 @@ def batch_service() -> BatchService:
 
         return IdempotentCreates(settings.table_name, client("dynamodb"))
 
+    def workspace_paths(workspace_ids: list[str]) -> Any:
+        return {workspace_id: found.path for workspace_id, found in registry.get_workspaces(workspace_ids).items()}
+
     return BatchService(
         BatchStore(settings.table_name, client("dynamodb")),
-        WorkspaceDirectory(workspace_path, settings.tenant_cache_seconds),
+        WorkspaceDirectory(workspace_path, settings.tenant_cache_seconds, workspace_paths),
         cursor_codec(settings),
         idempotency,
     )

@@ -105,8 +105,7 @@ class BatchService:
             )
         workspace_ids = list(dict.fromkeys(request.workspace_ids))
         paths = []
-        for workspace_id in workspace_ids:
-            path = self._workspaces.path_of(workspace_id)
+        for workspace_id, path in self._workspaces.paths_of(workspace_ids).items():
             # An unknown workspace is refused like a foreign one, so ids of other tenants cannot be probed.
             if path is None or not caller.covers(path):
                 raise AccessDenied(f"Your API key has no access to workspace {workspace_id}.")

@@ -31,10 +31,19 @@ class JobListing:
 
 
 class WorkspaceDirectory:
-    """Workspace ancestry, cached: it never changes once a workspace exists."""
+    """Workspace ancestry, cached: it never changes once a workspace exists.
 
-    def __init__(self, lookup: Callable[[str], TenantPath | None], ttl_seconds: int) -> None:
+    ``bulk_lookup`` (optional) reads many workspaces at once for ``paths_of``; without it they are read one by one.
+    """
+
+    def __init__(
+        self,
+        lookup: Callable[[str], TenantPath | None],
+        ttl_seconds: int,
+        bulk_lookup: Callable[[list[str]], dict[str, TenantPath]] | None = None,
+    ) -> None:
         self._lookup = lookup
+        self._bulk_lookup = bulk_lookup
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, TenantPath | None]] = {}
 
@@ -47,6 +56,27 @@ class WorkspaceDirectory:
         if path is not None:
             self._cache[workspace_id] = (now + self._ttl, path)
         return path
+
+    def paths_of(self, workspace_ids: list[str]) -> dict[str, TenantPath | None]:
+        """The path of each workspace (``None``: no such workspace), reading the uncached ones together."""
+        now = time.monotonic()
+        paths: dict[str, TenantPath | None] = {}
+        missing = []
+        for workspace_id in workspace_ids:
+            cached = self._cache.get(workspace_id)
+            if cached and cached[0] > now:
+                paths[workspace_id] = cached[1]
+            else:
+                missing.append(workspace_id)
+        if missing and self._bulk_lookup is not None:
+            found = self._bulk_lookup(missing)
+            for workspace_id in missing:
+                path = paths[workspace_id] = found.get(workspace_id)
+                if path is not None:
+                    self._cache[workspace_id] = (now + self._ttl, path)
+        else:
+            paths.update({workspace_id: self.path_of(workspace_id) for workspace_id in missing})
+        return {workspace_id: paths[workspace_id] for workspace_id in workspace_ids}
 
 
 class JobService:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,6 +45,8 @@ class Workspace(BaseModel):
 
 
 Tenant = Partner | Organization | Workspace
+_BATCH_GET_SIZE = 100
+_UNPROCESSED_RETRIES = 8
 _ID_PREFIX = {schema.Entity.PARTNER: "ptn_", schema.Entity.ORGANIZATION: "org_", schema.Entity.WORKSPACE: "ws_"}
 _MODEL: dict[str, type[Partner] | type[Organization] | type[Workspace]] = {
     schema.Entity.PARTNER: Partner,
@@ -94,6 +97,27 @@ class TenantRegistry(TableRepository):
     def get_workspace(self, workspace_id: str) -> Workspace | None:
         item = self._get(schema.Entity.WORKSPACE, workspace_id)
         return Workspace.model_validate(item) if item else None
+
+    def get_workspaces(self, workspace_ids: list[str]) -> dict[str, Workspace]:
+        """The workspaces of ``workspace_ids`` that exist, by id: one ``BatchGetItem`` per 100 ids."""
+        found: dict[str, Workspace] = {}
+        unique = list(dict.fromkeys(workspace_ids))
+        for start in range(0, len(unique), _BATCH_GET_SIZE):
+            chunk = unique[start : start + _BATCH_GET_SIZE]
+            keys = [to_item(schema.tenant_key(schema.Entity.WORKSPACE, tenant_id)) for tenant_id in chunk]
+            pending: dict[str, Any] = {self._table: {"Keys": keys}}
+            for attempt in range(_UNPROCESSED_RETRIES):
+                response = self._db.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    workspace = Workspace.model_validate(from_item(item))
+                    found[workspace.workspace_id] = workspace
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            if pending:
+                raise RuntimeError("could not read the workspaces")
+        return found
 
     def get_partner(self, partner_id: str) -> Partner | None:
         item = self._get(schema.Entity.PARTNER, partner_id)

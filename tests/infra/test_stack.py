@@ -200,7 +200,7 @@ def test_api_function_may_get_and_update_items_query_indexes_and_write_config_an
         "dynamodb:GetItem": {"table", config, batches},
         "dynamodb:UpdateItem": {"table", config, batches},
         "dynamodb:Query": indexes | {config},
-        "dynamodb:BatchGetItem": {config, batches},
+        "dynamodb:BatchGetItem": {config, batches, "table[WORKSPACE#*]"},
         "dynamodb:PutItem": {config, batches},
         "dynamodb:BatchWriteItem": {batches},
         "dynamodb:ConditionCheckItem": {batches},
