@@ -41,7 +41,7 @@ def wait_for(check: Callable[[], Any], timeout: float = SETTLE_SECONDS) -> Any:
 
 @pytest.fixture
 def workspace(runtime: LocalRuntime, request: pytest.FixtureRequest) -> Workspace:
-    """A tenant of the test's own, with its minimum lowered from 30 s to 10 s (a key for it: ``key_of``)."""
+    """A tenant of the test's own, with its minimum set to 10 s (a key for it: ``key_of``)."""
     suffix = f"batches_{request.node.name[5:25]}"
     registry = TenantRegistry(runtime.table_name, aws_client("dynamodb"))
     registry.create_partner("Batch partner", f"ptn_{suffix}")
@@ -91,14 +91,33 @@ def jobs_now(runtime: LocalRuntime, jobs: list[Job]) -> dict[str, Job]:
     return {job.job_id: found for job in jobs if (found := repository.get(job.job_id)) is not None}
 
 
-def test_a_dry_run_then_the_batch_requeues_exactly_the_passing_jobs_and_they_complete(
+def test_after_the_filter_is_lowered_a_dry_run_and_the_batch_requeue_exactly_the_passing_jobs_that_complete(
     runtime: LocalRuntime, workspace: Workspace
 ) -> None:
-    # Given skipped jobs of which three pass the lowered minimum of 10 s
+    # Given skipped jobs under a minimum of 30 s, of which one passes it; a dry run counts that one
+    headers = key_of(runtime, workspace)
+    with httpx.Client(base_url=runtime.api_url, timeout=30) as api:
+        raised = api.patch(
+            f"/api/v1/config/workspaces/{workspace.workspace_id}",
+            headers={**headers, "Content-Type": "application/merge-patch+json"},
+            json={"processing": {"filters": {"min_duration_seconds": 30}}},
+        )
+        assert raised.status_code == 200, raised.text
     jobs = store_skipped(runtime, workspace, [45, 3, 12, 9, 20, 0])
-    passing = {job.job_id for job in jobs if (job.duration_seconds or 0) >= 10}
+    before = finished(runtime, batch_of(runtime, workspace, skip_reasons=["duration_below_minimum"], dry_run=True))
+    assert (before.counts.would_pass, before.counts.would_skip) == (1, 5)
 
-    # When a dry run, then the same batch for real, run on the local runtime
+    # When the customer lowers the workspace's minimum to 10 s through the config API (the batch functions hold the
+    # old value in their cache), then runs a dry run and the same batch for real
+    with httpx.Client(base_url=runtime.api_url, timeout=30) as api:
+        lowered = api.patch(
+            f"/api/v1/config/workspaces/{workspace.workspace_id}",
+            headers={**headers, "Content-Type": "application/merge-patch+json"},
+            json={"processing": {"filters": {"min_duration_seconds": 10}}},
+        )
+        assert lowered.status_code == 200, lowered.text
+        assert lowered.json()["config"]["processing"]["filters"] == {"min_duration_seconds": 10}
+    passing = {job.job_id for job in jobs if (job.duration_seconds or 0) >= 10}
     dry = finished(runtime, batch_of(runtime, workspace, skip_reasons=["duration_below_minimum"], dry_run=True))
     assert all(job.status is JobStatus.SKIPPED for job in jobs_now(runtime, jobs).values())
     real = finished(runtime, batch_of(runtime, workspace, skip_reasons=["duration_below_minimum"]))
