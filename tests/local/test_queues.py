@@ -39,7 +39,7 @@ def _poller(url: str, queue: str, arn: str, invoke: Any, *, batch_size: int = 5)
     mapping = SqsEventSourceMappingDef(
         logical_id="Mapping", function_id="Fn", queue_id="Queue", batch_size=batch_size, report_batch_item_failures=True
     )
-    state = QueueMappingState(mapping=mapping, function_name="fn", queue_url=queue, queue_arn=arn)
+    state = QueueMappingState(mapping=mapping, queue_url=queue, queue_arn=arn)
     return QueuePoller([state], invoke, moto_client("sqs", url), poll_seconds=0.05, retry_seconds=0)
 
 
