@@ -23,9 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="API port (PORT)")
     parser.add_argument("--template", type=Path, help="serve this synthesized template instead of synthesizing")
-    parser.add_argument("--aws-port", type=int, default=0, help="port of the embedded moto server (default: free)")
     parser.add_argument("--demo-file", type=Path, default=DEFAULT_DEMO_FILE, help="where to write the demo keys")
-    parser.add_argument("--seed", type=int, default=7, help="seed of the demo data's shape")
     parser.add_argument(
         "--schedule-scale",
         type=float,
@@ -53,8 +51,6 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             template_path=args.template,
             demo_file=args.demo_file,
-            seed=args.seed,
-            aws_port=args.aws_port,
             schedule_scale=args.schedule_scale,
             stage=args.stage,
         )

@@ -125,8 +125,6 @@ def start(
     *,
     template_path: Path | None = None,
     demo_file: Path | None = DEFAULT_DEMO_FILE,
-    seed: int = 7,
-    aws_port: int = 0,
     stage: str = DEFAULT_STAGE,
     schedule_scale: float | None = None,
     callrail_sample: bool = True,
@@ -155,8 +153,6 @@ def start(
         _start(
             runtime,
             port=port,
-            seed=seed,
-            aws_port=aws_port,
             stage=stage,
             schedule_scale=schedule_scale,
             callrail_sample=callrail_sample,
@@ -176,8 +172,6 @@ def _start(
     runtime: LocalRuntime,
     *,
     port: int,
-    seed: int,
-    aws_port: int,
     stage: str,
     schedule_scale: float,
     callrail_sample: bool,
@@ -186,7 +180,7 @@ def _start(
 ) -> None:
     """Start each part, registering how to undo it (``runtime.stop()`` undoes them in reverse)."""
     template, undo = runtime.template, runtime._undo
-    moto = MotoServer(aws_port)
+    moto = MotoServer()
     moto.start()
     undo.callback(moto.stop)
     runtime.aws_endpoint_url = moto.url
@@ -223,7 +217,6 @@ def _start(
     runtime.demo = seed_demo(
         resources.table_name,
         runtime.config_prefix,
-        seed=seed,
         webhook_url=webhooks.url,
         webhook_secret=webhooks.secret,
         callrail=runtime.callrail,
