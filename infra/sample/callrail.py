@@ -16,7 +16,7 @@ Every ``/v3/a/{account_id}/...`` request needs ``Authorization: Token token="<th
 Caller <n>", numbers are in the fictional +1 555-555-01XX range, each ``note`` says SAMPLE DATA. About one call in
 five was missed (``duration`` 0, no recording, no transcript). Every call has ended by the server's "now": one
 asked for at a moment too recent for its length starts that much earlier. Tests inject failures by overriding
-:meth:`CallRailSampleServer.intercept` (``tests/local/callrail_faults.py``).
+:meth:`CallRailSampleServer.intercept` (``tests/support/callrail_faults.py``).
 """
 
 from __future__ import annotations
