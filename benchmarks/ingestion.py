@@ -16,7 +16,7 @@ import boto3
 from moto import mock_aws
 
 from benchmarks.counting import counting_requests
-from infra.local.callrail_sample import CallRailSampleServer
+from infra.sample.callrail import CallRailSampleServer
 from shared.aws import client as aws_client
 from shared.aws import reset_clients
 from shared.callrail.client import CallRailClient

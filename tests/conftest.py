@@ -16,6 +16,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 import pytest
@@ -103,3 +104,17 @@ def tenants(aws: None) -> Tenants:
                 result.workspaces.append(workspace)
                 issue(ScopeKind.WORKSPACE, workspace.workspace_id)
     return result
+
+
+@pytest.fixture(scope="session")
+def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The CDK app synthesized once per test process (asset bundling skipped), for the infra tier's assertions
+    and the local runtime's template alike; the folder of its cloud assembly."""
+    # Set before the jsii runtime starts (on the first aws_cdk import): it prints a banner per Node process.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_RELEASE", "1")
+    from infra.app import SKIP_BUNDLING, build_app  # the CDK loads only in processes that synthesize
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    build_app(SKIP_BUNDLING, outdir=str(outdir)).synth()
+    return outdir

@@ -6,5 +6,5 @@ template through the same Lambda handlers that run in AWS. The table's stream fe
 (:mod:`infra.local.streams`, with the mapping's filters and batch semantics), scheduled functions run on their
 rates (:mod:`infra.local.schedules`), the state machine runs in moto with its tasks served in-process
 (:mod:`infra.local.moto_hooks`), and published results reach a loopback webhook receiver
-(:mod:`infra.local.webhooks`).
+(:mod:`infra.sample.webhooks`).
 """

@@ -20,19 +20,16 @@ from infra.local.backend import apply_environment, restore_environment
 from infra.local.environ import overlay
 from infra.local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef, Resolver
 
-# Each function's environment is the template's with two kinds of local changes. First, observability: quiet by
-# default locally (a request would print several JSON lines), and the operator's own environment wins, e.g.
-# ``POWERTOOLS_LOG_LEVEL=INFO make run`` shows the functions' logs. Config caching is the deployed one: a
-# requeue after a config change still sees the change (read-your-writes, see docs/architecture.md).
+# Each function's environment is the template's with two local changes. Observability is quiet by default (a
+# request would print several JSON lines), and the operator's own environment wins: ``POWERTOOLS_LOG_LEVEL=INFO
+# make run`` shows the functions' logs.
 LOCAL_DEFAULTS = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
-
-# Second, and the only other change: external endpoints, replaced only in the functions whose template sets
-# them. The CallRail API is the runtime's sample server on loopback (``infra.local.callrail_sample``, SAMPLE DATA),
-# never api.callrail.com.
+# And external endpoints, replaced only in the functions whose template sets them: the CallRail API is the
+# runtime's sample server on loopback (``infra.sample.callrail``, SAMPLE DATA), never api.callrail.com.
 LOCAL_REPLACEMENTS = ("CALLRAIL_API_URL",)
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -58,32 +55,38 @@ class LambdaContext:
 class FunctionHost:
     """Imports each function by its ``Handler`` and invokes it with that function's environment.
 
-    Variables every function agrees on are set once for the process; variables whose values differ between
-    functions (e.g. ``POWERTOOLS_SERVICE_NAME``) are laid over them, for the running thread only, around each
-    import and invocation (:mod:`infra.local.environ`). Invocations of one function are serialized, like one
-    warm Lambda instance per function; different functions run at once, so a poll or a pipeline stage never
-    holds up an API request.
+    Variables every function agrees on are set once for the process; those whose values differ between functions
+    (e.g. ``POWERTOOLS_SERVICE_NAME``) are laid over them for the running thread only (:mod:`infra.local.environ`).
+    Invocations of one function are serialized, like one warm Lambda instance per function; different functions
+    run at once, so a poll or a pipeline stage never holds up an API request.
     """
 
     def __init__(
         self, template: AppTemplate, resolver: Resolver, *, replacements: Mapping[str, str] | None = None
     ) -> None:
         """``replacements`` replace variables where the template sets them (see :data:`LOCAL_REPLACEMENTS`)."""
-        unknown = set(replacements or {}) - set(LOCAL_REPLACEMENTS)
-        if unknown:
+        replacements = replacements or {}
+        if unknown := set(replacements) - set(LOCAL_REPLACEMENTS):
             raise ValueError(f"the local runtime only replaces {', '.join(LOCAL_REPLACEMENTS)}, not {sorted(unknown)}")
         self._template = template
         overrides = {name: os.environ[name] for name in LOCAL_DEFAULTS if name in os.environ}
-        self._environments = {}
-        replaced_ids: set[str] = set()
+        self._environments: dict[str, dict[str, str]] = {}
         for logical_id, function in template.functions.items():
             environment = resolver.environment(function)
-            replaced = {name: value for name, value in (replacements or {}).items() if name in environment}
-            if replaced:
-                replaced_ids.add(logical_id)
+            replaced = {name: value for name, value in replacements.items() if name in environment}
             self._environments[logical_id] = {**environment, **replaced, **LOCAL_DEFAULTS, **overrides}
-        self._replaced = frozenset(replaced_ids)
-        shared, self._own = _split_environments(self._environments)
+        self.replaced = frozenset(
+            logical_id for logical_id, environment in self._environments.items() if set(replacements) & set(environment)
+        )
+        shared = {
+            name: value
+            for name, value in self._environments[next(iter(self._environments))].items()
+            if all(environment.get(name) == value for environment in self._environments.values())
+        }
+        self._own = {
+            function_id: {name: value for name, value in environment.items() if name not in shared}
+            for function_id, environment in self._environments.items()
+        }
         self._previous = apply_environment(shared)
         # Powertools' parameter providers keep a boto3 client and values per process: a cold start has neither.
         clear_parameter_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
@@ -103,12 +106,15 @@ class FunctionHost:
         with self._lock:
             if function_id not in self._handlers:
                 function = self._template.functions[function_id]
+                already = function.module in sys.modules
                 with overlay(self._own[function_id]):
-                    module = _cold_import(function.module)
+                    module = importlib.import_module(function.module)
+                if already:  # imported by another caller (tests): its cached settings and clients are not ours
+                    _clear_caches(module)
                 self._handlers[function_id] = getattr(module, function.attribute)
             return self._handlers[function_id]
 
-    def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
+    def invoke(self, function_id: str, event: Any) -> Any:
         """Call the function's handler with ``event``; its exceptions propagate like a failed invocation."""
         handler = self.handler(function_id)
         with self._instances[function_id], overlay(self._own[function_id]):
@@ -122,61 +128,15 @@ class FunctionHost:
     def close(self) -> None:
         restore_environment(self._previous)
 
-    @property
-    def replaced(self) -> frozenset[str]:
-        """The functions whose environment has a local replacement (they call the runtime's local servers)."""
-        return self._replaced
-
     def release(self, function_ids: Collection[str]) -> None:
-        """End the warm instances of these functions: their handlers and what their modules cache
-        (``functools.cache``), so the connections those clients keep open (e.g. the poller's keep-alive connection
-        to the CallRail sample server) close and the server's connection threads end. Only for functions nothing
-        invokes any more: a later invocation would import them afresh.
-        """
+        """End the warm instances of these functions and what their modules cache (``functools.cache``), so the
+        connections their clients keep open (e.g. the poller's to the CallRail sample server) close. Only for
+        functions nothing invokes any more: a later invocation would import them afresh."""
         with self._lock:
-            modules = {
-                self._template.functions[function_id].module
-                for function_id in function_ids
-                if self._handlers.pop(function_id, None) is not None
-            }
-            for name in modules:
-                module = sys.modules.get(name)
-                if module is not None:
-                    _clear_caches(module)
+            for function_id in function_ids:
+                if self._handlers.pop(function_id, None) is not None:
+                    _clear_caches(sys.modules[self._template.functions[function_id].module])
         gc.collect()
-
-
-def _split_environments(
-    environments: Mapping[str, Mapping[str, str]],
-) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """Variables with one value across all functions, and each function's remaining ones."""
-    values: dict[str, set[str]] = {}
-    for environment in environments.values():
-        for name, value in environment.items():
-            values.setdefault(name, set()).add(value)
-    shared = {
-        name: next(iter(found))
-        for name, found in values.items()
-        if len(found) == 1 and all(name in environment for environment in environments.values())
-    }
-    own = {
-        function_id: {name: value for name, value in environment.items() if name not in shared}
-        for function_id, environment in environments.items()
-    }
-    return shared, own
-
-
-def _cold_import(module_name: str) -> ModuleType:
-    """Import a handler module as a cold start would find it.
-
-    A module another caller already imported (tests in the same process) may hold cached settings and
-    clients from another environment; its module-level ``functools.cache`` results are dropped.
-    """
-    already = module_name in sys.modules
-    module = importlib.import_module(module_name)
-    if already:
-        _clear_caches(module)
-    return module
 
 
 def _clear_caches(module: ModuleType) -> None:
@@ -184,6 +144,9 @@ def _clear_caches(module: ModuleType) -> None:
     imports from its package's siblings (``functions.stages.transcribe`` uses ``functions.stages.common.stages``)."""
     package = module.__name__.split(".")[0] + "."
     for value in vars(module).values():
-        defined_in = str(getattr(value, "__module__", ""))
-        if callable(value) and hasattr(value, "cache_clear") and defined_in.startswith(package):
+        if (
+            callable(value)
+            and hasattr(value, "cache_clear")
+            and str(getattr(value, "__module__", "")).startswith(package)
+        ):
             value.cache_clear()

@@ -146,22 +146,20 @@ class Gateway:
 
 def proxy_event(request: Request, found: RouteMatch, request_id: str, raw: bytes, stage: str) -> dict[str, Any]:
     """The REST API (payload format 1.0) proxy event API Gateway sends to the integration function."""
-    headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for name, value in request.headers.items():
-        headers[name] = value
         multi_headers.setdefault(name, []).append(value)
     query = request.args.to_dict(flat=False)
     started = datetime.now(UTC)
     try:
-        body, encoded = (raw.decode("utf-8"), False) if raw else (None, False)
+        body, encoded = (raw.decode("utf-8") if raw else None), False
     except UnicodeDecodeError:
         body, encoded = base64.b64encode(raw).decode(), True
     return {
         "resource": found.path,
         "path": request.path,
         "httpMethod": request.method.upper(),
-        "headers": headers or None,
+        "headers": dict(request.headers.items()) or None,
         "multiValueHeaders": multi_headers or None,
         "queryStringParameters": {name: values[-1] for name, values in query.items()} or None,
         "multiValueQueryStringParameters": query or None,

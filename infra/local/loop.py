@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import Callable
+from typing import Any
+
+Invoke = Callable[[str, Any], Any]  # (function logical id, event) -> the handler's result
 
 
 class BackgroundLoop(abc.ABC):
@@ -16,7 +20,7 @@ class BackgroundLoop(abc.ABC):
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = 30) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)

@@ -2,7 +2,7 @@
 whole process by :func:`install` (idempotent), which refuses any other moto version by name.
 
 1. ``LambdaFunction._invoke_lambda``, where moto runs a function's code in Docker, for ``Invoke`` requests and so
-   for Step Functions' Lambda tasks: the handler registered for that function name (:func:`register`) runs
+   for Step Functions' Lambda tasks: the handler registered for that function name (:func:`registered`) runs
    in-process instead. Its return value becomes the payload; an exception becomes a function error whose payload
    carries ``errorType`` = the exception's class name, as the Lambda Python runtime reports it, so a state
    machine's ``Retry``/``Catch`` behaves as deployed. Functions nobody registered keep moto's own behaviour.
@@ -66,28 +66,18 @@ def uninstall() -> None:
         _ORIGINALS.clear()
 
 
-def register(function_name: str, invoke: Invoke) -> None:
-    """Run ``invoke(event)`` when moto invokes the function called ``function_name``."""
-    with _LOCK:
-        _REGISTRY[function_name] = invoke
-
-
-def unregister(function_name: str) -> None:
-    with _LOCK:
-        _REGISTRY.pop(function_name, None)
-
-
 @contextmanager
 def registered(invokes: Mapping[str, Invoke]) -> Iterator[None]:
-    """Install the hooks and register ``invokes`` (function name -> callable) for the duration of the block."""
+    """Install the hooks and run ``invokes[name](event)`` when moto invokes the function ``name``, for the block."""
     install()
-    for name, invoke in invokes.items():
-        register(name, invoke)
+    with _LOCK:
+        _REGISTRY.update(invokes)
     try:
         yield
     finally:
-        for name in invokes:
-            unregister(name)
+        with _LOCK:
+            for name in invokes:
+                _REGISTRY.pop(name, None)
 
 
 def invocation_result(invoke: Invoke, event: Any) -> tuple[str, bool, str]:

@@ -1,40 +1,38 @@
 """DynamoDB stream -> Lambda event source mappings, polled locally the way the Lambda service polls them.
 
-One background thread reads each mapping's table stream from moto (``dynamodbstreams``: shards, iterators,
-``GetRecords`` every half second), drops the records the mapping's filter criteria reject (moto's EventBridge
-pattern matcher: the same syntax) and hands the rest to the function in-process in batches of the mapping's batch
-size. A failed batch (a raised exception, or ``batchItemFailures`` with ``ReportBatchItemFailures``) is tried
-again from its first failed record on the next polls, a few times, then logged and given up: locally there is
-no bisecting and no on-failure queue (the deployed mapping has both; the reconciler picks up what it missed).
+One background thread reads each mapping's table stream from moto (``GetRecords`` every half second), drops the
+records the mapping's filter criteria reject (moto's EventBridge pattern matcher: the same syntax) and hands the
+rest to the function in batches of the mapping's batch size. A failed batch (a raised exception, or
+``batchItemFailures`` with ``ReportBatchItemFailures``) is tried again from its first failed record, a few times,
+then logged and given up: locally there is no bisecting and no on-failure queue (the deployed mapping has both;
+the reconciler picks up what it missed).
 
-moto's own stream -> Lambda wiring is not used: it invokes the function inside the ``PutItem`` request, and a
-handler calling back into the server from there would wait for itself.
+moto 5.2.5's own stream -> Lambda wiring is not used: it invokes the function inside the ``PutItem`` request (a
+handler calling back into the serialized server would wait for itself), ignores filter criteria and batch item
+failures, and empties the shard's records after each invocation.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.events.models import EventPattern
 
-from infra.local.loop import BackgroundLoop
+from infra.local.loop import BackgroundLoop, Invoke
 from infra.local.template import REGION, EventSourceMappingDef
+
+if TYPE_CHECKING:
+    from infra.local.backend import LocalResources
+    from infra.local.template import AppTemplate
 
 logger = logging.getLogger("infra.local.streams")
 
-POLL_SECONDS = 0.5
 MAX_ATTEMPTS = 3  # a failed record is tried this many times locally, then given up (logged)
-_GET_RECORDS_LIMIT = 1000
-
-
-def compile_patterns(raw_patterns: tuple[str, ...]) -> tuple[EventPattern, ...]:
-    """The mapping's ``FilterCriteria`` patterns, parsed by moto's EventBridge pattern matcher (same syntax)."""
-    return tuple(EventPattern.load(raw) for raw in raw_patterns)
 
 
 def lambda_record(raw: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
@@ -42,9 +40,7 @@ def lambda_record(raw: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     record: dict[str, Any] = json.loads(
         json.dumps(dict(raw), default=lambda value: int(value.timestamp()) if isinstance(value, datetime) else None)
     )
-    record["eventSourceARN"] = stream_arn
-    record.setdefault("awsRegion", REGION)
-    return record
+    return {**record, "eventSourceARN": stream_arn, "awsRegion": record.get("awsRegion", REGION)}
 
 
 @dataclass
@@ -52,14 +48,14 @@ class MappingState:
     """One mapping's progress: the records read but not yet processed, and the attempts at the first one."""
 
     mapping: EventSourceMappingDef
-    function_name: str
     stream_arn: str
-    patterns: tuple[EventPattern, ...]
     iterator: str | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
-    invocations: int = 0
     given_up: int = 0
+
+    def __post_init__(self) -> None:
+        self.patterns = tuple(EventPattern.load(raw) for raw in self.mapping.filter_patterns)
 
 
 class StreamPoller(BackgroundLoop):
@@ -68,13 +64,13 @@ class StreamPoller(BackgroundLoop):
     def __init__(
         self,
         mappings: list[MappingState],
-        invoke: Callable[[str, dict[str, Any]], Any],
+        invoke: Invoke,
         streams_client: Any,
         *,
         starting_position: str | None = None,
-        poll_seconds: float = POLL_SECONDS,
+        poll_seconds: float = 0.5,
     ) -> None:
-        """``invoke(function_id, event)`` runs a function; ``starting_position`` overrides the mappings' own."""
+        """``starting_position`` overrides the mappings' own."""
         self.mappings = mappings
         self._invoke = invoke
         self._streams = streams_client
@@ -82,13 +78,21 @@ class StreamPoller(BackgroundLoop):
         self._poll_seconds = poll_seconds
         super().__init__("local-stream-poller")
 
-    def start_positions(self) -> None:
-        """Take each mapping's first shard iterator (at its starting position) without starting the thread."""
-        for state in self.mappings:
-            state.iterator = self._first_iterator(state)
+    @classmethod
+    def for_template(
+        cls, template: AppTemplate, resources: LocalResources, invoke: Invoke, **options: Any
+    ) -> StreamPoller:
+        """A poller for every DynamoDB stream event source mapping of the template (not started)."""
+        from shared.aws import client
+
+        mappings = [
+            MappingState(mapping, resources.stream_arns[mapping.table_id]) for mapping in template.event_source_mappings
+        ]
+        return cls(mappings, invoke, client("dynamodbstreams"), **options)
 
     def start(self) -> None:
-        self.start_positions()
+        for state in self.mappings:
+            state.iterator = self._first_iterator(state)
         super().start()
 
     def _first_iterator(self, state: MappingState) -> str | None:
@@ -96,12 +100,13 @@ class StreamPoller(BackgroundLoop):
         if not shards:
             return None
         position = self._starting_position or state.mapping.starting_position
-        response = self._streams.get_shard_iterator(
-            StreamArn=state.stream_arn,
-            ShardId=str(shards[-1]["ShardId"]),
-            ShardIteratorType="LATEST" if position == "LATEST" else "TRIM_HORIZON",
+        return str(
+            self._streams.get_shard_iterator(
+                StreamArn=state.stream_arn,
+                ShardId=str(shards[-1]["ShardId"]),
+                ShardIteratorType="LATEST" if position == "LATEST" else "TRIM_HORIZON",
+            )["ShardIterator"]
         )
-        return str(response["ShardIterator"])
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -114,45 +119,40 @@ class StreamPoller(BackgroundLoop):
 
     def poll_once(self, state: MappingState) -> None:
         """Read what the stream has, then process the pending records batch by batch (one pass)."""
+        state.iterator = state.iterator or self._first_iterator(state)
         if state.iterator is None:
-            state.iterator = self._first_iterator(state)
-            if state.iterator is None:
-                return
-        response = self._streams.get_records(ShardIterator=state.iterator, Limit=_GET_RECORDS_LIMIT)
+            return
+        response = self._streams.get_records(ShardIterator=state.iterator, Limit=1000)
         state.iterator = response.get("NextShardIterator") or state.iterator
         for raw in response.get("Records", []):
             record = lambda_record(raw, state.stream_arn)
             if not state.patterns or any(pattern.matches_event(record) for pattern in state.patterns):  # type: ignore[arg-type]
                 state.pending.append(record)
-        while state.pending and not self._stop.is_set():
-            if not self._process_batch(state):
-                return  # a failed batch waits for the next poll, like Lambda's retry delay
+        while state.pending and not self._stop.is_set() and self._process_batch(state):
+            pass  # a failed batch waits for the next poll, like Lambda's retry delay
 
     def _process_batch(self, state: MappingState) -> bool:
         """Invoke the function with the next batch; True when the poller may carry on at once."""
         batch = state.pending[: state.mapping.batch_size]
-        state.invocations += 1
         state.attempts += 1
         try:
             response = self._invoke(state.mapping.function_id, {"Records": batch})
             failed_at = _first_failure(batch, response) if state.mapping.report_batch_item_failures else None
         except Exception as error:  # a function error, as Lambda sees it
             logger.warning(
-                "%s: batch of %d failed (%s: %s)", state.function_name, len(batch), type(error).__name__, error
+                "%s: batch of %d failed (%s: %s)", state.mapping.function_id, len(batch), type(error).__name__, error
             )
             failed_at = 0
-        if failed_at is None:
-            del state.pending[: len(batch)]
-            state.attempts = 0
-            return True
-        del state.pending[:failed_at]  # the records before the first failure are done
-        if state.attempts < MAX_ATTEMPTS:
+        del state.pending[: len(batch) if failed_at is None else failed_at]  # the records before a failure are done
+        if failed_at is not None and state.attempts < MAX_ATTEMPTS:
             return False
-        logger.warning(
-            "%s: gave up on %d record(s) after %d attempts", state.function_name, len(batch) - failed_at, state.attempts
-        )
-        del state.pending[: len(batch) - failed_at]
-        state.given_up += len(batch) - failed_at
+        if failed_at is not None:
+            given_up = len(batch) - failed_at
+            logger.warning(
+                "%s: gave up on %d record(s) after %d attempts", state.mapping.function_id, given_up, state.attempts
+            )
+            del state.pending[:given_up]
+            state.given_up += given_up
         state.attempts = 0
         return True
 

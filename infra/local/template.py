@@ -19,16 +19,23 @@ from infra.naming import DEFAULT_STACK_NAME
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
-
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
+NAMED_TYPES = (  # created by name (:func:`infra.local.backend.create_resources`)
+    "AWS::SecretsManager::Secret",
+    "AWS::SSM::Parameter",
+    "AWS::S3::Bucket",
+    "AWS::Events::EventBus",
+    "AWS::SQS::Queue",
+    "AWS::StepFunctions::StateMachine",
+)
 _HEADER_SOURCE = re.compile(r"^method\.request\.header\.(.+)$")
-Resources = Mapping[str, Mapping[str, Any]]
 _PSEUDO = {
     "AWS::Region": REGION,
     "AWS::AccountId": ACCOUNT_ID,
     "AWS::Partition": PARTITION,
     "AWS::URLSuffix": "amazonaws.com",
 }
+Resources = Mapping[str, Mapping[str, Any]]
 
 
 class TemplateError(ValueError):
@@ -71,19 +78,27 @@ class GatewayResponseDef:
 
 
 @dataclass(frozen=True)
-class TableDef:
-    logical_id: str
-    properties: Mapping[str, Any]
+class NamedResource:
+    """A resource of the stack and its properties."""
 
-    def name(self, stack_name: str) -> str:
-        given = self.properties.get("TableName")
-        return given if isinstance(given, str) else f"{stack_name}-{self.logical_id}"
+    logical_id: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def name(self, name_property: str) -> str | None:
+        value = self.properties.get(name_property)
+        return value if isinstance(value, str) else None
+
+
+class TableDef(NamedResource):
+    def table_name(self, stack_name: str) -> str:
+        return self.name("TableName") or f"{stack_name}-{self.logical_id}"
 
     def create_table_args(self, table_name: str) -> dict[str, Any]:
         """``CreateTable`` arguments for moto, on demand (a local table needs no capacity planning)."""
         props = self.properties
         if "LocalSecondaryIndexes" in props:
             raise TemplateError(f"table {self.logical_id}: local secondary indexes are not served locally")
+        view = (props.get("StreamSpecification") or {}).get("StreamViewType")
         args: dict[str, Any] = {
             "TableName": table_name,
             "BillingMode": "PAY_PER_REQUEST",
@@ -93,10 +108,8 @@ class TableDef:
                 {key: index[key] for key in ("IndexName", "KeySchema", "Projection")}
                 for index in props.get("GlobalSecondaryIndexes", [])
             ],
+            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": view} if view else None,
         }
-        stream = props.get("StreamSpecification") or {}
-        if stream.get("StreamViewType"):
-            args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
         return {name: value for name, value in args.items() if value}
 
     @property
@@ -141,18 +154,6 @@ class ScheduleDef:
 
 
 @dataclass(frozen=True)
-class NamedResource:
-    """A resource created by name: a secret, a parameter, a bucket, an event bus, a queue or a state machine."""
-
-    logical_id: str
-    properties: Mapping[str, Any] = field(default_factory=dict)
-
-    def name(self, name_property: str) -> str | None:
-        value = self.properties.get(name_property)
-        return value if isinstance(value, str) else None
-
-
-@dataclass(frozen=True)
 class AppTemplate:
     """The parts of one stack's template that the local runtime serves."""
 
@@ -176,17 +177,19 @@ class AppTemplate:
     @classmethod
     def parse(cls, template: Mapping[str, Any], stack_name: str = DEFAULT_STACK_NAME) -> AppTemplate:
         resources: dict[str, Mapping[str, Any]] = dict(template.get("Resources", {}))
-        functions = {
-            logical_id: _function(logical_id, props) for logical_id, props in _of_type(resources, LAMBDA_FUNCTION)
-        }
         (authorizer,) = _one(resources, "AWS::ApiGateway::Authorizer", lambda i, p: _authorizer(i, p, resources))
         (table,) = _one(resources, "AWS::DynamoDB::GlobalTable", TableDef)
         stages = [props.get("StageName") for _, props in _of_type(resources, "AWS::ApiGateway::Stage")]
-        mappings = [(logical_id, props) for logical_id, props in _of_type(resources, "AWS::Lambda::EventSourceMapping")]
+        mappings = list(_of_type(resources, "AWS::Lambda::EventSourceMapping"))
+        from_stream = {
+            logical_id for logical_id, props in mappings if table.logical_id in _refs(props.get("EventSourceArn"))
+        }
         return cls(
             stack_name=stack_name,
             resources=resources,
-            functions=functions,
+            functions={
+                logical_id: _function(logical_id, props) for logical_id, props in _of_type(resources, LAMBDA_FUNCTION)
+            },
             api_function_id=_api_function(resources),
             authorizer=authorizer,
             gateway_responses={
@@ -196,36 +199,35 @@ class AppTemplate:
             table=table,
             stage_name=next((name for name in stages if isinstance(name, str)), "local"),
             event_source_mappings=tuple(
-                _stream_mapping(logical_id, props, table.logical_id, resources)
+                EventSourceMappingDef(
+                    logical_id=logical_id,
+                    function_id=referenced_function(props.get("FunctionName"), resources, logical_id),
+                    table_id=table.logical_id,
+                    batch_size=int(props.get("BatchSize", 100)),
+                    starting_position=str(props.get("StartingPosition", "LATEST")),
+                    filter_patterns=tuple(
+                        item["Pattern"] for item in (props.get("FilterCriteria") or {}).get("Filters") or []
+                    ),
+                    report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                )
                 for logical_id, props in mappings
-                if table.logical_id in _references(props.get("EventSourceArn"))
+                if logical_id in from_stream
             ),
             sqs_event_source_mappings=tuple(
                 _queue_mapping(logical_id, props, resources)
                 for logical_id, props in mappings
-                if table.logical_id not in _references(props.get("EventSourceArn"))
+                if logical_id not in from_stream
             ),
             schedules=tuple(_schedules(resources)),
             named={
                 kind: tuple(NamedResource(logical_id, props) for logical_id, props in _of_type(resources, kind))
-                for kind in (
-                    "AWS::SecretsManager::Secret",
-                    "AWS::SSM::Parameter",
-                    "AWS::S3::Bucket",
-                    "AWS::Events::EventBus",
-                    "AWS::SQS::Queue",
-                    "AWS::StepFunctions::StateMachine",
-                )
+                for kind in NAMED_TYPES
             },
         )
 
 
 def _of_type(resources: Resources, kind: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    return (
-        (logical_id, resource.get("Properties") or {})
-        for logical_id, resource in resources.items()
-        if resource.get("Type") == kind
-    )
+    return ((logical_id, r.get("Properties") or {}) for logical_id, r in resources.items() if r.get("Type") == kind)
 
 
 def _one(resources: Resources, kind: str, build: Any) -> list[Any]:
@@ -240,11 +242,12 @@ def _api_function(resources: Resources) -> str:
     targets = set()
     for logical_id, props in _of_type(resources, "AWS::ApiGateway::Method"):
         integration = props.get("Integration") or {}
-        kind = integration.get("Type")
-        if kind == "AWS_PROXY":
+        if integration.get("Type") == "AWS_PROXY":
             targets.add(referenced_function(integration.get("Uri"), resources, logical_id))
-        elif kind != "MOCK":
-            raise TemplateError(f"method {logical_id}: integration type {kind} is not served locally")
+        elif integration.get("Type") != "MOCK":
+            raise TemplateError(
+                f"method {logical_id}: integration type {integration.get('Type')} is not served locally"
+            )
     if len(targets) != 1:
         raise TemplateError(f"the local runtime serves an API proxied to one function, not {len(targets)}")
     return targets.pop()
@@ -254,12 +257,9 @@ def _function(logical_id: str, props: Mapping[str, Any]) -> FunctionDef:
     handler = props.get("Handler")
     if not isinstance(handler, str) or "." not in handler:
         raise TemplateError(f"function {logical_id} has no Python handler (Handler={handler!r})")
+    environment = dict((props.get("Environment") or {}).get("Variables") or {})
     return FunctionDef(
-        logical_id=logical_id,
-        handler=handler,
-        environment=dict((props.get("Environment") or {}).get("Variables") or {}),
-        timeout_seconds=int(props.get("Timeout", 3)),
-        memory_mb=int(props.get("MemorySize", 128)),
+        logical_id, handler, environment, int(props.get("Timeout", 3)), int(props.get("MemorySize", 128))
     )
 
 
@@ -277,40 +277,20 @@ def _gateway_response(props: Mapping[str, Any]) -> GatewayResponseDef:
             raise TemplateError(f"gateway response parameter {name}={value!r} is not served locally")
         headers[name.removeprefix("gatewayresponse.header.")] = str(value).strip("'")
     status = props.get("StatusCode")
-    return GatewayResponseDef(
-        status_code=int(status) if status is not None else None,
-        template=str((props.get("ResponseTemplates") or {}).get("application/json", "")),
-        headers=headers,
-    )
-
-
-def _stream_mapping(
-    logical_id: str, props: Mapping[str, Any], table_id: str, resources: Resources
-) -> EventSourceMappingDef:
-    filters = (props.get("FilterCriteria") or {}).get("Filters") or []
-    return EventSourceMappingDef(
-        logical_id=logical_id,
-        function_id=referenced_function(props.get("FunctionName"), resources, logical_id),
-        table_id=table_id,
-        batch_size=int(props.get("BatchSize", 100)),
-        starting_position=str(props.get("StartingPosition", "LATEST")),
-        filter_patterns=tuple(item["Pattern"] for item in filters),
-        report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-    )
+    body = str((props.get("ResponseTemplates") or {}).get("application/json", ""))
+    return GatewayResponseDef(int(status) if status is not None else None, body, headers)
 
 
 def _queue_mapping(logical_id: str, props: Mapping[str, Any], resources: Resources) -> SqsEventSourceMappingDef:
-    source = [
-        ref
-        for ref in _references(props.get("EventSourceArn"))
-        if resources.get(ref, {}).get("Type") == "AWS::SQS::Queue"
+    queues = [
+        ref for ref in _refs(props.get("EventSourceArn")) if resources.get(ref, {}).get("Type") == "AWS::SQS::Queue"
     ]
-    if not source:
+    if not queues:
         raise TemplateError(f"event source mapping {logical_id}: only the table's stream and SQS queues are served")
     return SqsEventSourceMappingDef(
         logical_id=logical_id,
         function_id=referenced_function(props.get("FunctionName"), resources, logical_id),
-        queue_id=source[0],
+        queue_id=queues[0],
         batch_size=int(props.get("BatchSize", 10)),
         report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
     )
@@ -322,24 +302,20 @@ def _schedules(resources: Resources) -> Iterator[ScheduleDef]:
         if not isinstance(expression, str):
             raise TemplateError(f"rule {logical_id}: only scheduled rules are served locally")
         for target in props.get("Targets") or []:
-            yield ScheduleDef(
-                logical_id=logical_id,
-                expression=expression,
-                function_id=referenced_function(target.get("Arn"), resources, logical_id),
-                input=target.get("Input"),
-                enabled=props.get("State", "ENABLED") == "ENABLED",
-            )
+            function_id = referenced_function(target.get("Arn"), resources, logical_id)
+            enabled = props.get("State", "ENABLED") == "ENABLED"
+            yield ScheduleDef(logical_id, expression, function_id, target.get("Input"), enabled)
 
 
 def referenced_function(value: Any, resources: Resources, user: str) -> str:
     """The logical id of the Lambda function ``value`` refers to (``user``: the resource that refers to it)."""
-    for target in _references(value):
+    for target in _refs(value):
         if resources.get(target, {}).get("Type") == LAMBDA_FUNCTION:
             return target
     raise TemplateError(f"{user} invokes a function outside this stack: {value!r}")
 
 
-def _references(value: Any) -> Iterator[str]:
+def _refs(value: Any) -> Iterator[str]:
     """Every logical id a value refers to by ``Ref`` or ``Fn::GetAtt``, in order."""
     if isinstance(value, dict):
         if isinstance(value.get("Ref"), str):
@@ -348,18 +324,16 @@ def _references(value: Any) -> Iterator[str]:
             yield value["Fn::GetAtt"][0]
         else:
             for item in value.values():
-                yield from _references(item)
+                yield from _refs(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _references(item)
+            yield from _refs(item)
 
 
 class Resolver:
-    """Resolves the stack's intrinsic functions against the local stand-ins of its resources.
-
-    ``refs`` maps a logical id to what ``Ref`` returns locally and ``attributes`` ``"LogicalId.Attribute"`` to
-    what ``Fn::GetAtt`` does; a reference to anything else is a :class:`TemplateError`.
-    """
+    """Resolves the stack's intrinsic functions against the local stand-ins of its resources: ``refs`` maps a
+    logical id to what ``Ref`` returns locally, ``attributes`` ``"LogicalId.Attribute"`` to what ``Fn::GetAtt``
+    does; a reference to anything else is a :class:`TemplateError`."""
 
     def __init__(self, refs: Mapping[str, str], attributes: Mapping[str, str] | None = None):
         self._refs = refs  # not copied: the runtime adds resources as it creates them

@@ -15,7 +15,6 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.account import ACCOUNT_STACK_NAME
-from infra.app import SKIP_BUNDLING, build_app
 from infra.naming import DEFAULT_STACK_NAME
 
 # CDK's own provider behind auto_delete_objects (a non-production stage's buckets are emptied on stack delete).
@@ -51,10 +50,8 @@ class Synthesized:
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    build_app(SKIP_BUNDLING, outdir=str(outdir)).synth()
-    return Synthesized(outdir)
+def synthesized(synthesized_app: Path) -> Synthesized:
+    return Synthesized(synthesized_app)
 
 
 @pytest.fixture(scope="session")

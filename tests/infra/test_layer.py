@@ -70,18 +70,17 @@ def test_installs_into_the_layer_python_folder_from_the_wheelhouse_only(tmp_path
     assert not list(out.rglob("*.pyc"))
 
 
-def test_a_missing_wheelhouse_names_the_command_that_fills_it(tmp_path: Path, requirements: Path) -> None:
-    bundling = PipLayerBundling(LAMBDA_TARGET, requirements, tmp_path / "absent")
-
-    with pytest.raises(WheelhouseError, match=re.escape(DOWNLOAD_COMMAND)):
-        bundling.try_bundle(str(tmp_path / "out"), image=cdk.DockerImage.from_registry("unused"))
-
-
-def test_a_stale_wheelhouse_names_the_command_that_refreshes_it(tmp_path: Path, requirements: Path) -> None:
-    build_wheel(tmp_path / "wheels", version="0.9")
+@pytest.mark.parametrize(
+    ("stale", "names"), [(False, re.escape(DOWNLOAD_COMMAND)), (True, "Refresh it with")], ids=["missing", "stale"]
+)
+def test_a_missing_or_stale_wheelhouse_names_the_command_that_fills_it(
+    tmp_path: Path, requirements: Path, stale: bool, names: str
+) -> None:
+    if stale:
+        build_wheel(tmp_path / "wheels", version="0.9")
     bundling = PipLayerBundling(LAMBDA_TARGET, requirements, tmp_path / "wheels")
 
-    with pytest.raises(WheelhouseError, match="Refresh it with"):
+    with pytest.raises(WheelhouseError, match=names):
         bundling.try_bundle(str(tmp_path / "out"), image=cdk.DockerImage.from_registry("unused"))
 
 

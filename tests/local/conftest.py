@@ -14,8 +14,8 @@ import pytest
 
 from infra.local.backend import MotoServer
 from infra.local.runtime import LocalRuntime, start
-from infra.local.synth import synthesize
 from infra.local.template import AppTemplate
+from infra.naming import DEFAULT_STACK_NAME
 
 
 def moto_client(service: str, url: str) -> Any:
@@ -41,9 +41,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real CDK app, synthesized once (about 5-10 s)."""
-    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+def template_path(synthesized_app: Path) -> Path:
+    """The stage stack's template of the app synthesized once per test process (``tests/conftest.py``);
+    ``test_main.py`` runs ``python -m infra.local`` once the way ``make run`` does, synthesizing for itself."""
+    return synthesized_app / f"{DEFAULT_STACK_NAME}.template.json"
 
 
 @pytest.fixture(scope="session")

@@ -14,25 +14,30 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local.synth import REPO_ROOT
+from infra import REPO_ROOT
 from tests.local.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT_SECONDS = 60
+SYNTH_START_TIMEOUT_SECONDS = 240  # the first start synthesizes the app, as `make run` does
 STOP_TIMEOUT_SECONDS = 15
 
 
-def _run_until_ready(template_path: Path, demo_file: Path, port: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def _run_until_ready(
+    template_path: Path | None, demo_file: Path, port: int
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """``python -m infra.local`` on ``port``, serving ``template_path`` or, without one, synthesizing the app."""
+    template = ["--template", str(template_path)] if template_path is not None else []
     process = subprocess.Popen(  # noqa: S603 - this interpreter running this repo's module
-        [sys.executable, "-m", "infra.local", "--template", str(template_path), "--demo-file", str(demo_file)],
+        [sys.executable, "-m", "infra.local", *template, "--demo-file", str(demo_file)],
         cwd=REPO_ROOT,
         env={**os.environ, "PORT": str(port)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    deadline = time.monotonic() + (START_TIMEOUT_SECONDS if template_path else SYNTH_START_TIMEOUT_SECONDS)
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"python -m infra.local exited early:\n{process.communicate()[0]}")
@@ -58,11 +63,13 @@ def _interrupt(process: subprocess.Popen[str]) -> tuple[int, str]:
     return process.returncode, output
 
 
-def test_module_serves_prints_keys_and_stops_cleanly_on_ctrl_c(template_path: Path, tmp_path: Path) -> None:
-    # Given `python -m infra.local` started on PORT
+def test_module_serves_prints_keys_stops_cleanly_on_ctrl_c_and_starts_fresh(
+    template_path: Path, tmp_path: Path
+) -> None:
+    # Given `python -m infra.local` started on PORT as `make run` starts it (synthesizing the app)
     port = free_port()
     demo_file = tmp_path / "demo.json"
-    process, demo = _run_until_ready(template_path, demo_file, port)
+    process, demo = _run_until_ready(None, demo_file, port)
     key = next(key for key in demo["api_keys"] if key["scope"] == "workspace")
 
     # When a demo key calls the API and Ctrl-C follows
@@ -91,25 +98,17 @@ def test_module_serves_prints_keys_and_stops_cleanly_on_ctrl_c(template_path: Pa
         if account["setting"] == "max_calls_per_workspace=3":
             assert f"({account['workspace_id']}): max_calls_per_workspace 3" in output
 
-
-def test_second_start_begins_from_fresh_demo_data(template_path: Path, tmp_path: Path) -> None:
-    # Given a first run whose key was used, then stopped
-    port = free_port()
-    first, first_demo = _run_until_ready(template_path, tmp_path / "first.json", port)
-    old_key = first_demo["api_keys"][0]["key"]
-    assert _interrupt(first)[0] == 0
-
     # When the runtime starts again (on a port of its own: between the two runs a parallel test may take the first)
     port = free_port()
     second, second_demo = _run_until_ready(template_path, tmp_path / "second.json", port)
     try:
         old = httpx.get(
-            f"http://127.0.0.1:{port}/api/v1/jobs", headers={"Authorization": f"Bearer {old_key}"}, timeout=10
+            f"http://127.0.0.1:{port}/api/v1/jobs", headers={"Authorization": f"Bearer {key['key']}"}, timeout=10
         )
     finally:
         code, output = _interrupt(second)
 
     # Then the old key is unknown: the data is new
     assert old.status_code == 401
-    assert {key["key"] for key in second_demo["api_keys"]}.isdisjoint({key["key"] for key in first_demo["api_keys"]})
+    assert {key["key"] for key in second_demo["api_keys"]}.isdisjoint({key["key"] for key in demo["api_keys"]})
     assert code == 0, output

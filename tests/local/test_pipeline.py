@@ -138,18 +138,12 @@ def test_a_stage_failure_ends_the_job_failed_with_the_stage_and_error(
     assert [event["status"] for event in final["history"]][-3:] == ["queued", "transcribing", "failed"]
 
 
-def test_runtime_wires_worker_schedule_and_pipeline_from_the_template(runtime: LocalRuntime) -> None:
-    by_handler = {runtime.template.functions[m.mapping.function_id].handler: m for m in runtime.streams.mappings}
-    assert set(by_handler) == {"functions.worker.handler.lambda_handler", "functions.batches.starter.lambda_handler"}
-    mapping = by_handler["functions.worker.handler.lambda_handler"]
-    assert mapping.mapping.batch_size == 25
-    assert mapping.mapping.report_batch_item_failures
-    scheduled = {
-        runtime.template.functions[entry.schedule.function_id].handler: entry.schedule.expression
-        for entry in runtime.scheduler.entries
-    }
-    assert scheduled["functions.reconciler.handler.lambda_handler"] == "rate(5 minutes)"
-    assert len(runtime.state_machine_arns) == 2  # the pipeline and the requeue batches
+def test_runtime_runs_every_mapping_schedule_and_state_machine_of_the_template(runtime: LocalRuntime) -> None:
+    template = runtime.template
+    assert [state.mapping for state in runtime.streams.mappings] == list(template.event_source_mappings)
+    assert [state.mapping for state in runtime.queues.mappings] == list(template.sqs_event_source_mappings)
+    assert [entry.schedule for entry in runtime.scheduler.entries] == [s for s in template.schedules if s.enabled]
+    assert len(runtime.state_machine_arns) == len(template.named["AWS::StepFunctions::StateMachine"])
     assert runtime.streams.alive
     assert runtime.scheduler.alive
     assert runtime.webhooks.alive

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from infra.local.moto_hooks import install as install_transaction_rollback
 from infra.local.queues import QueueMappingState, QueuePoller, failed_message_ids, queue_depth
-from infra.local.template import AppTemplate, SqsEventSourceMappingDef
+from infra.local.template import SqsEventSourceMappingDef
 from tests.local.conftest import moto_client
 
 MAX_RECEIVE_COUNT = 3
@@ -39,19 +39,8 @@ def _poller(url: str, queue: str, arn: str, invoke: Any, *, batch_size: int = 5)
     mapping = SqsEventSourceMappingDef(
         logical_id="Mapping", function_id="Fn", queue_id="Queue", batch_size=batch_size, report_batch_item_failures=True
     )
-    state = QueueMappingState(mapping=mapping, function_name="fn", queue_url=queue, queue_arn=arn)
+    state = QueueMappingState(mapping=mapping, queue_url=queue, queue_arn=arn)
     return QueuePoller([state], invoke, moto_client("sqs", url), poll_seconds=0.05, retry_seconds=0)
-
-
-def test_template_mapping_of_the_poll_queue(app_template: AppTemplate) -> None:
-    # The synthesized app's poll queue mapping, as docs/ingestion.md states it.
-    (mapping,) = app_template.sqs_event_source_mappings
-    function = app_template.functions[mapping.function_id]
-
-    assert function.handler == "functions.poller.workspace.lambda_handler"
-    assert app_template.resources[mapping.queue_id]["Type"] == "AWS::SQS::Queue"
-    assert (mapping.batch_size, mapping.report_batch_item_failures) == (1, True)
-    assert all(stream.table_id != mapping.queue_id for stream in app_template.event_source_mappings)
 
 
 def test_batch_item_failures_stay_and_go_to_the_dead_letter_queue(moto_url: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.streams import MappingState, StreamPoller, compile_patterns
+from infra.local.streams import MappingState, StreamPoller
 from infra.local.template import EventSourceMappingDef
 from tests.local.conftest import moto_client
 
@@ -57,13 +57,12 @@ def _poller(url: str, stream_arn: str, invoke: Any, *, batch_size: int = 25) -> 
         filter_patterns=WORKER_PATTERNS,
         report_batch_item_failures=True,
     )
-    state = MappingState(mapping, "worker", stream_arn, compile_patterns(WORKER_PATTERNS))
+    state = MappingState(mapping, stream_arn)
     return StreamPoller([state], invoke, moto_client("dynamodbstreams", url))
 
 
 def _drain(poller: StreamPoller, rounds: int = 10) -> None:
     """Poll synchronously (no thread): each round reads the stream and processes what is pending."""
-    poller.start_positions()
     for _ in range(rounds):
         poller.poll_once(poller.mappings[0])
 

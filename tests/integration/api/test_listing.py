@@ -107,11 +107,21 @@ def test_limit_is_bounded(api: ApiCall, tenants: Tenants, limit: str) -> None:
     assert reply.body["errors"][0]["location"] == "query.limit"
 
 
-def test_an_unknown_status_filter_is_a_validation_error(api: ApiCall, tenants: Tenants) -> None:
-    reply = api("GET", "/api/v1/jobs", tenants.callers["ws_000"], query={"status": "lost"})
+@pytest.mark.parametrize(
+    ("caller", "query", "answer"),
+    [
+        ("ws_000", {"status": "lost"}, (400, "validation_error")),
+        # an unknown workspace is refused like a foreign one
+        ("ptn_0", {"workspace_id": "ws_nope"}, (403, "forbidden")),
+    ],
+    ids=["unknown status", "unknown workspace"],
+)
+def test_a_listing_query_the_caller_cannot_ask_is_a_problem(
+    api: ApiCall, tenants: Tenants, caller: str, query: dict[str, str], answer: tuple[int, str]
+) -> None:
+    reply = api("GET", "/api/v1/jobs", tenants.callers[caller], query=query)
 
-    assert reply.status == 400
-    assert reply.body["code"] == "validation_error"
+    assert (reply.status, reply.body["code"]) == answer
 
 
 @pytest.mark.parametrize("workspace_query", [{}, {"workspace_id": ""}], ids=["absent", "empty"])
@@ -137,13 +147,6 @@ def test_a_workspace_key_with_an_empty_workspace_id_lists_its_own_workspace(
 
     assert reply.status == 200
     assert [job["job_id"] for job in reply.body["jobs"]] == mixed_jobs["skipped"]
-
-
-def test_an_unknown_workspace_is_refused_like_a_foreign_one(api: ApiCall, tenants: Tenants) -> None:
-    reply = api("GET", "/api/v1/jobs", tenants.callers["ptn_0"], query={"workspace_id": "ws_nope"})
-
-    assert reply.status == 403
-    assert reply.body["code"] == "forbidden"
 
 
 def test_get_job_returns_it_with_its_metadata(api: ApiCall, tenants: Tenants) -> None:

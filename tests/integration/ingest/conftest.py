@@ -16,8 +16,8 @@ from shared.config.model import CallRailIntegration, EffectiveConfig, Integratio
 from shared.ingest.cursors import CursorStore
 from shared.ingest.jobs import CallJobStore
 from shared.tenants.registry import Workspace
-from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 from tests.support.aws import TABLE_NAME
+from tests.support.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 
 CONFIG_PREFIX = "/gensail/config"
 SECRETS_PREFIX = "/gensail/secrets/callrail/"

@@ -27,8 +27,8 @@ from shared.ingest.poller import poll_message
 from shared.tenants.registry import TenantRegistry
 from tests.conftest import Tenants
 from tests.integration.ingest.conftest import CONFIG_PREFIX, connect_account, integration, items_with_prefix
-from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 from tests.support.aws import TABLE_NAME
+from tests.support.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 from tests.support.events import FakeContext
 
 

@@ -23,7 +23,7 @@ from tests.integration.ingest.conftest import (
     sample_client,
     stores,
 )
-from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
+from tests.support.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 
 ACCOUNT = "ACC1"
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from shared.callrail.client import CallRailClient
-from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
+from tests.support.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 
 ACCOUNT = "ACC000000001"
 API_KEY = "sample-key-1f2e3d4c5b6a"

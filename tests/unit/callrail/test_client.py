@@ -21,7 +21,7 @@ from shared.callrail.client import (
     Paging,
     longest_page_seconds,
 )
-from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
+from tests.support.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 from tests.unit.callrail.conftest import ACCOUNT, API_KEY, WINDOW_END, WINDOW_START
 
 MakeClient = Callable[..., CallRailClient]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.local.callrail_faults import FaultyCallRailServer as CallRailSampleServer
+from tests.support.callrail_faults import FaultyCallRailServer as CallRailSampleServer
 from tests.unit.callrail.conftest import ACCOUNT, API_KEY, WINDOW_END, WINDOW_START
 
 AUTH = {"Authorization": f'Token token="{API_KEY}"'}

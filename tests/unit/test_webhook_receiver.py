@@ -1,4 +1,4 @@
-"""The local scheduler (rates, scale) and the webhook receiver's signature check."""
+"""The loopback webhook receiver (infra/sample/webhooks.py): its own signature check, and what it answers."""
 
 from __future__ import annotations
 
@@ -11,46 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local.schedules import ScheduleError, Scheduler, rate_seconds
-from infra.local.template import ScheduleDef
-from infra.local.webhooks import WebhookReceiver, verify_signature
-
-
-def test_rates_and_a_cron_is_refused_by_name() -> None:
-    assert rate_seconds("rate(5 minutes)") == 300
-    assert rate_seconds("rate(1 hour)") == 3600
-    with pytest.raises(ScheduleError, match="only rate"):
-        rate_seconds("cron(0 12 * * ? *)")
-
-
-def test_scheduler_runs_each_function_on_its_scaled_rate() -> None:
-    # Given a 5-minute schedule at scale 0.1 and a fake clock
-    now = [1000.0]
-    runs: list[tuple[str, Any]] = []
-    schedule = ScheduleDef("Rule", "rate(5 minutes)", "Reconciler")
-    scheduler = Scheduler([(schedule, "reconciler")], lambda f, e: runs.append((f, e)), scale=0.1, clock=lambda: now[0])
-
-    # When 29 s, then 30 s, then 60 s have passed
-    now[0] += 29
-    scheduler.run_due()
-    first = len(runs)
-    now[0] += 1
-    scheduler.run_due()
-    now[0] += 30
-    scheduler.run_due()
-
-    # Then it ran every 30 s (none before), with EventBridge's scheduled event
-    assert first == 0
-    assert [function for function, _ in runs] == ["Reconciler", "Reconciler"]
-    assert runs[0][1]["detail-type"] == "Scheduled Event"
-    assert scheduler.describe() == ["reconciler every 30 s (rate(5 minutes) x0.1)"]
-
-
-def test_scheduler_thread_stops() -> None:
-    scheduler = Scheduler([(ScheduleDef("R", "rate(1 minute)", "F"), "f")], lambda f, e: None)
-    scheduler.start()
-    scheduler.stop(timeout=5)
-    assert not scheduler.alive
+from infra.sample.webhooks import WebhookReceiver, verify_signature
 
 
 def _signed(secret: str, body: bytes, at: int) -> str:

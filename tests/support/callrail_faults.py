@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from infra.local.callrail_sample import CallRailSampleServer, _Exchange
+from infra.sample.callrail import CallRailSampleServer, _Exchange
 
 MAX_SLOW_SECONDS = 30.0
 Defect = Literal["duration", "id"]
