@@ -123,7 +123,7 @@ class WebhookReceiver:
         about = payload if isinstance(payload, dict) else {}
         verdict = "received" if delivery.signature_ok else "REJECTED"
         reason = "signature ok" if delivery.signature_ok else delivery.reason
-        self._output(f"webhook {verdict}: job {about.get('job_id')} status {about.get('status')} ({reason})")
+        self._output(f"webhook {verdict}: {_subject(about)} status {about.get('status')} ({reason})")
         with self._condition:
             self.deliveries.append(delivery)
             self._condition.notify_all()
@@ -140,3 +140,10 @@ class WebhookReceiver:
         request.send_header("Content-Length", str(len(data)))
         request.end_headers()
         request.wfile.write(data)
+
+
+def _subject(payload: dict[str, Any]) -> str:
+    """What a delivery is about: a job's result, or another event (a requeue batch's end) by its name and id."""
+    if "batch_id" in payload:
+        return f"{payload.get('event')} {payload['batch_id']}"
+    return f"job {payload.get('job_id')}"

@@ -47,3 +47,11 @@ def test_receiver_accepts_good_and_rejects_bad_signatures(receiver: Any) -> None
     assert lines[0] == "webhook received: job 42 status completed (signature ok)"
     assert "signature mismatch" in lines[1]
     assert [delivery.signature_ok for delivery in handle.deliveries] == [True, False]
+
+
+def test_receiver_names_a_batch_event_by_its_name_and_batch(receiver: Any) -> None:
+    handle, lines = receiver
+    body = json.dumps({"event": "requeue_batch.completed", "batch_id": "rb_1", "status": "cancelled"}).encode()
+    httpx.post(handle.url, content=body, headers={"X-Signature": _signed("secret", body, int(time.time()))})
+
+    assert lines[0] == "webhook received: requeue_batch.completed rb_1 status cancelled (signature ok)"
