@@ -9,6 +9,7 @@ import boto3
 import httpx
 import pytest
 
+from functions.api.batch_models import RequeueBatch
 from functions.batches import starter
 from shared import schema
 from shared.adapters.eventbridge import EventBridgePublisher
@@ -122,6 +123,8 @@ def test_the_completion_event_goes_to_the_bus_and_signed_to_each_workspaces_webh
     assert verify(SECRET, request)
     body = json.loads(request.content)
     assert body == {**completed_event(stored_batch(batch.batch_id)), "workspace_id": first.workspace_id}
+    # and the event carries exactly the batch as the API answers it, so the two cannot drift apart
+    assert set(on_bus["detail"]) == {"event", *RequeueBatch.model_fields}
 
 
 def test_a_webhook_that_keeps_failing_is_a_transient_error_for_the_state_machine_to_retry(
