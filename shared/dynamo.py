@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -52,3 +53,36 @@ class TableRepository:
     def __init__(self, table_name: str, dynamodb: Any) -> None:
         self._table = table_name
         self._db = dynamodb
+
+    def _conditional_update(self, key: dict[str, str], **request: Any) -> dict[str, Any]:
+        """One conditional ``UpdateItem`` of the item at ``key``, returning the item as written (wire form).
+
+        When the condition fails, raises :class:`ConditionFailed` with the item as it was, which DynamoDB returns
+        with the failure, so no read is needed to tell why.
+        """
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key=to_item(key),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **request,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise ConditionFailed(error.response.get("Item")) from None
+        return response["Attributes"]  # type: ignore[no-any-return]
+
+
+class ConditionFailed(Exception):
+    """A conditional write was refused. ``item``: the item as it was, in wire form (``None``: there was none)."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("condition failed")
+        self.item = item or None
+
+    @property
+    def old(self) -> dict[str, Any] | None:
+        """The item as it was, in plain Python."""
+        return from_item(self.item) if self.item else None

@@ -16,7 +16,7 @@ from shared import schema
 from shared.batches.models import FINISHED, BatchCounts, BatchProgress, BatchStatus, PlannedPage, RequeueBatch
 from shared.batches.store import batch_from_item
 from shared.batches.throttle import RequeueThrottle
-from shared.dynamo import TableRepository, from_item, serialize, to_item
+from shared.dynamo import ConditionFailed, TableRepository, from_item, serialize, to_item
 
 _UNFINISHED = (BatchStatus.PENDING.value, BatchStatus.RUNNING.value)
 
@@ -91,9 +91,8 @@ class BatchRuns(TableRepository):
     def finish(self, batch_id: str, status: BatchStatus, now: str) -> RequeueBatch:
         """End the batch with ``status`` and ``finished_at``; a batch already finished is returned as it is."""
         try:
-            response = self._db.update_item(
-                TableName=self._table,
-                Key=to_item(schema.requeue_batch_key(batch_id)),
+            written = self._conditional_update(
+                schema.requeue_batch_key(batch_id),
                 UpdateExpression="SET #status = :final, finished_at = :now REMOVE progress.planned",
                 ConditionExpression="#status IN (:pending, :running)",
                 ExpressionAttributeNames={"#status": "status"},
@@ -103,20 +102,15 @@ class BatchRuns(TableRepository):
                     ":pending": serialize(_UNFINISHED[0]),
                     ":running": serialize(_UNFINISHED[1]),
                 },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old = error.response.get("Item")
-            if old is None:
+        except ConditionFailed as refused:
+            if refused.item is None:
                 raise LookupError(f"requeue batch {batch_id} does not exist") from None
-            finished = batch_from_item(old)
+            finished = batch_from_item(refused.item)
             if finished.status not in FINISHED:
                 raise
             return finished  # a retried finish: the first attempt ended it
-        return batch_from_item(response["Attributes"])
+        return batch_from_item(written)
 
     def _update(self, batch: RequeueBatch, expression: str, values: dict[str, Any]) -> None:
         values = {**values, ":pages": serialize(batch.progress.pages)}

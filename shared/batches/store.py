@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from shared import schema
 from shared.batches.models import BatchStatus, RequeueBatch
-from shared.dynamo import TableRepository, from_item, serialize, to_item
+from shared.dynamo import ConditionFailed, TableRepository, from_item, serialize, to_item
 from shared.errors import BatchCreationAbandoned, BatchFinished, BatchInProgress, BatchNotFound
 
 # A lock whose batch item does not exist yet is a creation in progress for this long (the API function's timeout
@@ -340,9 +340,8 @@ class BatchStore(TableRepository):
     def request_cancel(self, batch_id: str, now: str) -> RequeueBatch:
         """Record a cancel request (the first one's time is kept); ``BatchFinished`` once the batch has ended."""
         try:
-            response = self._db.update_item(
-                TableName=self._table,
-                Key=to_item(schema.requeue_batch_key(batch_id)),
+            written = self._conditional_update(
+                schema.requeue_batch_key(batch_id),
                 UpdateExpression="SET cancel_requested_at = if_not_exists(cancel_requested_at, :now)",
                 ConditionExpression="attribute_exists(#pk) AND NOT (#status IN (:completed, :cancelled, :failed))",
                 ExpressionAttributeNames={"#pk": schema.PARTITION_KEY, "#status": "status"},
@@ -352,18 +351,13 @@ class BatchStore(TableRepository):
                     ":cancelled": serialize(BatchStatus.CANCELLED.value),
                     ":failed": serialize(BatchStatus.FAILED.value),
                 },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old = error.response.get("Item")
-            if not old:
+        except ConditionFailed as refused:
+            if refused.old is None:
                 raise BatchNotFound(f"Requeue batch {batch_id} not found.") from None
-            status = from_item(old).get("status")
+            status = refused.old.get("status")
             raise BatchFinished(f"Requeue batch {batch_id} has already finished ({status}).") from None
-        return batch_from_item(response["Attributes"])
+        return batch_from_item(written)
 
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
         item = self._db.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=True).get("Item")

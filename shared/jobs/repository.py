@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from shared import schema
 from shared.access import Caller
-from shared.dynamo import TableRepository, from_item, serialize, to_item
+from shared.dynamo import ConditionFailed, TableRepository, from_item, serialize, to_item
 from shared.errors import AccessDenied, InvalidTransition, JobNotFound, JobNotSkipped, RunSuperseded
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobEvent, JobPage, JobStatus, can_transition
@@ -97,8 +97,8 @@ class JobRepository(TableRepository):
         )
         request["ExpressionAttributeValues"][":scope_id"] = serialize(caller.scope_id)
         try:
-            return self._conditional_update(job_id, **request)
-        except _ConditionFailed as refused:
+            return self._update_job(job_id, **request)
+        except ConditionFailed as refused:
             raise _requeue_refusal(job_id, caller, refused.old) from None
 
     def requeue_in_batch(self, job_id: str, requeue: BatchRequeue, now: str) -> BatchRequeueOutcome:
@@ -121,8 +121,8 @@ class JobRepository(TableRepository):
             " REMOVE", ", #metadata.#batch = :batch REMOVE", 1
         )
         try:
-            self._conditional_update(job_id, **request)
-        except _ConditionFailed as refused:
+            self._update_job(job_id, **request)
+        except ConditionFailed as refused:
             return _batch_refusal(refused.old, requeue)
         return BatchRequeueOutcome.REQUEUED
 
@@ -177,14 +177,14 @@ class JobRepository(TableRepository):
         if requeue_count is not None:
             condition += " AND " + _requeue_count_is(requeue_count, names, values)
         try:
-            return self._conditional_update(
+            return self._update_job(
                 job_id,
                 ConditionExpression=condition,
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except _ConditionFailed as refused:
+        except ConditionFailed as refused:
             if refused.old is None:
                 raise JobNotFound(f"Job {job_id} not found.") from None
             current = int(refused.old.get("source_metadata", {}).get("requeue_count", 0))
@@ -197,26 +197,9 @@ class JobRepository(TableRepository):
                 f"Job {job_id} is '{refused.old.get('status')}', not '{source}': it cannot move to '{target}'."
             ) from None
 
-    def _conditional_update(self, job_id: str, **request: Any) -> Job:
-        """One conditional ``UpdateItem`` of a job, returning the job as written.
-
-        When the condition fails, raises ``_ConditionFailed`` with the item as it was (``None``: no such job),
-        which DynamoDB returns with the failure, so no read is needed to tell why.
-        """
-        try:
-            response = self._db.update_item(
-                TableName=self._table,
-                Key=to_item(schema.job_key(job_id)),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                **request,
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old = error.response.get("Item")
-            raise _ConditionFailed(from_item(old) if old else None) from None
-        return self._trimmed(job_from_item(response["Attributes"]))
+    def _update_job(self, job_id: str, **request: Any) -> Job:
+        """One conditional ``UpdateItem`` of a job, returning the job as written (``ConditionFailed`` when refused)."""
+        return self._trimmed(job_from_item(self._conditional_update(schema.job_key(job_id), **request)))
 
     def _trimmed(self, job: Job) -> Job:
         """Drop the oldest history entries past ``HISTORY_LIMIT`` (only jobs requeued many times get here).
@@ -324,12 +307,6 @@ def _requeue_count_is(requeue_count: int, names: dict[str, str], values: dict[st
     if requeue_count == 0:
         return f"(attribute_not_exists(#metadata.#requeues) OR {matches})"
     return matches
-
-
-class _ConditionFailed(Exception):
-    def __init__(self, old: dict[str, Any] | None) -> None:
-        super().__init__("condition failed")
-        self.old = old
 
 
 def _requeue_refusal(job_id: str, caller: Caller, old: dict[str, Any] | None) -> Exception:
