@@ -21,10 +21,10 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.data import BATCH_GET_ITEM, DELETE_ITEM, GET_ITEM, QUERY, UPDATE_ITEM, Data
-from infra.functions import PythonFunctions, log_group_of_stage
-from infra.nag import acknowledge, acknowledge_wildcard, arn_of
+from infra.functions import PythonFunctions
 from infra.parameters import config_prefix, grant_config_read, grant_secrets_read, stage_parameters
 from infra.pipeline import RETRY_BACKOFF_RATE, RETRY_ERRORS, RETRY_INTERVAL, RETRY_MAX_ATTEMPTS
+from infra.state_machines import logged_state_machine
 from infra.worker import (
     ALARM_PERIOD,
     StreamWorker,
@@ -220,35 +220,13 @@ class RequeueBatches(Construct):
         done = sfn.Choice(self, "Done?").when(sfn.Condition.boolean_equals("$.done", True), finish)
         done.otherwise(throttle.next(page))
 
-        self.log_group = log_group_of_stage(self, "Logs")
-        machine = sfn.StateMachine(
+        machine, self.log_group = logged_state_machine(
             self,
-            "StateMachine",
             comment="Gensail requeue batches (docs/architecture.md)",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(page.next(done)),
+            definition=page.next(done),
             timeout=EXECUTION_TIMEOUT,
-            tracing_enabled=False,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-        )
-        for function in (self.page, self.finish, self.announce):
-            acknowledge_wildcard(
-                machine,
-                f"{arn_of(function)}:*",
-                "Added by the Step Functions Lambda task: the function's own versions and aliases (qualified ARNs), "
-                "so the state machine still invokes only its three batch functions.",
-            )
-        acknowledge_wildcard(
-            machine,
-            "*",
-            "Step Functions logging to CloudWatch Logs needs the log delivery actions (logs:CreateLogDelivery, "
-            "logs:PutResourcePolicy and friends), which support no resource-level permissions.",
-        )
-        acknowledge(
-            machine,
-            "SF2",
-            "X-Ray tracing is off for the whole app: each task logs the batch id through Powertools and every "
-            "state transition is in the state machine's log group.",
+            functions=(self.page, self.finish, self.announce),
+            functions_named="its three batch functions",
         )
         return machine
 

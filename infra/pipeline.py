@@ -15,8 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.functions import log_group_of_stage
-from infra.nag import acknowledge, acknowledge_wildcard, arn_of
+from infra.state_machines import logged_state_machine
 from shared.pipeline.errors import TransientStageError
 
 EXECUTION_TIMEOUT = cdk.Duration.hours(2)  # above the stages' TRANSCRIPTION_DEADLINE, with room for the rest
@@ -80,40 +79,13 @@ class Pipeline(Construct):
         )
         check.next(transcript_ready)
 
-        # A generated name: a fixed one would collide with the group a deleted stack left behind.
-        self.log_group = log_group_of_stage(self, "Logs")
-        self.state_machine = sfn.StateMachine(
+        self.state_machine, self.log_group = logged_state_machine(
             self,
-            "StateMachine",
             comment="Gensail job pipeline (docs/pipeline.md)",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(start.next(transcript_ready)),
+            definition=start.next(transcript_ready),
             timeout=EXECUTION_TIMEOUT,
-            tracing_enabled=False,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-        )
-        self._acknowledge_findings(stages)
-
-    def _acknowledge_findings(self, stages: StageFunctions) -> None:
-        for function in stages.all():
-            acknowledge_wildcard(
-                self.state_machine,
-                f"{arn_of(function)}:*",
-                "Added by the Step Functions Lambda task: the function's own versions and aliases (qualified "
-                "ARNs), so the state machine still invokes only its five stage functions.",
-            )
-        acknowledge_wildcard(
-            self.state_machine,
-            "*",
-            "Step Functions logging to CloudWatch Logs needs the log delivery actions (logs:CreateLogDelivery, "
-            "logs:PutResourcePolicy and friends), which support no resource-level permissions.",
-        )
-        acknowledge(
-            self.state_machine,
-            "SF2",
-            "X-Ray tracing is off for the whole app (the functions too): each stage logs the job id through "
-            "Powertools and every state transition is in the state machine's log group, which is enough to follow "
-            "a job; tracing can be switched on when there is a trace consumer.",
+            functions=stages.all(),
+            functions_named="its five stage functions",
         )
 
     def _task(
