@@ -255,12 +255,22 @@ class SmokeRun:
                 self.say(f"       job {job_id}: {status}")
             if status in FINAL:
                 reason = f", {job['skipped_reason']}" if status == JobStatus.SKIPPED else ""
-                return f"{' -> '.join(seen)}{reason}"
+                return f"{' -> '.join(_since_requeue(job.get('history') or [], seen))}{reason}"
             if status == JobStatus.FAILED:
                 raise Deviation(f"the job failed: {job.get('failure')}")
             if time.monotonic() > deadline:
                 raise Deviation(f"still {status} after {self.timeout:.0f} s ({' -> '.join(seen)})")
             time.sleep(1)
+
+
+def _since_requeue(history: list[dict[str, Any]], seen: list[str]) -> list[str]:
+    """The job's statuses from its last requeue on, from its own history: polls alone miss the states a fast
+    worker passed through between two of them (``seen``, what the polls saw, when the history has no requeue)."""
+    statuses = [str(event.get("status")) for event in history]
+    if JobStatus.QUEUED not in statuses:
+        return seen
+    start = len(statuses) - 1 - statuses[::-1].index(JobStatus.QUEUED)
+    return statuses[start:]
 
 
 # --- command line ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 from infra import REPO_ROOT
 from infra.local.runtime import LocalRuntime
-from infra.smoke import SPEC_MESSAGE, Deviation, SmokeRun, expect_problem, skipped_job
+from infra.smoke import SPEC_MESSAGE, Deviation, SmokeRun, _since_requeue, expect_problem, skipped_job
 from shared.jobs.models import Job
 from shared.problems import PROBLEM_CONTENT_TYPE, problem
 from shared.tenants.registry import Workspace
@@ -133,3 +133,20 @@ def test_a_problem_with_the_catalogues_fields_passes() -> None:
 def test_anything_else_is_a_deviation(response: httpx.Response) -> None:
     with pytest.raises(Deviation):
         expect_problem(response, "forbidden")
+
+
+def test_the_followed_path_comes_from_the_jobs_history_since_its_last_requeue() -> None:
+    # A fast worker can move the job on before the first poll: the path is read from the job's own history
+    history = [
+        {"status": status}
+        for status in ("queued", "skipped", "queued", "transcribing", "analyzing", "publishing", "completed")
+    ]
+    assert _since_requeue(history, ["publishing", "completed"]) == [
+        "queued",
+        "transcribing",
+        "analyzing",
+        "publishing",
+        "completed",
+    ]
+    # with no requeue in the history, what the polls saw
+    assert _since_requeue([], ["skipped"]) == ["skipped"]
