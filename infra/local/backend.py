@@ -1,5 +1,5 @@
-"""The embedded AWS: a moto server on 127.0.0.1 holding the stack's table, secrets, parameters, buckets, buses,
-queues, functions and state machines, created from the synthesized template.
+"""The embedded AWS: a moto server on 127.0.0.1 holding the stack's table, secrets, buckets, buses, queues,
+functions and state machines, created from the synthesized template by moto's own CloudFormation.
 
 It is a server, not ``mock_aws``, for two reasons: other processes (the operator CLI) reach the same data
 through its URL, and the server serializes requests (one AWS request at a time) the way DynamoDB applies
@@ -12,27 +12,29 @@ the bucket and so on; serializing it with those calls would deadlock the server 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import secrets
 import threading
 import urllib.request
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from infra.local.template import ACCOUNT_ID, PARTITION, REGION, AppTemplate, Resolver, TemplateError
+from infra.local.template import BACKEND_TYPES, LAMBDA_FUNCTION, REGION, STATE_MACHINE, AppTemplate, TemplateError
 from shared.aws import client
 
 HOST = "127.0.0.1"
 _LAMBDA_INVOKE_PATH = re.compile(r"^/[0-9-]+/functions/[^/]+/invocations/?$")
-_QUEUE_NUMBERS = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize")
+# The properties of buckets and queues that matter locally (names, timings, the dead-letter queue); the rest is
+# deployment detail (tags, encryption, lifecycle, access logs).
+_NAMES_AND_TIMINGS = frozenset(
+    {"BucketName", "QueueName", "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "RedrivePolicy"}
+)
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -101,13 +103,9 @@ class MotoServer:
 
     def start(self) -> None:
         """Serve, from empty backends (moto keeps them in module globals: a second runtime in one process would
-        find the first one's data), with Step Functions executions really run by moto's interpreter."""
+        find the first one's data)."""
         self._thread.start()
-        for path, document in (("reset", None), ("config", {"stepfunctions": {"execute_state_machine": True}})):
-            data = json.dumps(document).encode() if document is not None else None
-            request = urllib.request.Request(f"{self.url}/moto-api/{path}", data=data, method="POST")  # noqa: S310
-            with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - http://127.0.0.1 only
-                pass
+        moto_api(self.url, "reset")
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -115,151 +113,147 @@ class MotoServer:
         self._thread.join(timeout=10)
 
 
+def moto_api(url: str, path: str, document: Any = None) -> None:
+    """POST to moto's own API at ``url`` (``reset``, or ``config`` with a document)."""
+    data = json.dumps(document).encode() if document is not None else None
+    request = urllib.request.Request(f"{url}/moto-api/{path}", data=data, method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - http://127.0.0.1 only
+        pass
+
+
 @dataclass(frozen=True)
 class LocalResources:
-    """The local names of the stack's resources: ``Ref`` values and ``"LogicalId.Attribute"`` values."""
+    """The local names of the stack's resources, by logical id, and each function's environment as moto resolved it."""
 
-    refs: Mapping[str, str]
+    physical_ids: Mapping[str, str]  # what ``Ref`` gives: a name, a URL or an ARN
     table_name: str
-    attributes: Mapping[str, str] = field(default_factory=dict)
-    function_names: Mapping[str, str] = field(default_factory=dict)  # logical id -> Lambda function name
-    state_machine_arns: Mapping[str, str] = field(default_factory=dict)  # logical id -> ARN
-    queue_urls: Mapping[str, str] = field(default_factory=dict)  # logical id -> URL
-    stream_arns: Mapping[str, str] = field(default_factory=dict)  # table logical id -> latest stream ARN
+    stream_arns: Mapping[str, str]  # table logical id -> latest stream ARN
+    environments: Mapping[str, Mapping[str, str]]  # function logical id -> its resolved environment
+    state_machine_arns: Mapping[str, str]
+    queue_arns: Mapping[str, str]
 
-    def resolver(self) -> Resolver:
-        return Resolver(self.refs, self.attributes)
+    @property
+    def function_names(self) -> dict[str, str]:
+        return {logical_id: self.physical_ids[logical_id] for logical_id in self.environments}
 
 
 def create_resources(template: AppTemplate) -> LocalResources:
-    """Create the template's resources in moto (its endpoint in the environment); returns their local names.
+    """Create the template's resources in moto (its endpoint in the environment) with moto's own CloudFormation,
+    which resolves every ``Ref``, ``Fn::GetAtt``, ``Fn::Join`` and ``Fn::Sub`` of the stack.
 
-    The table, secrets and SSM parameters; buckets, event buses and queues; every function, registered in moto's
-    Lambda (a stub package: :mod:`infra.local.moto_hooks` runs the real handler in-process); then the state
-    machines from their definitions, resolved against those functions' ARNs.
+    Two kinds go around it, handed to the stack as parameters of their logical ids: secrets (moto 5.2.5's
+    CloudFormation has no ``AWS::SecretsManager::Secret``) and event buses (its ``Ref`` of one is not the name).
+    Every function is registered in moto's Lambda with a stub package (:mod:`infra.local.moto_hooks` runs the
+    real handler in-process). moto creates state machines where Step Functions with execution does not see them,
+    so each is created again, with the definition moto resolved, once executions are switched on.
     """
-    refs: dict[str, str] = {}
-    attributes: dict[str, str] = {}
-    resolver = Resolver(refs, attributes)  # sees what is added below
-    named = template.named
-
-    def add(logical_id: str, ref: str, **values: str) -> str:
-        refs[logical_id] = ref
-        attributes.update({f"{logical_id}.{name}": value for name, value in values.items()})
-        return ref
-
-    def local_name(logical_id: str, given: str | None, limit: int) -> str:
-        return given or f"{template.stack_name}-{logical_id}"[:limit]
-
-    table = template.table
-    created = client("dynamodb").create_table(**table.create_table_args(table.table_name(template.stack_name)))
-    description = created["TableDescription"]
-    if table.ttl_attribute:
-        client("dynamodb").update_time_to_live(
-            TableName=description["TableName"],
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
-        )
-    add(
-        table.logical_id,
-        description["TableName"],
-        Arn=description["TableArn"],
-        StreamArn=description["LatestStreamArn"],
+    role = client("iam").create_role(RoleName="gensail-local-runtime", AssumeRolePolicyDocument=_TRUST)["Role"]["Arn"]
+    parameters: dict[str, str] = {}
+    for logical_id, props in template.of_type("AWS::SecretsManager::Secret"):
+        name = props.get("Name") or f"{template.stack_name}-{logical_id}"
+        value = props.get("SecretString") or secrets.token_urlsafe(48)  # GenerateSecretString: a fresh one
+        parameters[logical_id] = client("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"]
+    for logical_id, props in template.of_type("AWS::Events::EventBus"):
+        parameters[logical_id] = name = props.get("Name") or f"{template.stack_name}-{logical_id}"
+        client("events").create_event_bus(Name=name)
+    stack = {
+        "Parameters": {logical_id: {"Type": "String"} for logical_id in parameters},
+        "Resources": {
+            logical_id: _for_moto(logical_id, kind, props, role)
+            for kind in BACKEND_TYPES
+            if kind not in ("AWS::SecretsManager::Secret", "AWS::Events::EventBus")
+            for logical_id, props in template.of_type(kind)
+        },
+    }
+    cloudformation = client("cloudformation")
+    _execute_state_machines(False)  # moto keeps its config across resets: a runtime before this one switched it on
+    cloudformation.create_stack(
+        StackName=template.stack_name,
+        TemplateBody=json.dumps(stack),
+        Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
     )
-    for secret in named["AWS::SecretsManager::Secret"]:
-        value = secret.name("SecretString") or secrets.token_urlsafe(48)  # GenerateSecretString: a fresh one
-        name = local_name(secret.logical_id, secret.name("Name"), 512)
-        add(secret.logical_id, str(client("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"]))
-    for parameter in named["AWS::SSM::Parameter"]:
-        props = parameter.properties
-        name = str(resolver.resolve(props["Name"]))
-        value = str(resolver.resolve(props["Value"]))
-        client("ssm").put_parameter(Name=name, Value=value, Type=props.get("Type", "String"), Overwrite=True)
-        add(parameter.logical_id, name)
-    for bucket in named["AWS::S3::Bucket"]:
-        name = local_name(bucket.logical_id, bucket.name("BucketName"), 63).lower()
-        client("s3").create_bucket(Bucket=name)
-        add(bucket.logical_id, name, Arn=f"arn:{PARTITION}:s3:::{name}")
-    for bus in named["AWS::Events::EventBus"]:
-        name = local_name(bus.logical_id, bus.name("Name"), 256)
-        add(bus.logical_id, name, Name=name, Arn=client("events").create_event_bus(Name=name)["EventBusArn"])
-    queue_urls: dict[str, str] = {}
-    for queue in named["AWS::SQS::Queue"]:
-        if queue.properties.get("FifoQueue"):
-            raise TemplateError(f"queue {queue.logical_id}: FIFO queues are not served locally")
-        name = local_name(queue.logical_id, queue.name("QueueName"), 80)
-        url = queue_urls[queue.logical_id] = str(client("sqs").create_queue(QueueName=name)["QueueUrl"])
-        add(
-            queue.logical_id, url, QueueUrl=url, QueueName=name, Arn=f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT_ID}:{name}"
-        )
-    for queue in named["AWS::SQS::Queue"]:  # once every dead-letter queue it may name exists
-        if settings := sqs_queue_settings(queue.properties, resolver):
-            client("sqs").set_queue_attributes(QueueUrl=queue_urls[queue.logical_id], Attributes=settings)
-
-    function_names, machine_arns = _create_compute(template, add, resolver, attributes)
+    if (status := cloudformation.describe_stacks(StackName=template.stack_name)["Stacks"][0]["StackStatus"]) != (
+        "CREATE_COMPLETE"
+    ):
+        raise TemplateError(f"moto's CloudFormation left the stack {status}")
+    paginator = cloudformation.get_paginator("list_stack_resources")
+    physical_ids = {
+        summary["LogicalResourceId"]: summary["PhysicalResourceId"]
+        for page in paginator.paginate(StackName=template.stack_name)
+        for summary in page["StackResourceSummaries"]
+    } | parameters
+    (table_id,) = (logical_id for logical_id, _ in template.of_type("AWS::DynamoDB::GlobalTable"))
+    table = client("dynamodb").describe_table(TableName=physical_ids[table_id])["Table"]
+    machines = {logical_id: physical_ids[logical_id] for logical_id, _ in template.of_type(STATE_MACHINE)}
+    _run_state_machines(machines.values())
     return LocalResources(
-        refs=refs,
-        table_name=refs[table.logical_id],
-        attributes=attributes,
-        function_names=function_names,
-        state_machine_arns=machine_arns,
-        queue_urls=queue_urls,
-        stream_arns={table.logical_id: description["LatestStreamArn"]},
+        physical_ids=physical_ids,
+        table_name=table["TableName"],
+        stream_arns={table_id: table["LatestStreamArn"]},
+        environments={
+            logical_id: client("lambda")
+            .get_function_configuration(FunctionName=physical_ids[logical_id])
+            .get("Environment", {})
+            .get("Variables", {})
+            for logical_id in template.functions
+        },
+        state_machine_arns=machines,
+        queue_arns={
+            logical_id: client("sqs").get_queue_attributes(
+                QueueUrl=physical_ids[logical_id], AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            for logical_id, _ in template.of_type("AWS::SQS::Queue")
+        },
     )
 
 
-def _create_compute(
-    template: AppTemplate, add: Callable[..., str], resolver: Resolver, attributes: Mapping[str, str]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """The functions, then the state machines; their names and ARNs by logical id."""
-    role_arn = str(
-        client("iam").create_role(RoleName="gensail-local-runtime", AssumeRolePolicyDocument=_TRUST)["Role"]["Arn"]
-    )
-    function_names: dict[str, str] = {}
-    for logical_id, function in template.functions.items():
-        name = f"{template.stack_name}-{logical_id}"[:64]
-        arn = client("lambda").create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=role_arn,
-            Handler=function.handler,
-            Code={"ZipFile": _STUB_PACKAGE},
-            Timeout=function.timeout_seconds,
-            MemorySize=function.memory_mb,
-        )["FunctionArn"]
-        function_names[logical_id] = add(logical_id, name, Arn=str(arn))
-    # A state machine's ARN is known before it exists, so functions that start it resolve in any order.
-    machines = template.named["AWS::StepFunctions::StateMachine"]
-    machine_arns: dict[str, str] = {}
-    for machine in machines:
-        name = machine.name("StateMachineName") or f"{template.stack_name}-{machine.logical_id}"[:80]
-        arn = f"arn:{PARTITION}:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
-        machine_arns[machine.logical_id] = add(machine.logical_id, arn, Arn=arn, Name=name)
-    for machine in machines:
-        definition = resolver.resolve(machine.properties["DefinitionString"])
-        for key, value in (machine.properties.get("DefinitionSubstitutions") or {}).items():
-            definition = definition.replace("${" + key + "}", str(resolver.resolve(value)))
+def _for_moto(logical_id: str, kind: str, props: Mapping[str, Any], role: str) -> dict[str, Any]:
+    """A resource as moto's CloudFormation takes it: what the local runtime uses of it, the rest left out."""
+    if kind == "AWS::DynamoDB::GlobalTable":  # one region locally: a table, on demand
+        if "LocalSecondaryIndexes" in props:
+            raise TemplateError(f"table {logical_id}: local secondary indexes are not served locally")
+        indexes = [
+            {key: index[key] for key in ("IndexName", "KeySchema", "Projection")}
+            for index in props.get("GlobalSecondaryIndexes", [])
+        ]
+        table = {
+            key: props[key] for key in ("KeySchema", "AttributeDefinitions", "StreamSpecification") if key in props
+        }
+        return {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {**table, "GlobalSecondaryIndexes": indexes, "BillingMode": "PAY_PER_REQUEST"},
+        }
+    if kind == LAMBDA_FUNCTION:
+        kept = {key: props[key] for key in ("Handler", "Timeout", "MemorySize", "Environment") if key in props}
+        code = {"ZipFile": "# The local runtime runs this function's handler in-process."}
+        return {"Type": kind, "Properties": {**kept, "Code": code, "Role": role, "Runtime": "python3.11"}}
+    if kind == STATE_MACHINE:
+        if "DefinitionSubstitutions" in props:
+            raise TemplateError(f"state machine {logical_id}: DefinitionSubstitutions are not served locally")
+        if props.get("StateMachineType", "STANDARD") != "STANDARD":
+            raise TemplateError(f"state machine {logical_id}: only STANDARD state machines are served locally")
+        kept = {key: props[key] for key in ("DefinitionString", "StateMachineName") if key in props}
+        return {"Type": kind, "Properties": {**kept, "RoleArn": role}}
+    if kind == "AWS::SQS::Queue" and props.get("FifoQueue"):
+        raise TemplateError(f"queue {logical_id}: FIFO queues are not served locally")
+    return {"Type": kind, "Properties": {key: value for key, value in props.items() if key in _NAMES_AND_TIMINGS}}
+
+
+def _run_state_machines(arns: Iterable[str]) -> None:
+    """Switch on moto's Step Functions executions and create the state machines there again (the same ARNs)."""
+    definitions = [client("stepfunctions").describe_state_machine(stateMachineArn=arn) for arn in arns]
+    _execute_state_machines(True)
+    for machine in definitions:
         client("stepfunctions").create_state_machine(
-            name=attributes[f"{machine.logical_id}.Name"],
-            definition=definition,
-            roleArn=role_arn,
-            type=str(machine.properties.get("StateMachineType", "STANDARD")),
+            name=machine["name"], definition=machine["definition"], roleArn=machine["roleArn"]
         )
-    return function_names, machine_arns
 
 
-def sqs_queue_settings(properties: Mapping[str, Any], resolver: Resolver) -> dict[str, str]:
-    """``SetQueueAttributes`` values for what a template's ``AWS::SQS::Queue`` sets: its timings and its
-    redrive policy (moto moves a message to the dead-letter queue once it was received ``maxReceiveCount`` times)."""
-    settings = {name: str(int(properties[name])) for name in _QUEUE_NUMBERS if name in properties}
-    if isinstance(redrive := properties.get("RedrivePolicy"), Mapping):
-        resolved = resolver.resolve(dict(redrive))
-        target, count = resolved["deadLetterTargetArn"], int(resolved["maxReceiveCount"])
-        settings["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": target, "maxReceiveCount": count})
-    return settings
+def _execute_state_machines(execute: bool) -> None:
+    moto_api(os.environ["AWS_ENDPOINT_URL"], "config", {"stepfunctions": {"execute_state_machine": execute}})
 
 
-# The one role every local function and state machine "assumes", and what moto stores as each function's code:
-# never run (the handler runs in-process), only required.
+# The one role every local function and state machine "assumes" (moto's Lambda requires one).
 _TRUST = json.dumps(
     {
         "Version": "2012-10-17",
@@ -272,7 +266,3 @@ _TRUST = json.dumps(
         ],
     }
 )
-_buffer = io.BytesIO()
-with zipfile.ZipFile(_buffer, "w") as _archive:
-    _archive.writestr("README.txt", "The local runtime runs this function's handler in-process.\n")
-_STUB_PACKAGE = _buffer.getvalue()

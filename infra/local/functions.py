@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.parameters import clear_caches as clear_par
 
 from infra.local.backend import apply_environment, restore_environment
 from infra.local.environ import overlay
-from infra.local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef, Resolver
+from infra.local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef
 
 # Each function's environment is the template's with two local changes. Observability is quiet by default (a
 # request would print several JSON lines), and the operator's own environment wins: ``POWERTOOLS_LOG_LEVEL=INFO
@@ -62,17 +62,22 @@ class FunctionHost:
     """
 
     def __init__(
-        self, template: AppTemplate, resolver: Resolver, *, replacements: Mapping[str, str] | None = None
+        self,
+        template: AppTemplate,
+        environments: Mapping[str, Mapping[str, str]],
+        *,
+        replacements: Mapping[str, str] | None = None,
     ) -> None:
-        """``replacements`` replace variables where the template sets them (see :data:`LOCAL_REPLACEMENTS`)."""
+        """``environments``: each function's, resolved; ``replacements`` replace variables where the template sets
+        them (see :data:`LOCAL_REPLACEMENTS`)."""
         replacements = replacements or {}
         if unknown := set(replacements) - set(LOCAL_REPLACEMENTS):
             raise ValueError(f"the local runtime only replaces {', '.join(LOCAL_REPLACEMENTS)}, not {sorted(unknown)}")
         self._template = template
         overrides = {name: os.environ[name] for name in LOCAL_DEFAULTS if name in os.environ}
         self._environments: dict[str, dict[str, str]] = {}
-        for logical_id, function in template.functions.items():
-            environment = resolver.environment(function)
+        for logical_id in template.functions:
+            environment = environments[logical_id]
             replaced = {name: value for name, value in replacements.items() if name in environment}
             self._environments[logical_id] = {**environment, **replaced, **LOCAL_DEFAULTS, **overrides}
         self.replaced = frozenset(

@@ -91,9 +91,7 @@ class QueuePoller(BackgroundLoop):
         from shared.aws import client
 
         mappings = [
-            QueueMappingState(
-                mapping, resources.queue_urls[mapping.queue_id], resources.attributes[f"{mapping.queue_id}.Arn"]
-            )
+            QueueMappingState(mapping, resources.physical_ids[mapping.queue_id], resources.queue_arns[mapping.queue_id])
             for mapping in template.sqs_event_source_mappings
         ]
         return cls(mappings, invoke, client("sqs"), **options)

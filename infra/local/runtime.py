@@ -129,7 +129,6 @@ def start(
     schedule_scale: float | None = None,
     callrail_sample: bool = True,
     callrail_arrival_seconds: float | None = CALLRAIL_ARRIVAL_SECONDS,
-    queue_retry_seconds: int = 2,
 ) -> LocalRuntime:
     """Serve the synthesized app on ``127.0.0.1:port`` (0 picks a free port) over fresh demo data.
 
@@ -137,28 +136,62 @@ def start(
     ``schedule_scale`` multiplies every schedule's period (default ``$LOCAL_SCHEDULE_SCALE`` or 1). With
     ``callrail_sample`` a CallRail-compatible sample server on loopback serves every demo workspace a SAMPLE
     account (new calls every ``callrail_arrival_seconds``; None: none), the functions that call CallRail call it
-    instead, and the poll dispatcher runs at once, then on its schedule. ``queue_retry_seconds``: how soon a
-    message a queue consumer failed is received again (see :mod:`infra.local.queues`).
+    instead, and the poll dispatcher runs at once, then on its schedule.
     """
     baseline = set(threading.enumerate())
-    if schedule_scale is None:
-        schedule_scale = float(os.environ.get(SCHEDULE_SCALE_VARIABLE) or 1)
     if template_path is None:
         with tempfile.TemporaryDirectory(prefix="gensail-synth-") as outdir:
             template = AppTemplate.load(synthesize(Path(outdir), stage), stack_name(stage))
     else:
         template = AppTemplate.load(template_path, stack_name(stage))
     runtime = LocalRuntime(template, demo_file, baseline)
+    undo = runtime._undo  # each part registers how to undo it: runtime.stop() undoes them in reverse
     try:
-        _start(
-            runtime,
-            port=port,
-            stage=stage,
-            schedule_scale=schedule_scale,
-            callrail_sample=callrail_sample,
-            arrival_seconds=callrail_arrival_seconds,
-            queue_retry_seconds=queue_retry_seconds,
+        moto = MotoServer()
+        moto.start()
+        undo.callback(moto.stop)
+        runtime.aws_endpoint_url = moto.url
+        undo.callback(reset_clients)
+        undo.callback(restore, apply_environment(aws_environment(moto.url)))
+        reset_clients()
+        runtime.webhooks = webhooks = WebhookReceiver(secrets.token_urlsafe(32))
+        webhooks.start()
+        undo.callback(webhooks.stop)
+        if callrail_sample:
+            runtime.callrail = CallRailSampleServer(
+                arrival_every_seconds=callrail_arrival_seconds, max_arrivals=CALLRAIL_MAX_ARRIVALS
+            )
+            undo.enter_context(runtime.callrail)
+        resources = create_resources(template)
+        runtime.table_name = resources.table_name
+        runtime.function_names = resources.function_names
+        runtime.state_machine_arns = dict(resources.state_machine_arns)
+        replacements = {"CALLRAIL_API_URL": runtime.callrail.url} if runtime.callrail else None
+        runtime._functions = functions = FunctionHost(template, resources.environments, replacements=replacements)
+        undo.callback(functions.close)
+        # Lambda invocations through moto (Step Functions' tasks) run the handlers in-process.
+        invokes = {name: functools.partial(functions.invoke, id_) for id_, name in runtime.function_names.items()}
+        undo.enter_context(registered(invokes))
+        # The poller's keep-alive connection to the sample server closes with its warm instance.
+        undo.callback(functions.release, functions.replaced)
+        runtime.config_prefix = ParameterPaths.for_stage(stage).config
+        runtime.demo = seed_demo(
+            resources.table_name,
+            runtime.config_prefix,
+            webhook_url=webhooks.url,
+            webhook_secret=webhooks.secret,
+            callrail=runtime.callrail,
         )
+        _serve_api(runtime, functions, port)
+        undo.callback(runtime._abort_executions)
+        # The demo data is history: the stream workers start after it, at the end of the stream.
+        runtime.streams = StreamPoller.for_template(template, resources, functions.invoke, starting_position="LATEST")
+        runtime.queues = QueuePoller.for_template(template, resources, functions.invoke)
+        scale = float(os.environ.get(SCHEDULE_SCALE_VARIABLE) or 1) if schedule_scale is None else schedule_scale
+        runtime.scheduler = Scheduler.for_template(template, resources, functions, scale=scale)
+        for loop in (runtime.streams, runtime.queues, runtime.scheduler):
+            loop.start()
+            undo.callback(loop.stop)
     except BaseException:
         runtime.stop()
         raise
@@ -168,80 +201,16 @@ def start(
     return runtime
 
 
-def _start(
-    runtime: LocalRuntime,
-    *,
-    port: int,
-    stage: str,
-    schedule_scale: float,
-    callrail_sample: bool,
-    arrival_seconds: float | None,
-    queue_retry_seconds: int,
-) -> None:
-    """Start each part, registering how to undo it (``runtime.stop()`` undoes them in reverse)."""
-    template, undo = runtime.template, runtime._undo
-    moto = MotoServer()
-    moto.start()
-    undo.callback(moto.stop)
-    runtime.aws_endpoint_url = moto.url
-    undo.callback(reset_clients)
-    undo.callback(restore, apply_environment(aws_environment(moto.url)))
-    reset_clients()
-    runtime.webhooks = webhooks = WebhookReceiver(secrets.token_urlsafe(32))
-    webhooks.start()
-    undo.callback(webhooks.stop)
-    if callrail_sample:
-        runtime.callrail = CallRailSampleServer(
-            arrival_every_seconds=arrival_seconds, max_arrivals=CALLRAIL_MAX_ARRIVALS
-        )
-        undo.enter_context(runtime.callrail)
-    resources = create_resources(template)
-    runtime.table_name = resources.table_name
-    runtime.function_names = dict(resources.function_names)
-    runtime.state_machine_arns = dict(resources.state_machine_arns)
-    replacements = {"CALLRAIL_API_URL": runtime.callrail.url} if runtime.callrail else None
-    runtime._functions = functions = FunctionHost(template, resources.resolver(), replacements=replacements)
-    undo.callback(functions.close)
-    # Lambda invocations through moto (Step Functions' tasks) run the handlers in-process.
-    undo.enter_context(
-        registered(
-            {
-                name: functools.partial(functions.invoke, function_id)
-                for function_id, name in runtime.function_names.items()
-            }
-        )
-    )
-    # The poller's keep-alive connection to the sample server closes with its warm instance.
-    undo.callback(functions.release, functions.replaced)
-    runtime.config_prefix = ParameterPaths.for_stage(stage).config
-    runtime.demo = seed_demo(
-        resources.table_name,
-        runtime.config_prefix,
-        webhook_url=webhooks.url,
-        webhook_secret=webhooks.secret,
-        callrail=runtime.callrail,
-    )
+def _serve_api(runtime: LocalRuntime, functions: FunctionHost, port: int) -> None:
+    """The API Gateway stand-in on ``port``, with Swagger UI beside the OpenAPI document."""
     routes = openapi_routes(load_openapi())
-    docs_route = enable_swagger(routes, functions.module(template.api_function_id))
-    api_server = make_server(
-        HOST,
-        port,
-        Gateway(template, functions, [*routes, docs_route]),
-        threaded=True,
-        request_handler=ProblemRequestHandler,
-    )
+    docs_route = enable_swagger(routes, functions.module(runtime.template.api_function_id))
+    gateway = Gateway(runtime.template, functions, [*routes, docs_route])
+    api_server = make_server(HOST, port, gateway, threaded=True, request_handler=ProblemRequestHandler)
     api_thread = threading.Thread(target=api_server.serve_forever, name="local-api", daemon=True)
     api_thread.start()
-    undo.callback(api_thread.join, 10)
-    undo.callback(api_server.server_close)
-    undo.callback(api_server.shutdown)
+    runtime._undo.callback(api_thread.join, 10)
+    runtime._undo.callback(api_server.server_close)
+    runtime._undo.callback(api_server.shutdown)
     runtime.api_url = f"http://{HOST}:{api_server.server_port}"
     runtime.docs_url = runtime.api_url + docs_route.path
-    undo.callback(runtime._abort_executions)
-    # The demo data is history: the stream workers start after it, at the end of the stream.
-    runtime.streams = StreamPoller.for_template(template, resources, functions.invoke, starting_position="LATEST")
-    runtime.queues = QueuePoller.for_template(template, resources, functions.invoke, retry_seconds=queue_retry_seconds)
-    runtime.scheduler = Scheduler.for_template(template, resources, functions, scale=schedule_scale)
-    for loop in (runtime.streams, runtime.queues, runtime.scheduler):
-        loop.start()
-        undo.callback(loop.stop)

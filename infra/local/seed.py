@@ -1,11 +1,11 @@
 """Demo data for the local runtime, written through the product's own services (the admin command's
 :class:`~infra.admin.services.Services`): tenants, hashed keys, config changes with their history, and jobs.
 
-Two partners with two organizations of two workspaces each, one API key per tenant, and 24 jobs per workspace in
-every status, with each of the spec's skip reasons; ``source: "demo"`` and ``demo data`` in their history tell
-them from the CallRail poller's. One organization and one workspace override
-``processing.filters.min_duration_seconds``. With a webhook receiver, the platform config sends every published
-result there, signed; with the CallRail sample server, every workspace polls its own SAMPLE account.
+The tenants are :data:`_TENANTS`, one API key each; every workspace gets 24 jobs (:data:`_PLAN`: every status and
+each of the spec's skip reasons), with ``source: "demo"`` and ``demo data`` in their history to tell them from the
+CallRail poller's. The levels named in :data:`_MINIMUMS` override ``processing.filters.min_duration_seconds``.
+With a webhook receiver, the platform config sends every published result there, signed; with the CallRail sample
+server, every workspace polls its own SAMPLE account (:data:`_SAMPLE_SETTINGS`: two with settings of their own).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,14 +33,14 @@ from shared.tenants.registry import Workspace
 DEMO_SOURCE = "demo"  # the seeded jobs' ``source``; their first history event's cause is DEMO_CAUSE
 DEMO_CAUSE = "demo data"
 _PLATFORM_MIN_DURATION: int = PLATFORM_DEFAULTS["processing"]["filters"]["min_duration_seconds"]  # type: ignore[index]
-_PARTNERS = {
+# Partner -> its organizations -> their workspaces ("<organization> - <location>").
+_TENANTS = {
     "Northwind Marketing": ("Acme Dental", "Summit Roofing"),
     "Bluebird Agency": ("Harbor Law", "Maple Veterinary"),
 }
-_WORKSPACES = ("Main Office", "Second Location")
-# Own minimum durations: an organization (partner, organization) and a workspace (partner, organization, workspace).
-_MINIMUMS = {(1, 0): 20, (0, 0, 1): 45}
-# Per workspace: each status's count; skipped jobs by reason ("below": duration_below_minimum).
+_LOCATIONS = ("Main Office", "Second Location")
+_MINIMUMS = {"Harbor Law": 20, "Acme Dental - Second Location": 45}  # levels with a minimum duration of their own
+# Per workspace: (status, skip reason, how many); "below" is duration_below_minimum with the job's own numbers.
 _PLAN: tuple[tuple[JobStatus, str | None, int], ...] = (
     (JobStatus.COMPLETED, None, 5),
     *((status, None, 2) for status in (JobStatus.QUEUED, JobStatus.TRANSCRIBING, JobStatus.ANALYZING)),
@@ -59,10 +58,10 @@ _FAILURES = (
     ),
 )
 _CONVERSATION = (
-    "Agent: Thanks for calling {company}, this is {agent}. How can I help you today?",
-    "Caller: Hi, I'd like to book an appointment for next week if you have anything open.",
-    "Agent: Sure, let me check the schedule. We have Thursday at ten or Friday at two.",
-    "Caller: Thursday at ten works great, thank you so much.",
+    "Agent: Thanks for calling {company}, this is {agent}. How can I help you today?\n"
+    "Caller: Hi, I'd like to book an appointment for next week if you have anything open.\n"
+    "Agent: Sure, let me check the schedule. We have Thursday at ten or Friday at two.\n"
+    "Caller: Thursday at ten works great, thank you so much."
 )
 _AGENTS = ("Maria", "James", "Priya", "Tom")
 RECORDINGS_BASE_URL = "http://127.0.0.1:9/recordings"  # loopback, never fetched by the `source` provider
@@ -73,11 +72,9 @@ SAMPLE_LOW_DAILY_LIMIT = 3
 SETTING_DEFAULT = "default"
 SETTING_SKIP_ALL = "skip_all_on_ingest"
 SETTING_LOW_LIMIT = f"max_calls_per_workspace={SAMPLE_LOW_DAILY_LIMIT}"
-_SAMPLE_SETTINGS: dict[
-    tuple[int, ...], tuple[str, dict[str, Any]]
-] = {  # Summit Roofing - Main Office and Maple Veterinary - Main Office
-    (0, 1, 0): (SETTING_SKIP_ALL, {"skip_all_on_ingest": True}),
-    (1, 1, 0): (SETTING_LOW_LIMIT, {"max_calls_per_workspace": SAMPLE_LOW_DAILY_LIMIT}),
+_SAMPLE_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "Summit Roofing - Main Office": (SETTING_SKIP_ALL, {"skip_all_on_ingest": True}),
+    "Maple Veterinary - Main Office": (SETTING_LOW_LIMIT, {"max_calls_per_workspace": SAMPLE_LOW_DAILY_LIMIT}),
 }
 
 
@@ -109,7 +106,7 @@ class SampleAccount:
     api_key_parameter: str  # the SecureString holding the key (integrations.callrail.api_key_parameter)
     api_key: str  # the sample server's key for this account (loopback only, new on every start)
     setting: str  # SETTING_DEFAULT, SETTING_SKIP_ALL or SETTING_LOW_LIMIT
-    initial_calls: int
+    initial_calls: int = SAMPLE_CALLS_PER_ACCOUNT
 
 
 @dataclass
@@ -124,10 +121,8 @@ class DemoData:
         return next(key for key in self.api_keys if key.scope == scope and scope_id in (None, key.scope_id))
 
     def as_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "api_keys": [asdict(key) for key in self.api_keys],
-            "tenants": [asdict(tenant) for tenant in self.tenants],
-        }
+        document: dict[str, Any] = {"api_keys": [asdict(key) for key in self.api_keys]}
+        document["tenants"] = [asdict(tenant) for tenant in self.tenants]
         if self.callrail_accounts:
             document["callrail_sample_accounts"] = [asdict(account) for account in self.callrail_accounts]
         return document
@@ -152,52 +147,41 @@ def seed_demo(
         parameter = f"{services.config.paths.webhook_secrets}/{WEBHOOK_SECRET_NAME}"
         _put_secret(parameter, webhook_secret)
         webhooks = {"urls": [webhook_url], "secret_parameter": parameter}
-        _configure(
-            services, ConfigLevel.PLATFORM, None, lambda document: _merge(document, "processing", "webhooks", webhooks)
-        )
+        _configure(services, ConfigLevel.PLATFORM, None, "processing.webhooks", webhooks)
 
-    def register(scope: ScopeKind, tenant_id: str, name: str, parent_id: str | None, position: tuple[int, ...]) -> None:
+    def register(scope: ScopeKind, tenant_id: str, name: str, parent_id: str | None) -> int | None:
         """Record a created tenant, give it its own minimum duration if it has one, and issue its demo key."""
-        minimum = _MINIMUMS.get(position)
+        minimum = _MINIMUMS.get(name)
         demo.tenants.append(DemoTenant(scope.value, tenant_id, name, parent_id, minimum))
         if minimum is not None:
             filters = {"min_duration_seconds": minimum}
-            _configure(
-                services, ConfigLevel(scope.value), tenant_id, lambda doc: _merge(doc, "processing", "filters", filters)
-            )
+            _configure(services, ConfigLevel(scope.value), tenant_id, "processing.filters", filters)
         key, record = services.keys.create(scope, tenant_id, f"demo {scope} key ({name})", tenant_exists=True)
         demo.api_keys.append(IssuedKey(key, scope.value, tenant_id, record.key_id, record.name))
+        return minimum
 
-    for p, (partner_name, organizations) in enumerate(_PARTNERS.items()):
+    for partner_name, organizations in _TENANTS.items():
         partner = services.tenants.create_partner(partner_name, partner_id=f"ptn_{rng.getrandbits(40):010x}")
-        register(ScopeKind.PARTNER, partner.partner_id, partner.name, None, (p,))
-        for o, organization_name in enumerate(organizations):
+        register(ScopeKind.PARTNER, partner.partner_id, partner.name, None)
+        for organization_name in organizations:
             organization = services.tenants.create_organization(
                 partner.partner_id, organization_name, organization_id=f"org_{rng.getrandbits(40):010x}"
             )
-            register(
-                ScopeKind.ORGANIZATION, organization.organization_id, organization_name, partner.partner_id, (p, o)
-            )
-            for w, suffix in enumerate(_WORKSPACES):
+            organization_id = organization.organization_id
+            inherited = register(ScopeKind.ORGANIZATION, organization_id, organization_name, partner.partner_id)
+            for location in _LOCATIONS:
                 workspace = services.tenants.create_workspace(
-                    organization.organization_id,
-                    f"{organization_name} - {suffix}",
-                    workspace_id=f"ws_{rng.getrandbits(40):010x}",
+                    organization_id, f"{organization_name} - {location}", workspace_id=f"ws_{rng.getrandbits(40):010x}"
                 )
-                register(
-                    ScopeKind.WORKSPACE, workspace.workspace_id, workspace.name, organization.organization_id, (p, o, w)
-                )
-                minimum = _MINIMUMS.get((p, o, w)) or _MINIMUMS.get((p, o)) or _PLATFORM_MIN_DURATION
-                for job in demo_jobs(workspace, minimum, rng, now):
+                own = register(ScopeKind.WORKSPACE, workspace.workspace_id, workspace.name, organization_id)
+                for job in demo_jobs(workspace, own or inherited or _PLATFORM_MIN_DURATION, rng, now):
                     jobs.create(job)
                 if callrail is not None:
-                    demo.callrail_accounts.append(_sample_account(services, callrail, workspace, (p, o, w), seed))
+                    demo.callrail_accounts.append(_sample_account(services, callrail, workspace, seed))
     return demo
 
 
-def _sample_account(
-    services: Services, server: CallRailSampleServer, workspace: Workspace, position: tuple[int, ...], seed: int
-) -> SampleAccount:
+def _sample_account(services: Services, server: CallRailSampleServer, workspace: Workspace, seed: int) -> SampleAccount:
     """A SAMPLE account on ``server`` for the workspace, its key a SecureString under the CallRail keys path (the
     only secrets the poller may read), and the workspace's ``integrations.callrail`` pointing at it."""
     account_id = f"ACC{hashlib.sha256(f'{workspace.workspace_id}:{seed}'.encode()).hexdigest()[:32]}"
@@ -207,29 +191,24 @@ def _sample_account(
     server.add_account(
         account_id, api_key, calls=SAMPLE_CALLS_PER_ACCOUNT, span=timedelta(hours=23), transcriptions=True, seed=seed
     )
-    setting, extra = _SAMPLE_SETTINGS.get(position, (SETTING_DEFAULT, {}))
+    setting, extra = _SAMPLE_SETTINGS.get(workspace.name, (SETTING_DEFAULT, {}))
     integration = {"enabled": True, "account_id": account_id, "api_key_parameter": parameter, **extra}
-    _configure(
-        services,
-        ConfigLevel.WORKSPACE,
-        workspace.workspace_id,
-        lambda document: {**document, "integrations": {**document.get("integrations", {}), "callrail": integration}},
-    )
-    return SampleAccount(
-        account_id, workspace.workspace_id, workspace.name, parameter, api_key, setting, SAMPLE_CALLS_PER_ACCOUNT
-    )
+    _configure(services, ConfigLevel.WORKSPACE, workspace.workspace_id, "integrations.callrail", integration)
+    return SampleAccount(account_id, workspace.workspace_id, workspace.name, parameter, api_key, setting)
 
 
 def _configure(
-    services: Services, level: ConfigLevel, tenant_id: str | None, edit: Callable[[dict[str, Any]], dict[str, Any]]
+    services: Services, level: ConfigLevel, tenant_id: str | None, path: str, values: dict[str, Any]
 ) -> None:
-    """A config change as an operator makes it (validated, versioned, with history)."""
+    """Merge ``values`` into ``path`` (``section.key``) of a level's config, as an operator does (validated,
+    versioned)."""
+    section, key = path.split(".")
+
+    def edit(document: dict[str, Any]) -> dict[str, Any]:
+        inner = document.get(section, {})
+        return {**document, section: {**inner, key: {**inner.get(key, {}), **values}}}
+
     services.config_service.change(level, tenant_id, edit, Author.operator(), customer=False)
-
-
-def _merge(document: dict[str, Any], section: str, key: str, values: dict[str, Any]) -> dict[str, Any]:
-    inner = document.get(section, {})
-    return {**document, section: {**inner, key: {**inner.get(key, {}), **values}}}
 
 
 def _put_secret(name: str, value: str) -> None:
@@ -252,18 +231,16 @@ def _job(
     created = now - timedelta(hours=rng.uniform(2.0, 120.0) if finished else rng.uniform(0.02, 2.0))
     if reason == "below":
         duration = rng.randint(5, minimum - 1)
+        reason = SkipReason.duration_below_minimum(duration, minimum)
     else:
         duration = rng.randint(5, 90) if status is JobStatus.SKIPPED else rng.randint(minimum, 90)
-    skipped_reason = SkipReason.duration_below_minimum(duration, minimum) if reason == "below" else reason
     call_id = f"CAL{rng.getrandbits(128):032x}"
-    history = _history(status, skipped_reason, created, rng)
-    company = workspace.name.split(" - ")[0]
-    transcription = "\n".join(_CONVERSATION).format(company=company, agent=rng.choice(_AGENTS))
+    history = _history(status, reason, created, rng)
     return Job(
         job_id=new_job_id(created),
         **workspace.path.model_dump(),
         status=status,
-        skipped_reason=skipped_reason,
+        skipped_reason=reason,
         skipped_at=history[-1].at if status is JobStatus.SKIPPED else None,
         created_at=format_timestamp(created),
         updated_at=history[-1].at,
@@ -274,10 +251,10 @@ def _job(
             "direction": rng.choice(("inbound", "inbound", "inbound", "outbound")),
             "answered": True,
             "start_time": format_timestamp(created - timedelta(seconds=duration + rng.randint(30, 600))),
-            "customer_phone_number": f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}",
-            "tracking_phone_number": f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}",
+            "customer_phone_number": _phone(rng),
+            "tracking_phone_number": _phone(rng),
             "recording_url": f"{RECORDINGS_BASE_URL}/{call_id}.mp3",
-            "transcription": transcription,
+            "transcription": _CONVERSATION.format(company=workspace.name.split(" - ")[0], agent=rng.choice(_AGENTS)),
         },
         history=history,
         failure=rng.choice(_FAILURES) if status is JobStatus.FAILED else None,
@@ -285,6 +262,10 @@ def _job(
         if status is JobStatus.COMPLETED
         else None,
     )
+
+
+def _phone(rng: random.Random) -> str:
+    return f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}"
 
 
 def _history(status: JobStatus, skipped_reason: str | None, created: datetime, rng: random.Random) -> list[JobEvent]:

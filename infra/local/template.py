@@ -1,16 +1,17 @@
 """Read what the local runtime needs out of the synthesized CloudFormation template, so it serves the deployed
 wiring and keeps no list of its own (the routes come from the OpenAPI document: :mod:`infra.local.routing`).
 
-Only what this stack uses is read; anything else is a :class:`TemplateError` naming it. :class:`Resolver`
-resolves the intrinsic functions the stack uses (``Ref``, ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Sub``).
+Every resource type of the template is either served (:data:`SERVED`: run, polled, scheduled or created in moto
+by :mod:`infra.local.backend`) or deployment detail that has no local meaning (:data:`NOT_SERVED`); any other
+type, and any feature of a served resource the stack does not use, is a :class:`TemplateError` naming it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +19,43 @@ from infra.naming import DEFAULT_STACK_NAME
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
-PARTITION = "aws"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
-NAMED_TYPES = (  # created by name (:func:`infra.local.backend.create_resources`)
+STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+BACKEND_TYPES = (  # created in moto (:func:`infra.local.backend.create_resources`)
+    "AWS::DynamoDB::GlobalTable",
     "AWS::SecretsManager::Secret",
-    "AWS::SSM::Parameter",
-    "AWS::S3::Bucket",
     "AWS::Events::EventBus",
+    "AWS::S3::Bucket",
     "AWS::SQS::Queue",
-    "AWS::StepFunctions::StateMachine",
+    LAMBDA_FUNCTION,
+    STATE_MACHINE,
+)
+SERVED = frozenset(
+    {
+        *BACKEND_TYPES,
+        "AWS::Lambda::EventSourceMapping",  # infra.local.streams and infra.local.queues
+        "AWS::Events::Rule",  # infra.local.schedules
+        *("AWS::ApiGateway::" + kind for kind in ("Authorizer", "Method", "GatewayResponse", "Stage")),
+    }
+)
+# Observability, permissions, encryption, layers and the API's deployment plumbing: nothing to run locally. A
+# function's asynchronous retries (EventInvokeConfig) are not served either: the scheduler logs a failed run.
+NOT_SERVED = frozenset(
+    {
+        *("AWS::ApiGateway::" + kind for kind in ("Deployment", "Resource", "RestApi")),
+        *("AWS::CloudWatch::" + kind for kind in ("Alarm", "Dashboard")),
+        *("AWS::IAM::" + kind for kind in ("Policy", "Role")),
+        *("AWS::Lambda::" + kind for kind in ("EventInvokeConfig", "LayerVersion", "Permission")),
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::S3::BucketPolicy",
+        "AWS::SNS::Topic",
+        "AWS::SNS::TopicPolicy",
+        "AWS::SQS::QueuePolicy",
+        "Custom::S3AutoDeleteObjects",
+    }
 )
 _HEADER_SOURCE = re.compile(r"^method\.request\.header\.(.+)$")
-_PSEUDO = {
-    "AWS::Region": REGION,
-    "AWS::AccountId": ACCOUNT_ID,
-    "AWS::Partition": PARTITION,
-    "AWS::URLSuffix": "amazonaws.com",
-}
 Resources = Mapping[str, Mapping[str, Any]]
 
 
@@ -44,11 +65,10 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True)
 class FunctionDef:
-    """A Lambda function: its handler (``package.module.function``) and its environment, still unresolved."""
+    """A Lambda function and its handler (``package.module.function``); moto resolves its environment."""
 
     logical_id: str
     handler: str
-    environment: Mapping[str, Any]
     timeout_seconds: int = 3
     memory_mb: int = 128
 
@@ -75,47 +95,6 @@ class GatewayResponseDef:
     status_code: int | None
     template: str  # the application/json body template
     headers: Mapping[str, str]  # header name -> constant value
-
-
-@dataclass(frozen=True)
-class NamedResource:
-    """A resource of the stack and its properties."""
-
-    logical_id: str
-    properties: Mapping[str, Any] = field(default_factory=dict)
-
-    def name(self, name_property: str) -> str | None:
-        value = self.properties.get(name_property)
-        return value if isinstance(value, str) else None
-
-
-class TableDef(NamedResource):
-    def table_name(self, stack_name: str) -> str:
-        return self.name("TableName") or f"{stack_name}-{self.logical_id}"
-
-    def create_table_args(self, table_name: str) -> dict[str, Any]:
-        """``CreateTable`` arguments for moto, on demand (a local table needs no capacity planning)."""
-        props = self.properties
-        if "LocalSecondaryIndexes" in props:
-            raise TemplateError(f"table {self.logical_id}: local secondary indexes are not served locally")
-        view = (props.get("StreamSpecification") or {}).get("StreamViewType")
-        args: dict[str, Any] = {
-            "TableName": table_name,
-            "BillingMode": "PAY_PER_REQUEST",
-            "KeySchema": props["KeySchema"],
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "GlobalSecondaryIndexes": [
-                {key: index[key] for key in ("IndexName", "KeySchema", "Projection")}
-                for index in props.get("GlobalSecondaryIndexes", [])
-            ],
-            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": view} if view else None,
-        }
-        return {name: value for name, value in args.items() if value}
-
-    @property
-    def ttl_attribute(self) -> str | None:
-        spec = self.properties.get("TimeToLiveSpecification") or {}
-        return spec.get("AttributeName") if spec.get("Enabled") else None
 
 
 @dataclass(frozen=True)
@@ -163,12 +142,14 @@ class AppTemplate:
     api_function_id: str
     authorizer: AuthorizerDef
     gateway_responses: Mapping[str, GatewayResponseDef]
-    table: TableDef
     stage_name: str
     event_source_mappings: tuple[EventSourceMappingDef, ...] = ()
     sqs_event_source_mappings: tuple[SqsEventSourceMappingDef, ...] = ()
     schedules: tuple[ScheduleDef, ...] = ()
-    named: Mapping[str, tuple[NamedResource, ...]] = field(default_factory=dict)  # by resource type
+
+    def of_type(self, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """The logical ids and properties of the template's resources of type ``kind``."""
+        return list(_of_type(self.resources, kind))
 
     @classmethod
     def load(cls, path: Path, stack_name: str = DEFAULT_STACK_NAME) -> AppTemplate:
@@ -177,13 +158,13 @@ class AppTemplate:
     @classmethod
     def parse(cls, template: Mapping[str, Any], stack_name: str = DEFAULT_STACK_NAME) -> AppTemplate:
         resources: dict[str, Mapping[str, Any]] = dict(template.get("Resources", {}))
+        if unknown := {str(r.get("Type")) for r in resources.values()} - SERVED - NOT_SERVED:
+            raise TemplateError(f"the local runtime does not serve {', '.join(sorted(unknown))}")
         (authorizer,) = _one(resources, "AWS::ApiGateway::Authorizer", lambda i, p: _authorizer(i, p, resources))
-        (table,) = _one(resources, "AWS::DynamoDB::GlobalTable", TableDef)
+        (table_id,) = _one(resources, "AWS::DynamoDB::GlobalTable", lambda logical_id, _: logical_id)
         stages = [props.get("StageName") for _, props in _of_type(resources, "AWS::ApiGateway::Stage")]
         mappings = list(_of_type(resources, "AWS::Lambda::EventSourceMapping"))
-        from_stream = {
-            logical_id for logical_id, props in mappings if table.logical_id in _refs(props.get("EventSourceArn"))
-        }
+        from_stream = {logical_id for logical_id, props in mappings if table_id in _refs(props.get("EventSourceArn"))}
         return cls(
             stack_name=stack_name,
             resources=resources,
@@ -196,13 +177,12 @@ class AppTemplate:
                 props["ResponseType"]: _gateway_response(props)
                 for _, props in _of_type(resources, "AWS::ApiGateway::GatewayResponse")
             },
-            table=table,
             stage_name=next((name for name in stages if isinstance(name, str)), "local"),
             event_source_mappings=tuple(
                 EventSourceMappingDef(
                     logical_id=logical_id,
                     function_id=referenced_function(props.get("FunctionName"), resources, logical_id),
-                    table_id=table.logical_id,
+                    table_id=table_id,
                     batch_size=int(props.get("BatchSize", 100)),
                     starting_position=str(props.get("StartingPosition", "LATEST")),
                     filter_patterns=tuple(
@@ -219,10 +199,6 @@ class AppTemplate:
                 if logical_id not in from_stream
             ),
             schedules=tuple(_schedules(resources)),
-            named={
-                kind: tuple(NamedResource(logical_id, props) for logical_id, props in _of_type(resources, kind))
-                for kind in NAMED_TYPES
-            },
         )
 
 
@@ -257,10 +233,7 @@ def _function(logical_id: str, props: Mapping[str, Any]) -> FunctionDef:
     handler = props.get("Handler")
     if not isinstance(handler, str) or "." not in handler:
         raise TemplateError(f"function {logical_id} has no Python handler (Handler={handler!r})")
-    environment = dict((props.get("Environment") or {}).get("Variables") or {})
-    return FunctionDef(
-        logical_id, handler, environment, int(props.get("Timeout", 3)), int(props.get("MemorySize", 128))
-    )
+    return FunctionDef(logical_id, handler, int(props.get("Timeout", 3)), int(props.get("MemorySize", 128)))
 
 
 def _authorizer(logical_id: str, props: Mapping[str, Any], resources: Resources) -> AuthorizerDef:
@@ -328,47 +301,3 @@ def _refs(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _refs(item)
-
-
-class Resolver:
-    """Resolves the stack's intrinsic functions against the local stand-ins of its resources: ``refs`` maps a
-    logical id to what ``Ref`` returns locally, ``attributes`` ``"LogicalId.Attribute"`` to what ``Fn::GetAtt``
-    does; a reference to anything else is a :class:`TemplateError`."""
-
-    def __init__(self, refs: Mapping[str, str], attributes: Mapping[str, str] | None = None):
-        self._refs = refs  # not copied: the runtime adds resources as it creates them
-        self._attributes = attributes if attributes is not None else {}
-        self._intrinsics: dict[str, Callable[[Any], Any]] = {
-            "Ref": lambda argument: _PSEUDO.get(argument) or self._lookup(self._refs, argument),
-            "Fn::GetAtt": lambda argument: self._lookup(self._attributes, ".".join(argument)),
-            "Fn::Join": lambda argument: str(argument[0]).join(str(item) for item in self.resolve(argument[1])),
-            "Fn::Sub": lambda argument: re.sub(r"\$\{([^}!][^}]*)\}", lambda match: self._sub(match[1]), argument),
-        }
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((name, argument),) = value.items()
-            if name in self._intrinsics and (name != "Fn::Sub" or isinstance(argument, str)):
-                return self._intrinsics[name](argument)
-            if name.startswith("Fn::") or name == "Condition":
-                raise TemplateError(f"the intrinsic {name} is not served locally: {value!r}")
-        return {key: self.resolve(item) for key, item in value.items()}
-
-    def _sub(self, token: str) -> str:
-        if "." in token:
-            return self._lookup(self._attributes, token)
-        return _PSEUDO.get(token) or self._lookup(self._refs, token)
-
-    @staticmethod
-    def _lookup(values: Mapping[str, str], key: str) -> str:
-        if key not in values:
-            raise TemplateError(f"{key} has no local value (the local runtime creates: {', '.join(sorted(values))})")
-        return values[key]
-
-    def environment(self, function: FunctionDef) -> dict[str, str]:
-        """A function's environment variables with every intrinsic resolved to a local value."""
-        return {name: str(self.resolve(value)) for name, value in function.environment.items()}

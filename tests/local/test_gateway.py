@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra.local.routing import Route, match_route, openapi_routes
-from infra.local.template import AppTemplate, Resolver, TemplateError
+from infra.local.template import AppTemplate, TemplateError
 from infra.openapi import load_openapi
 
 
@@ -86,19 +86,9 @@ def _template(**extra: Any) -> dict[str, Any]:
         ),
         ({"Rule": {"Type": "AWS::Events::Rule", "Properties": {"EventPattern": {}}}}, "only scheduled rules"),
         ({"Token": {"Type": "AWS::ApiGateway::Authorizer", "Properties": {"Type": "TOKEN"}}}, "only a REQUEST"),
+        ({"Topic": {"Type": "AWS::SNS::Subscription", "Properties": {}}}, "does not serve AWS::SNS::Subscription"),
     ],
 )
 def test_template_features_the_stack_does_not_use_are_refused_by_name(extra: dict[str, object], refused: str) -> None:
     with pytest.raises(TemplateError, match=refused):
         AppTemplate.parse(_template(**extra))
-
-
-def test_intrinsics_resolve_to_local_values_and_anything_else_is_an_error() -> None:
-    resolver = Resolver({"Queue": "q-url"}, {"Fn.Arn": "arn:fn"})
-
-    assert resolver.resolve({"Fn::Sub": "${AWS::Region}/${Queue}/${Fn.Arn}"}) == "us-east-1/q-url/arn:fn"
-    assert resolver.resolve({"Fn::Join": ["-", [{"Ref": "Queue"}, "x"]]}) == "q-url-x"
-    with pytest.raises(TemplateError, match="Unknown has no local value"):
-        resolver.resolve({"Ref": "Unknown"})
-    with pytest.raises(TemplateError, match="Fn::Select is not served"):
-        resolver.resolve({"Fn::Select": [0, ["a"]]})

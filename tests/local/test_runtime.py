@@ -15,6 +15,8 @@ import pytest
 
 from infra.local.runtime import LocalRuntime
 from infra.local.seed import DEMO_SOURCE
+from shared import schema
+from shared.aws import client
 from shared.jobs.models import SkipReason, requeue_message
 
 pytestmark = pytest.mark.slow
@@ -50,6 +52,22 @@ def test_demo_file_lists_urls_keys_and_tenants(runtime: LocalRuntime, demo: dict
     assert scopes == kinds
     assert {key["scope_id"] for key in demo["api_keys"]} == {tenant["id"] for tenant in demo["tenants"]}
     assert all(key["key"].startswith("gsk_") for key in demo["api_keys"])
+
+
+def test_moto_holds_the_stack_resources_and_resolves_the_functions_environment(runtime: LocalRuntime) -> None:
+    # The table as the template defines it (indexes and stream), created by moto's CloudFormation
+    table = client("dynamodb").describe_table(TableName=runtime.table_name)["Table"]
+    indexes = {index["IndexName"]: index["KeySchema"] for index in table["GlobalSecondaryIndexes"]}
+    for definition in schema.GLOBAL_INDEXES:
+        assert indexes[definition.name] == [
+            *({"AttributeName": name, "KeyType": "HASH"} for name in definition.partition_keys),
+            *({"AttributeName": name, "KeyType": "RANGE"} for name in definition.sort_keys),
+        ]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": schema.STREAM_VIEW}
+    # and the API function's references resolved to the local resources
+    environment = runtime._functions.environment(runtime.template.api_function_id)
+    assert environment["TABLE_NAME"] == runtime.table_name
+    assert client("secretsmanager").get_secret_value(SecretId=environment["CURSOR_SECRET_ARN"])["SecretString"]
 
 
 def test_workspace_jobs_cover_every_status_and_skip_reason(api: httpx.Client, demo: dict[str, Any]) -> None:

@@ -1,17 +1,15 @@
-"""The local runtime reads its wiring from the synthesized CDK app: routes, authorizer, environment, errors."""
+"""The local runtime reads its wiring from the synthesized CDK app: authorizer, mappings, schedules, errors."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.local.template import AppTemplate, Resolver
-from shared import schema
+from infra.local.template import AppTemplate
 
 pytestmark = pytest.mark.slow
 
 API_HANDLER = "functions.api.handler.lambda_handler"
 AUTHORIZER_HANDLER = "functions.authorizer.handler.lambda_handler"
-_ATTRIBUTES = ("Arn", "Name", "StreamArn", "QueueUrl", "QueueName")
 
 
 def test_api_function_and_authorizer_come_from_the_template(app_template: AppTemplate) -> None:
@@ -20,36 +18,6 @@ def test_api_function_and_authorizer_come_from_the_template(app_template: AppTem
     assert app_template.functions[app_template.api_function_id].handler == API_HANDLER
     assert app_template.functions[authorizer.function_id].handler == AUTHORIZER_HANDLER
     assert authorizer.header == "Authorization"
-
-
-def test_function_environment_resolves_to_local_resources(app_template: AppTemplate) -> None:
-    # Given local names for the table and the cursor secret
-    table = app_template.table
-    (secret,) = app_template.named["AWS::SecretsManager::Secret"]
-    placeholders = {logical_id: f"local-{logical_id}" for logical_id in app_template.resources}
-    refs = {**placeholders, table.logical_id: "local-table", secret.logical_id: "arn:local:secret"}
-    attributes = {f"{logical_id}.{name}": value for logical_id, value in placeholders.items() for name in _ATTRIBUTES}
-    api = app_template.functions[app_template.api_function_id]
-
-    # When the API function's environment is resolved
-    environment = Resolver(refs, attributes).environment(api)
-
-    # Then the CloudFormation references point at the local stand-ins
-    assert environment["TABLE_NAME"] == "local-table"
-    assert environment["CURSOR_SECRET_ARN"] == "arn:local:secret"
-
-
-def test_table_definition_has_the_schema_indexes_and_stream(app_template: AppTemplate) -> None:
-    args = app_template.table.create_table_args("t")
-
-    indexes = {index["IndexName"]: index["KeySchema"] for index in args["GlobalSecondaryIndexes"]}
-    for definition in schema.GLOBAL_INDEXES:
-        assert indexes[definition.name] == [
-            *({"AttributeName": name, "KeyType": "HASH"} for name in definition.partition_keys),
-            *({"AttributeName": name, "KeyType": "RANGE"} for name in definition.sort_keys),
-        ]
-    assert args["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": schema.STREAM_VIEW}
-    assert args["BillingMode"] == "PAY_PER_REQUEST"
 
 
 def test_gateway_responses_are_problem_details(app_template: AppTemplate) -> None:
@@ -87,6 +55,6 @@ def test_every_event_source_mapping_rule_and_state_machine_of_the_template_is_re
             resources[stream.logical_id]["Properties"].get("FilterCriteria", {}).get("Filters", [])
         )
     assert {schedule.logical_id for schedule in app_template.schedules} == of_type["AWS::Events::Rule"]
-    assert {machine.logical_id for machine in app_template.named["AWS::StepFunctions::StateMachine"]} == of_type[
+    assert {logical_id for logical_id, _ in app_template.of_type("AWS::StepFunctions::StateMachine")} == of_type[
         "AWS::StepFunctions::StateMachine"
     ]
