@@ -23,12 +23,11 @@ from infra.local.backend import restore_environment as restore
 from infra.local.functions import FunctionHost
 from infra.local.gateway import Gateway, enable_swagger
 from infra.local.limits import ProblemRequestHandler
+from infra.local.mappings import MappingPoller
 from infra.local.moto_hooks import registered
-from infra.local.queues import QueuePoller
 from infra.local.routing import openapi_routes
 from infra.local.schedules import Scheduler
 from infra.local.seed import DemoData, seed_demo
-from infra.local.streams import StreamPoller
 from infra.local.synth import synthesize
 from infra.local.template import REGION, AppTemplate
 from infra.naming import DEFAULT_STAGE, stack_name
@@ -66,8 +65,8 @@ class LocalRuntime:
         self.api_url = self.docs_url = self.aws_endpoint_url = self.table_name = self.config_prefix = ""
         # Set by start(), part by part.
         self.webhooks: WebhookReceiver
-        self.streams: StreamPoller
-        self.queues: QueuePoller
+        self.streams: MappingPoller
+        self.queues: MappingPoller
         self.scheduler: Scheduler
         self._functions: FunctionHost
 
@@ -185,8 +184,10 @@ def start(
         _serve_api(runtime, functions, port)
         undo.callback(runtime._abort_executions)
         # The demo data is history: the stream workers start after it, at the end of the stream.
-        runtime.streams = StreamPoller.for_template(template, resources, functions.invoke, starting_position="LATEST")
-        runtime.queues = QueuePoller.for_template(template, resources, functions.invoke)
+        runtime.streams = MappingPoller.for_template(
+            template, resources, functions.invoke, queues=False, starting_position="LATEST"
+        )
+        runtime.queues = MappingPoller.for_template(template, resources, functions.invoke, queues=True)
         scale = float(os.environ.get(SCHEDULE_SCALE_VARIABLE) or 1) if schedule_scale is None else schedule_scale
         runtime.scheduler = Scheduler.for_template(template, resources, functions, scale=scale)
         for loop in (runtime.streams, runtime.queues, runtime.scheduler):

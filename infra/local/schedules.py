@@ -88,7 +88,7 @@ class Scheduler(BackgroundLoop):
         """The template's schedules. Those that feed a queue some function consumes (the poll dispatcher) run at
         start: a deployed stack polls on its next schedule, but locally a developer should see ingested jobs at once.
         """
-        consumed = {resources.physical_ids[mapping.queue_id] for mapping in template.sqs_event_source_mappings}
+        consumed = {resources.physical_ids[mapping.source_id] for mapping in template.sqs_event_source_mappings}
         feeders = {
             schedule.function_id
             for schedule in template.schedules

@@ -21,6 +21,7 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+MAPPING = "AWS::Lambda::EventSourceMapping"
 BACKEND_TYPES = (  # created in moto (:func:`infra.local.backend.create_resources`)
     "AWS::DynamoDB::GlobalTable",
     "AWS::SecretsManager::Secret",
@@ -33,7 +34,7 @@ BACKEND_TYPES = (  # created in moto (:func:`infra.local.backend.create_resource
 SERVED = frozenset(
     {
         *BACKEND_TYPES,
-        "AWS::Lambda::EventSourceMapping",  # infra.local.streams and infra.local.queues
+        MAPPING,  # infra.local.mappings
         "AWS::Events::Rule",  # infra.local.schedules
         *("AWS::ApiGateway::" + kind for kind in ("Authorizer", "Method", "GatewayResponse", "Stage")),
     }
@@ -55,6 +56,7 @@ NOT_SERVED = frozenset(
         "Custom::S3AutoDeleteObjects",
     }
 )
+_SOURCES = {"AWS::DynamoDB::GlobalTable": False, "AWS::SQS::Queue": True}  # event source type -> is a queue
 _HEADER_SOURCE = re.compile(r"^method\.request\.header\.(.+)$")
 Resources = Mapping[str, Mapping[str, Any]]
 
@@ -99,25 +101,14 @@ class GatewayResponseDef:
 
 @dataclass(frozen=True)
 class EventSourceMappingDef:
-    """A DynamoDB stream -> Lambda event source mapping."""
+    """An event source mapping from the table's stream or an SQS queue (``source_id``) to a function."""
 
     logical_id: str
     function_id: str
-    table_id: str
-    batch_size: int = 100
-    starting_position: str = "LATEST"
+    source_id: str
+    batch_size: int
+    starting_position: str = "LATEST"  # streams only
     filter_patterns: tuple[str, ...] = ()  # FilterCriteria.Filters[].Pattern, JSON strings, OR-ed
-    report_batch_item_failures: bool = False
-
-
-@dataclass(frozen=True)
-class SqsEventSourceMappingDef:
-    """An SQS queue -> Lambda event source mapping."""
-
-    logical_id: str
-    function_id: str
-    queue_id: str
-    batch_size: int = 10
     report_batch_item_failures: bool = False
 
 
@@ -143,8 +134,8 @@ class AppTemplate:
     authorizer: AuthorizerDef
     gateway_responses: Mapping[str, GatewayResponseDef]
     stage_name: str
-    event_source_mappings: tuple[EventSourceMappingDef, ...] = ()
-    sqs_event_source_mappings: tuple[SqsEventSourceMappingDef, ...] = ()
+    event_source_mappings: tuple[EventSourceMappingDef, ...] = ()  # from the table's stream
+    sqs_event_source_mappings: tuple[EventSourceMappingDef, ...] = ()
     schedules: tuple[ScheduleDef, ...] = ()
 
     def of_type(self, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
@@ -163,8 +154,7 @@ class AppTemplate:
         (authorizer,) = _one(resources, "AWS::ApiGateway::Authorizer", lambda i, p: _authorizer(i, p, resources))
         (table_id,) = _one(resources, "AWS::DynamoDB::GlobalTable", lambda logical_id, _: logical_id)
         stages = [props.get("StageName") for _, props in _of_type(resources, "AWS::ApiGateway::Stage")]
-        mappings = list(_of_type(resources, "AWS::Lambda::EventSourceMapping"))
-        from_stream = {logical_id for logical_id, props in mappings if table_id in _refs(props.get("EventSourceArn"))}
+        mappings = [_mapping(logical_id, props, resources) for logical_id, props in _of_type(resources, MAPPING)]
         return cls(
             stack_name=stack_name,
             resources=resources,
@@ -178,26 +168,8 @@ class AppTemplate:
                 for _, props in _of_type(resources, "AWS::ApiGateway::GatewayResponse")
             },
             stage_name=next((name for name in stages if isinstance(name, str)), "local"),
-            event_source_mappings=tuple(
-                EventSourceMappingDef(
-                    logical_id=logical_id,
-                    function_id=referenced_function(props.get("FunctionName"), resources, logical_id),
-                    table_id=table_id,
-                    batch_size=int(props.get("BatchSize", 100)),
-                    starting_position=str(props.get("StartingPosition", "LATEST")),
-                    filter_patterns=tuple(
-                        item["Pattern"] for item in (props.get("FilterCriteria") or {}).get("Filters") or []
-                    ),
-                    report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-                )
-                for logical_id, props in mappings
-                if logical_id in from_stream
-            ),
-            sqs_event_source_mappings=tuple(
-                _queue_mapping(logical_id, props, resources)
-                for logical_id, props in mappings
-                if logical_id not in from_stream
-            ),
+            event_source_mappings=tuple(mapping for mapping in mappings if mapping.source_id == table_id),
+            sqs_event_source_mappings=tuple(mapping for mapping in mappings if mapping.source_id != table_id),
             schedules=tuple(_schedules(resources)),
         )
 
@@ -254,17 +226,17 @@ def _gateway_response(props: Mapping[str, Any]) -> GatewayResponseDef:
     return GatewayResponseDef(int(status) if status is not None else None, body, headers)
 
 
-def _queue_mapping(logical_id: str, props: Mapping[str, Any], resources: Resources) -> SqsEventSourceMappingDef:
-    queues = [
-        ref for ref in _refs(props.get("EventSourceArn")) if resources.get(ref, {}).get("Type") == "AWS::SQS::Queue"
-    ]
-    if not queues:
+def _mapping(logical_id: str, props: Mapping[str, Any], resources: Resources) -> EventSourceMappingDef:
+    sources = [ref for ref in _refs(props.get("EventSourceArn")) if resources.get(ref, {}).get("Type") in _SOURCES]
+    if not sources:
         raise TemplateError(f"event source mapping {logical_id}: only the table's stream and SQS queues are served")
-    return SqsEventSourceMappingDef(
+    return EventSourceMappingDef(
         logical_id=logical_id,
         function_id=referenced_function(props.get("FunctionName"), resources, logical_id),
-        queue_id=queues[0],
-        batch_size=int(props.get("BatchSize", 10)),
+        source_id=sources[0],
+        batch_size=int(props.get("BatchSize", 10 if _SOURCES[resources[sources[0]]["Type"]] else 100)),
+        starting_position=str(props.get("StartingPosition", "LATEST")),
+        filter_patterns=tuple(item["Pattern"] for item in (props.get("FilterCriteria") or {}).get("Filters") or []),
         report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
     )
 

@@ -197,12 +197,12 @@ def test_second_dispatch_creates_no_duplicates(runtime: LocalRuntime, api: httpx
             next(fid for fid, name in runtime.function_names.items() if "PollDispatcher" in name)
         )
     ]
-    deleted_before = consumer.deleted
+    deleted_before = consumer.done
 
     # When the dispatcher runs again (the same window plus whatever arrived since)
     summary = runtime.scheduler.run_now(dispatcher.schedule.function_id)
     assert summary["sent"] == len(accounts)
-    _wait_for(lambda: consumer.deleted >= deleted_before + len(accounts), "the second round of polls")
+    _wait_for(lambda: consumer.done >= deleted_before + len(accounts), "the second round of polls")
 
     # Then no call became two jobs, and every call the sample server had before the dispatch is a job once
     for account in accounts:

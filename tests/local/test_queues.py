@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from infra.local.mappings import MappingPoller, MappingState, queue_depth
 from infra.local.moto_hooks import install as install_transaction_rollback
-from infra.local.queues import QueueMappingState, QueuePoller, failed_message_ids, queue_depth
-from infra.local.template import SqsEventSourceMappingDef
+from infra.local.template import EventSourceMappingDef
 from tests.local.conftest import moto_client
 
 MAX_RECEIVE_COUNT = 3
@@ -35,12 +35,10 @@ def _queues(url: str, name: str) -> tuple[str, str, str]:
     return queue, arn, dead
 
 
-def _poller(url: str, queue: str, arn: str, invoke: Any, *, batch_size: int = 5) -> QueuePoller:
-    mapping = SqsEventSourceMappingDef(
-        logical_id="Mapping", function_id="Fn", queue_id="Queue", batch_size=batch_size, report_batch_item_failures=True
-    )
-    state = QueueMappingState(mapping=mapping, queue_url=queue, queue_arn=arn)
-    return QueuePoller([state], invoke, moto_client("sqs", url), poll_seconds=0.05, retry_seconds=0)
+def _poller(url: str, queue: str, arn: str, invoke: Any, *, batch_size: int = 5) -> MappingPoller:
+    mapping = EventSourceMappingDef("Mapping", "Fn", "Queue", batch_size=batch_size, report_batch_item_failures=True)
+    state = MappingState(mapping, arn, queue_url=queue)
+    return MappingPoller([state], invoke, moto_client("sqs", url), poll_seconds=0.05, retry_seconds=0)
 
 
 def test_batch_item_failures_stay_and_go_to_the_dead_letter_queue(moto_url: str) -> None:
@@ -64,14 +62,14 @@ def test_batch_item_failures_stay_and_go_to_the_dead_letter_queue(moto_url: str)
 
     # When the consumer polls until the queue is empty
     for _ in range(10):
-        if poller.poll_once(state) == 0:
+        if poller.receive(state) == 0:
             break
 
     # Then the good ones were deleted at once, the bad one was received three times, then dead-lettered by moto
     assert sorted(record["body"] for record in events[0]["Records"]) == ["bad", "one", "three"]
     assert [len(event["Records"]) for event in events] == [3, 1, 1]
     assert [event["Records"][0]["attributes"]["ApproximateReceiveCount"] for event in events[1:]] == ["2", "3"]
-    assert (state.deleted, state.failed, state.invocations) == (2, 3, 3)
+    assert (state.done, state.failed, state.invocations) == (2, 3, 3)
     assert queue_depth(sqs, queue) == 0
     assert [message["Body"] for message in sqs.receive_message(QueueUrl=dead).get("Messages", [])] == ["bad"]
     record = events[0]["Records"][0]
@@ -94,21 +92,20 @@ def test_a_raised_error_keeps_the_whole_batch(moto_url: str) -> None:
     poller = _poller(moto_url, queue, arn, invoke, batch_size=5)
 
     # A batch is at most the mapping's batch size, and none of it is deleted.
-    assert poller.poll_once(poller.mappings[0]) == 5
-    assert poller.mappings[0].deleted == 0
+    assert poller.receive(poller.mappings[0]) == 5
+    assert poller.mappings[0].done == 0
     assert poller.mappings[0].errors == ["RuntimeError: CallRail is down"]
     assert queue_depth(sqs, queue) == 7
 
 
-def test_unknown_item_identifier_fails_the_whole_batch() -> None:
-    records = [{"messageId": "a"}, {"messageId": "b"}]
+def test_an_answer_naming_a_message_outside_the_batch_fails_the_whole_batch(moto_url: str) -> None:
+    queue, arn, _ = _queues(moto_url, "unknown")
+    sqs = moto_client("sqs", moto_url)
+    sqs.send_message_batch(QueueUrl=queue, Entries=[{"Id": str(index), "MessageBody": "m"} for index in range(2)])
+    poller = _poller(moto_url, queue, arn, lambda _f, _e: {"batchItemFailures": [{"itemIdentifier": "zzz"}]})
 
-    assert failed_message_ids(records, {"batchItemFailures": [{"itemIdentifier": "zzz"}]}, report_failures=True) == {
-        "a",
-        "b",
-    }
-    assert failed_message_ids(records, {"batchItemFailures": []}, report_failures=True) == set()
-    assert failed_message_ids(records, {"batchItemFailures": [{"itemIdentifier": "a"}]}, report_failures=False) == set()
+    assert poller.receive(poller.mappings[0]) == 2
+    assert (poller.mappings[0].done, poller.mappings[0].failed) == (0, 2)
 
 
 def test_thread_processes_messages_and_stops_cleanly(moto_url: str) -> None:

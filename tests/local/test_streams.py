@@ -1,4 +1,5 @@
-"""The local stream poller: the worker mapping's filter criteria, batches, partial failures and giving up."""
+"""The local event source mappings on a stream: the worker mapping's filter criteria, batches, partial failures
+and giving up."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.streams import MappingState, StreamPoller
+from infra.local.mappings import MappingPoller, MappingState
 from infra.local.template import EventSourceMappingDef
 from tests.local.conftest import moto_client
 
@@ -47,21 +48,21 @@ def _put(url: str, table: str, pk: str, status: str, entity: str = "job") -> Non
     )
 
 
-def _poller(url: str, stream_arn: str, invoke: Any, *, batch_size: int = 25) -> StreamPoller:
+def _poller(url: str, stream_arn: str, invoke: Any, *, batch_size: int = 25) -> MappingPoller:
     mapping = EventSourceMappingDef(
         logical_id="Worker",
         function_id="WorkerFn",
-        table_id="Table",
+        source_id="Table",
         batch_size=batch_size,
         starting_position="TRIM_HORIZON",
         filter_patterns=WORKER_PATTERNS,
         report_batch_item_failures=True,
     )
     state = MappingState(mapping, stream_arn)
-    return StreamPoller([state], invoke, moto_client("dynamodbstreams", url))
+    return MappingPoller([state], invoke, moto_client("dynamodbstreams", url))
 
 
-def _drain(poller: StreamPoller, rounds: int = 10) -> None:
+def _drain(poller: MappingPoller, rounds: int = 10) -> None:
     """Poll synchronously (no thread): each round reads the stream and processes what is pending."""
     for _ in range(rounds):
         poller.poll_once()
@@ -123,7 +124,7 @@ def test_reported_failure_is_retried_from_that_record_then_given_up(moto_url: st
 
     # Then the batch is retried from the failed record and, after three attempts, the rest is given up
     assert calls == [["x", "y", "z"], ["y", "z"], ["y", "z"]]
-    assert poller.mappings[0].given_up == 2
+    assert poller.mappings[0].failed == 2
     assert poller.mappings[0].pending == []
 
 
@@ -141,7 +142,7 @@ def test_raised_error_retries_the_whole_batch(moto_url: str, table: tuple[str, s
     _drain(poller)
 
     assert attempts == [1, 1, 1]
-    assert poller.mappings[0].given_up == 0
+    assert poller.mappings[0].failed == 0
 
 
 def test_mappings_on_one_stream_share_each_read_and_keep_their_own_filters_and_failures(
@@ -166,7 +167,7 @@ def test_mappings_on_one_stream_share_each_read_and_keep_their_own_filters_and_f
     streams = moto_client("dynamodbstreams", moto_url)
     reads: list[str] = []
     streams.meta.events.register("before-call.dynamodbstreams.GetRecords", lambda **_: reads.append("read"))
-    poller = StreamPoller([MappingState(everything, stream_arn), worker], invoke, streams)
+    poller = MappingPoller([MappingState(everything, stream_arn), worker], invoke, streams)
 
     # When the poller polls three times
     for _ in range(3):
@@ -177,14 +178,5 @@ def test_mappings_on_one_stream_share_each_read_and_keep_their_own_filters_and_f
     assert reads == ["read"] * 3
     assert seen["WorkerFn"] == [("a", "queued")]
     assert [pk for pk, _ in seen["AllFn"]] == ["a", "k"] * 3
-    assert poller.mappings[0].given_up == 2
+    assert poller.mappings[0].failed == 2
     assert worker.pending == []
-
-
-def test_thread_stops_cleanly(moto_url: str, table: tuple[str, str]) -> None:
-    _, stream_arn = table
-    poller = _poller(moto_url, stream_arn, lambda _f, _e: None)
-    poller.start()
-    assert poller.alive
-    poller.stop(timeout=5)
-    assert not poller.alive
