@@ -7,9 +7,14 @@ the methods it has no operation for with 405 and ``Allow``.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import Map, Rule
 
 _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch"})
 
@@ -21,10 +26,6 @@ class Route:
     method: str  # upper case
     path: str
     public: bool
-
-    @property
-    def segments(self) -> tuple[str, ...]:
-        return tuple(part for part in self.path.split("/") if part)
 
 
 @dataclass(frozen=True)
@@ -49,35 +50,22 @@ def openapi_routes(document: Mapping[str, Any]) -> tuple[Route, ...]:
 
 
 def match_route(routes: Iterable[Route], method: str, path: str) -> RouteMatch | None:
-    """The most specific resource for a path, as API Gateway picks it (static parts before ``{param}``), then
-    its route for ``method``; None when no resource matches."""
-    segments = [part for part in path.split("/") if part]
-    by_path: dict[str, list[Route]] = {}
-    for route in routes:
-        by_path.setdefault(route.path, []).append(route)
-    best: tuple[tuple[int, ...], str, dict[str, str]] | None = None
-    for resource, candidates in by_path.items():
-        template = candidates[0].segments
-        parameters = _match_segments(template, segments)
-        if parameters is not None:
-            rank = tuple(1 if part.startswith("{") else 0 for part in template)
-            if best is None or rank < best[0]:
-                best = (rank, resource, parameters)
-    if best is None:
+    """The resource a path names, as API Gateway picks it (static parts before ``{param}``: werkzeug's routing
+    ranks rules the same way), then its route for ``method``; None when no resource matches."""
+    routes = tuple(routes)
+    try:
+        resource, parameters = _resources(routes).bind("local").match(path)
+    except NotFound:
         return None
-    _, resource, parameters = best
-    candidates = by_path[resource]
+    candidates = [route for route in routes if route.path == resource]
     chosen = next((candidate for candidate in candidates if candidate.method == method), None)
-    return RouteMatch(resource, chosen, tuple(sorted(candidate.method for candidate in candidates)), parameters)
+    allowed = tuple(sorted(candidate.method for candidate in candidates))
+    return RouteMatch(resource, chosen, allowed, {name: str(value) for name, value in parameters.items()})
 
 
-def _match_segments(template: tuple[str, ...], segments: list[str]) -> dict[str, str] | None:
-    if len(template) != len(segments):
-        return None
-    parameters: dict[str, str] = {}
-    for part, segment in zip(template, segments, strict=True):
-        if part.startswith("{") and part.endswith("}"):
-            parameters[part[1:-1]] = segment
-        elif part != segment:
-            return None
-    return parameters
+@functools.cache
+def _resources(routes: tuple[Route, ...]) -> Map:
+    """One rule per resource path, for any method (405 is the gateway's answer, not werkzeug's)."""
+    paths = dict.fromkeys(route.path for route in routes)
+    rules = [Rule(re.sub(r"\{(\w+)\}", r"<\1>", path), endpoint=path) for path in paths]
+    return Map(rules, strict_slashes=False, merge_slashes=False)
