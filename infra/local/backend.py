@@ -52,21 +52,6 @@ def aws_environment(endpoint_url: str) -> dict[str, str]:
     }
 
 
-def apply_environment(values: Mapping[str, str]) -> dict[str, str | None]:
-    """Set environment variables; returns the previous values so :func:`restore_environment` can undo it."""
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    return previous
-
-
-def restore_environment(previous: Mapping[str, str | None]) -> None:
-    for name, value in previous.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
 class _QuietMotoRequestHandler(MotoRequestHandler):
     """moto's handler without an access-log line per AWS call (the API server logs the requests that matter)."""
 

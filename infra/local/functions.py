@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.parameters import clear_caches as clear_parameter_caches
 
-from infra.local.backend import apply_environment, restore_environment
 from infra.local.environ import overlay
 from infra.local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef
 
@@ -92,7 +92,8 @@ class FunctionHost:
             function_id: {name: value for name, value in environment.items() if name not in shared}
             for function_id, environment in self._environments.items()
         }
-        self._previous = apply_environment(shared)
+        self._shared = mock.patch.dict(os.environ, shared)
+        self._shared.start()
         # Powertools' parameter providers keep a boto3 client and values per process: a cold start has neither.
         clear_parameter_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
         self._handlers: dict[str, Handler] = {}
@@ -131,7 +132,7 @@ class FunctionHost:
                 Metrics().clear_metrics()
 
     def close(self) -> None:
-        restore_environment(self._previous)
+        self._shared.stop()
 
     def release(self, function_ids: Collection[str]) -> None:
         """End the warm instances of these functions and what their modules cache (``functools.cache``), so the

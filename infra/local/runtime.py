@@ -15,11 +15,11 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from werkzeug.serving import make_server
 
-from infra.local.backend import HOST, MotoServer, apply_environment, aws_environment, create_resources
-from infra.local.backend import restore_environment as restore
+from infra.local.backend import HOST, MotoServer, aws_environment, create_resources
 from infra.local.functions import FunctionHost
 from infra.local.gateway import Gateway, enable_swagger
 from infra.local.limits import ProblemRequestHandler
@@ -151,7 +151,7 @@ def start(
         undo.callback(moto.stop)
         runtime.aws_endpoint_url = moto.url
         undo.callback(reset_clients)
-        undo.callback(restore, apply_environment(aws_environment(moto.url)))
+        undo.enter_context(mock.patch.dict(os.environ, aws_environment(moto.url)))
         reset_clients()
         runtime.webhooks = webhooks = WebhookReceiver(secrets.token_urlsafe(32))
         webhooks.start()
