@@ -56,7 +56,7 @@ NOT_SERVED = frozenset(
         "Custom::S3AutoDeleteObjects",
     }
 )
-_SOURCES = {"AWS::DynamoDB::GlobalTable": False, "AWS::SQS::Queue": True}  # event source type -> is a queue
+_SOURCES = {"AWS::DynamoDB::GlobalTable": 100, "AWS::SQS::Queue": 10}  # event source type -> its default batch size
 _HEADER_SOURCE = re.compile(r"^method\.request\.header\.(.+)$")
 Resources = Mapping[str, Mapping[str, Any]]
 
@@ -234,7 +234,7 @@ def _mapping(logical_id: str, props: Mapping[str, Any], resources: Resources) ->
         logical_id=logical_id,
         function_id=referenced_function(props.get("FunctionName"), resources, logical_id),
         source_id=sources[0],
-        batch_size=int(props.get("BatchSize", 10 if _SOURCES[resources[sources[0]]["Type"]] else 100)),
+        batch_size=int(props.get("BatchSize", _SOURCES[resources[sources[0]]["Type"]])),
         starting_position=str(props.get("StartingPosition", "LATEST")),
         filter_patterns=tuple(item["Pattern"] for item in (props.get("FilterCriteria") or {}).get("Filters") or []),
         report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
