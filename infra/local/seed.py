@@ -5,19 +5,18 @@ The tenants are :data:`_TENANTS`, one API key each; every workspace gets 24 jobs
 each of the spec's skip reasons), with ``source: "demo"`` and ``demo data`` in their history to tell them from the
 CallRail poller's. The levels named in :data:`_MINIMUMS` override ``processing.filters.min_duration_seconds``.
 With a webhook receiver, the platform config sends every published result there, signed; with the CallRail sample
-server, every workspace polls its own SAMPLE account (:data:`_SAMPLE_SETTINGS`: two with settings of their own).
+server, every workspace polls its own SAMPLE account (:mod:`infra.sample.accounts`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
-import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.admin.services import AdminTarget, Services
+from infra.sample.accounts import SampleAccount, open_sample_account
 from infra.sample.callrail import CallRailSampleServer
 from shared import aws
 from shared.access import ScopeKind
@@ -66,16 +65,6 @@ _CONVERSATION = (
 _AGENTS = ("Maria", "James", "Priya", "Tom")
 RECORDINGS_BASE_URL = "http://127.0.0.1:9/recordings"  # loopback, never fetched by the `source` provider
 WEBHOOK_SECRET_NAME = "demo"  # noqa: S105 - a parameter name below the stage's webhook secrets, not a secret
-# The SAMPLE accounts: initial calls within the first poll's 24-hour look-back, and two workspaces' settings.
-SAMPLE_CALLS_PER_ACCOUNT = 10
-SAMPLE_LOW_DAILY_LIMIT = 3
-SETTING_DEFAULT = "default"
-SETTING_SKIP_ALL = "skip_all_on_ingest"
-SETTING_LOW_LIMIT = f"max_calls_per_workspace={SAMPLE_LOW_DAILY_LIMIT}"
-_SAMPLE_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
-    "Summit Roofing - Main Office": (SETTING_SKIP_ALL, {"skip_all_on_ingest": True}),
-    "Maple Veterinary - Main Office": (SETTING_LOW_LIMIT, {"max_calls_per_workspace": SAMPLE_LOW_DAILY_LIMIT}),
-}
 
 
 @dataclass
@@ -94,19 +83,6 @@ class DemoTenant:
     name: str
     parent_id: str | None
     min_duration_seconds: int | None = None  # the level's own override, if any
-
-
-@dataclass
-class SampleAccount:
-    """A CallRail SAMPLE account of the local sample server, wired to one demo workspace."""
-
-    account_id: str
-    workspace_id: str
-    workspace_name: str
-    api_key_parameter: str  # the SecureString holding the key (integrations.callrail.api_key_parameter)
-    api_key: str  # the sample server's key for this account (loopback only, new on every start)
-    setting: str  # SETTING_DEFAULT, SETTING_SKIP_ALL or SETTING_LOW_LIMIT
-    initial_calls: int = SAMPLE_CALLS_PER_ACCOUNT
 
 
 @dataclass
@@ -182,19 +158,13 @@ def seed_demo(
 
 
 def _sample_account(services: Services, server: CallRailSampleServer, workspace: Workspace, seed: int) -> SampleAccount:
-    """A SAMPLE account on ``server`` for the workspace, its key a SecureString under the CallRail keys path (the
-    only secrets the poller may read), and the workspace's ``integrations.callrail`` pointing at it."""
-    account_id = f"ACC{hashlib.sha256(f'{workspace.workspace_id}:{seed}'.encode()).hexdigest()[:32]}"
-    api_key = secrets.token_hex(16)
-    parameter = f"{services.config.paths.callrail_keys}/{account_id}"
-    _put_secret(parameter, api_key)
-    server.add_account(
-        account_id, api_key, calls=SAMPLE_CALLS_PER_ACCOUNT, span=timedelta(hours=23), transcriptions=True, seed=seed
-    )
-    setting, extra = _SAMPLE_SETTINGS.get(workspace.name, (SETTING_DEFAULT, {}))
-    integration = {"enabled": True, "account_id": account_id, "api_key_parameter": parameter, **extra}
-    _configure(services, ConfigLevel.WORKSPACE, workspace.workspace_id, "integrations.callrail", integration)
-    return SampleAccount(account_id, workspace.workspace_id, workspace.name, parameter, api_key, setting)
+    """The workspace's SAMPLE account, its key a SecureString under the CallRail keys path (the only secrets the
+    poller may read), and the workspace's ``integrations.callrail`` pointing at it."""
+    folder = services.config.paths.callrail_keys
+    account = open_sample_account(server, workspace.workspace_id, workspace.name, folder, seed)
+    _put_secret(account.api_key_parameter, account.api_key)
+    _configure(services, ConfigLevel.WORKSPACE, workspace.workspace_id, "integrations.callrail", account.integration())
+    return account
 
 
 def _configure(

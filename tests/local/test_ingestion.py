@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from infra.local.runtime import LocalRuntime, start
-from infra.local.seed import SAMPLE_LOW_DAILY_LIMIT, SETTING_DEFAULT, SETTING_LOW_LIMIT, SETTING_SKIP_ALL
+from infra.sample.accounts import SAMPLE_LOW_DAILY_LIMIT, SETTING_DEFAULT, SETTING_LOW_LIMIT, SETTING_SKIP_ALL
 from shared.jobs.models import SkipReason
 
 pytestmark = pytest.mark.slow
