@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from moto.events.models import EventPattern
 
 from infra.local.loop import BackgroundLoop, Invoke
+from infra.local.moto_hooks import stream_records
 from infra.local.template import REGION, EventSourceMappingDef
 
 if TYPE_CHECKING:
@@ -80,9 +81,11 @@ class StreamPoller(BackgroundLoop):
         *,
         starting_position: str | None = None,
         poll_seconds: float = 0.5,
+        read: Callable[[str, int], Mapping[str, Any]] = stream_records,
     ) -> None:
-        """``starting_position`` overrides the mappings' own."""
+        """``starting_position`` overrides the mappings' own; ``read(iterator, limit)`` answers ``GetRecords``."""
         self.mappings = mappings
+        self._get_records = read
         self._iterators: dict[str, str | None] = {}  # stream ARN -> its next shard iterator
         self._invoke = invoke
         self._streams = streams_client
@@ -149,7 +152,7 @@ class StreamPoller(BackgroundLoop):
         self._iterators[stream_arn] = iterator
         if iterator is None:
             return
-        response = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+        response = self._get_records(iterator, 1000)
         self._iterators[stream_arn] = response.get("NextShardIterator") or iterator
         for raw in response.get("Records", []):
             record = lambda_record(raw, stream_arn)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from infra.local.moto_hooks import stream_records
 from infra.local.streams import MappingState, StreamPoller
 from infra.local.template import EventSourceMappingDef
 from tests.local.conftest import moto_client
@@ -163,10 +165,14 @@ def test_mappings_on_one_stream_share_each_read_and_keep_their_own_filters_and_f
             images[0]["status"]["S"] = "changed by AllFn"
             raise RuntimeError("AllFn fails")
 
-    streams = moto_client("dynamodbstreams", moto_url)
     reads: list[str] = []
-    streams.meta.events.register("before-call.dynamodbstreams.GetRecords", lambda **_: reads.append("read"))
-    poller = StreamPoller([MappingState(everything, stream_arn), worker], invoke, streams)
+
+    def read(iterator: str, limit: int) -> Mapping[str, Any]:
+        reads.append("read")
+        return stream_records(iterator, limit)
+
+    streams = moto_client("dynamodbstreams", moto_url)
+    poller = StreamPoller([MappingState(everything, stream_arn), worker], invoke, streams, read=read)
 
     # When the poller polls three times
     for _ in range(3):
