@@ -1,8 +1,8 @@
 """Lambda event source mappings, polled locally the way the Lambda service polls them: one poller core with two
 small sources, the table's stream and SQS queues.
 
-**Stream.** Each table stream is read once per poll for all its mappings (``GetRecords`` every half second: moto
-answers one request at a time and spends most of it serializing records). Each mapping drops the records its
+**Stream.** Each table stream is read once per poll for all its mappings (``GetRecords`` every half second, from
+moto's backend in-process: :func:`~infra.local.moto_hooks.stream_records`). Each mapping drops the records its
 filter criteria reject (moto's EventBridge pattern matcher: the same syntax) and hands the rest to its function in
 order, in batches of its batch size. A failed batch is tried again from its first failed record, a few times,
 then logged and given up: locally there is no bisecting and no on-failure queue (the deployed mapping has both;
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from moto.events.models import EventPattern
 
 from infra.local.loop import BackgroundLoop, Invoke
+from infra.local.moto_hooks import stream_records
 from infra.local.template import REGION, EventSourceMappingDef
 
 if TYPE_CHECKING:
@@ -78,9 +79,11 @@ class MappingPoller(BackgroundLoop):
         starting_position: str | None = None,
         poll_seconds: float = 0.5,
         retry_seconds: int = 2,
+        read: Callable[[str, int], Mapping[str, Any]] = stream_records,
     ) -> None:
         """``client``: DynamoDB Streams' for stream mappings, SQS's for queue mappings. ``starting_position``
-        overrides the stream mappings' own."""
+        overrides the stream mappings' own; ``read(iterator, limit)`` answers ``GetRecords``."""
+        self._get_records = read
         self.mappings = mappings
         self._invoke = invoke
         self._client = client
@@ -142,7 +145,7 @@ class MappingPoller(BackgroundLoop):
             self._iterators[stream_arn] = self._first_iterator(stream_arn, on_stream)
         if (iterator := self._iterators[stream_arn]) is None:
             return
-        response = self._client.get_records(ShardIterator=iterator, Limit=1000)
+        response = self._get_records(iterator, 1000)
         self._iterators[stream_arn] = response.get("NextShardIterator") or iterator
         for raw in response.get("Records", []):
             record = lambda_stream_record(raw, stream_arn)

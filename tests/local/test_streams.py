@@ -4,11 +4,13 @@ and giving up."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from infra.local.mappings import MappingPoller, MappingState
+from infra.local.moto_hooks import stream_records
 from infra.local.template import EventSourceMappingDef
 from tests.local.conftest import moto_client
 
@@ -164,10 +166,14 @@ def test_mappings_on_one_stream_share_each_read_and_keep_their_own_filters_and_f
             images[0]["status"]["S"] = "changed by AllFn"
             raise RuntimeError("AllFn fails")
 
-    streams = moto_client("dynamodbstreams", moto_url)
     reads: list[str] = []
-    streams.meta.events.register("before-call.dynamodbstreams.GetRecords", lambda **_: reads.append("read"))
-    poller = MappingPoller([MappingState(everything, stream_arn), worker], invoke, streams)
+
+    def read(iterator: str, limit: int) -> Mapping[str, Any]:
+        reads.append("read")
+        return stream_records(iterator, limit)
+
+    streams = moto_client("dynamodbstreams", moto_url)
+    poller = MappingPoller([MappingState(everything, stream_arn), worker], invoke, streams, read=read)
 
     # When the poller polls three times
     for _ in range(3):
