@@ -16,6 +16,7 @@ from types import FrameType
 
 from infra.local.runtime import DEFAULT_DEMO_FILE, DEFAULT_PORT, SCHEDULE_SCALE_VARIABLE, LocalRuntime, start
 from infra.local.synth import SynthError
+from infra.local.template import TemplateError
 from infra.naming import DEFAULT_STAGE
 
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             schedule_scale=args.schedule_scale,
             stage=args.stage,
         )
-    except SynthError as error:
+    except (SynthError, TemplateError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except OSError as error:
