@@ -242,15 +242,7 @@ def _execute_state_machines(execute: bool) -> None:
 
 
 # The one role every local function and state machine "assumes" (moto's Lambda requires one).
-_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+_TRUST = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", '
+    '"Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}'
 )

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from infra.local.loop import BackgroundLoop, Invoke
-from infra.local.template import ACCOUNT_ID, REGION, ScheduleDef
+from infra.local.template import ACCOUNT_ID, REGION, ScheduleDef, TemplateError
 
 if TYPE_CHECKING:
     from infra.local.backend import LocalResources
@@ -33,7 +33,7 @@ _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
-class ScheduleError(ValueError):
+class ScheduleError(TemplateError):
     """A schedule expression the local scheduler cannot run."""
 
 
