@@ -1,4 +1,5 @@
-"""The operators' admin command: tenants, API keys and configuration of a deployed stack or the local runtime.
+"""The operators' admin command: tenants, API keys, configuration and demo data of a deployed stack or the local
+runtime.
 
 Operators run it with their own AWS credentials; it calls the same repositories the Lambda functions use, so
 every rule (tenant ancestry, hashed keys, validated config documents) is the product's, not a second copy.
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from infra.admin.common import UsageError, print_table
 from infra.admin.config_commands import add_config_commands
+from infra.admin.demo import add_demo_commands
 from infra.admin.services import AdminTarget, Services
 from infra.naming import DEFAULT_STACK_NAME, DEFAULT_STAGE, OUTPUT_CONFIG_PREFIX, OUTPUT_TABLE_NAME, stack_name
 from shared import schema
@@ -230,6 +232,7 @@ examples:
   python -m infra.admin keys revoke key_0123456789ab
   python -m infra.admin config set --level workspace --id ws_main processing.filters.min_duration_seconds 10
   python -m infra.admin config show --workspace ws_main
+  python -m infra.admin --stage dev demo seed > demo-keys.json
 
 AWS credentials and region come from the usual environment (AWS_PROFILE, AWS_REGION, ...).
 """
@@ -257,10 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     where.add_argument("--table-name", metavar="NAME", help="the DynamoDB table (with --config-prefix)")
     where.add_argument("--config-prefix", metavar="PREFIX", help="the SSM parameter prefix of config documents")
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{tenants,keys,config}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{tenants,keys,config,demo}")
     _add_tenant_commands(groups.add_parser("tenants", help="partners, organizations and workspaces"))
     _add_key_commands(groups.add_parser("keys", help="API keys"))
     add_config_commands(groups.add_parser("config", help="hierarchical configuration"))
+    add_demo_commands(groups.add_parser("demo", help="demo data for a dev stack or the local runtime"))
     return parser
 
 

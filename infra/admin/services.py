@@ -11,6 +11,7 @@ from shared.aws import client
 from shared.config.documents import ConfigDocuments
 from shared.config.hierarchy import ConfigStore
 from shared.config.service import ConfigService, TenantAncestry
+from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry
 
 
@@ -38,6 +39,10 @@ class Services:
     @cached_property
     def keys(self) -> ApiKeyRepository:
         return ApiKeyRepository(self.target.table_name, client("dynamodb"))
+
+    @cached_property
+    def jobs(self) -> JobRepository:
+        return JobRepository(self.target.table_name, client("dynamodb"))
 
     @cached_property
     def config(self) -> ConfigStore:

@@ -84,7 +84,7 @@ def banner(runtime: LocalRuntime, seconds: float) -> str:
         lines.append(f"  CallRail     {runtime.callrail.url}   CallRail SAMPLE data, one account per workspace")
         lines += [
             f"    {account.workspace_name} ({account.workspace_id}): {account.setting.replace('=', ' ')}"
-            for account in runtime.demo.callrail_accounts
+            for account in runtime.callrail_accounts
             if account.setting != "default"
         ]
     if runtime.demo_file is not None:

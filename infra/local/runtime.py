@@ -13,12 +13,15 @@ import secrets
 import tempfile
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 from werkzeug.serving import make_server
 
+from infra.admin.demo import DemoData, configure, put_secret, seed_demo
+from infra.admin.services import AdminTarget, Services
 from infra.local.backend import HOST, MotoServer, aws_environment, create_resources
 from infra.local.functions import FunctionHost
 from infra.local.gateway import Gateway, enable_swagger
@@ -27,14 +30,15 @@ from infra.local.mappings import MappingPoller
 from infra.local.moto_hooks import registered
 from infra.local.routing import openapi_routes
 from infra.local.schedules import Scheduler
-from infra.local.seed import DemoData, seed_demo
 from infra.local.synth import synthesize
 from infra.local.template import REGION, AppTemplate
 from infra.naming import DEFAULT_STAGE, stack_name
 from infra.openapi import load_openapi
+from infra.sample.accounts import SampleAccount, open_sample_account
 from infra.sample.callrail import CallRailSampleServer
 from infra.sample.webhooks import WebhookReceiver
 from shared.aws import client, reset_clients
+from shared.config.hierarchy import ConfigLevel
 from shared.parameters import ParameterPaths
 
 logger = logging.getLogger("infra.local")
@@ -47,6 +51,8 @@ SCHEDULE_SCALE_VARIABLE = "LOCAL_SCHEDULE_SCALE"
 CALLRAIL_ARRIVAL_SECONDS = 20.0
 CALLRAIL_MAX_ARRIVALS = 2000
 _STOP_THREADS_SECONDS = 15
+WEBHOOK_SECRET_NAME = "demo"  # noqa: S105 - a parameter name below the stage's webhook secrets, not a secret
+DEMO_SEED = 7
 
 
 class LocalRuntime:
@@ -62,6 +68,7 @@ class LocalRuntime:
         self.function_names: dict[str, str] = {}
         self.state_machine_arns: dict[str, str] = {}
         self.demo = DemoData()
+        self.callrail_accounts: list[SampleAccount] = []
         self.api_url = self.docs_url = self.aws_endpoint_url = self.table_name = self.config_prefix = ""
         # Set by start(), part by part.
         self.webhooks: WebhookReceiver
@@ -83,6 +90,11 @@ class LocalRuntime:
             "state_machine_arns": sorted(self.state_machine_arns.values()),
             **({"callrail_api_url": self.callrail.url} if self.callrail else {}),
             **self.demo.as_json(),
+            **(
+                {"callrail_sample_accounts": [asdict(a) for a in self.callrail_accounts]}
+                if self.callrail_accounts
+                else {}
+            ),
         }
 
     def stop(self) -> None:
@@ -174,13 +186,7 @@ def start(
         # The poller's keep-alive connection to the sample server closes with its warm instance.
         undo.callback(functions.release, functions.replaced)
         runtime.config_prefix = ParameterPaths.for_stage(stage).config
-        runtime.demo = seed_demo(
-            resources.table_name,
-            runtime.config_prefix,
-            webhook_url=webhooks.url,
-            webhook_secret=webhooks.secret,
-            callrail=runtime.callrail,
-        )
+        _seed(runtime, Services(AdminTarget(table_name=runtime.table_name, config_prefix=runtime.config_prefix)))
         _serve_api(runtime, functions, port)
         undo.callback(runtime._abort_executions)
         # The demo data is history: the stream workers start after it, at the end of the stream.
@@ -200,6 +206,24 @@ def start(
         demo_file.parent.mkdir(parents=True, exist_ok=True)
         demo_file.write_text(json.dumps(runtime.summary(), indent=2) + "\n", encoding="utf-8")
     return runtime
+
+
+def _seed(runtime: LocalRuntime, services: Services) -> None:
+    """The admin command's demo data, then what only this runtime has: signed webhooks to its receiver and a
+    SAMPLE account on its CallRail sample server for every demo workspace."""
+    runtime.demo = seed_demo(services, DEMO_SEED)
+    parameter = f"{services.config.paths.webhook_secrets}/{WEBHOOK_SECRET_NAME}"
+    put_secret(parameter, runtime.webhooks.secret)
+    webhooks = {"urls": [runtime.webhooks.url], "secret_parameter": parameter}
+    configure(services, ConfigLevel.PLATFORM, None, "processing.webhooks", webhooks)
+    if (server := runtime.callrail) is None:
+        return
+    for tenant in (tenant for tenant in runtime.demo.tenants if tenant.kind == ConfigLevel.WORKSPACE):
+        keys_folder = services.config.paths.callrail_keys
+        account = open_sample_account(server, tenant.id, tenant.name, keys_folder, DEMO_SEED)
+        put_secret(account.api_key_parameter, account.api_key)
+        configure(services, ConfigLevel.WORKSPACE, tenant.id, "integrations.callrail", account.integration())
+        runtime.callrail_accounts.append(account)
 
 
 def _serve_api(runtime: LocalRuntime, functions: FunctionHost, port: int) -> None:

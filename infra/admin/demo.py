@@ -1,23 +1,24 @@
-"""Demo data for the local runtime, written through the product's own services (the admin command's
-:class:`~infra.admin.services.Services`): tenants, hashed keys, config changes with their history, and jobs.
+"""``demo seed`` of the admin command: demo data written through the product's own services (:class:`Services`),
+into a deployed dev stack or the local runtime alike: tenants, hashed keys, config changes with their history, and
+jobs.
 
 The tenants are :data:`_TENANTS`, one API key each; every workspace gets 24 jobs (:data:`_PLAN`: every status and
 each of the spec's skip reasons), with ``source: "demo"`` and ``demo data`` in their history to tell them from the
 CallRail poller's. The levels named in :data:`_MINIMUMS` override ``processing.filters.min_duration_seconds``.
-With a webhook receiver, the platform config sends every published result there, signed; with the CallRail sample
-server, every workspace polls its own SAMPLE account (:mod:`infra.sample.accounts`).
+Nothing here is local: the local runtime adds its own webhook receiver and CallRail SAMPLE accounts afterwards.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
+import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from infra.admin.services import AdminTarget, Services
-from infra.sample.accounts import SampleAccount, open_sample_account
-from infra.sample.callrail import CallRailSampleServer
+from infra.admin.services import Services
 from shared import aws
 from shared.access import ScopeKind
 from shared.clock import format_timestamp
@@ -26,7 +27,6 @@ from shared.config.hierarchy import ConfigLevel
 from shared.config.model import PLATFORM_DEFAULTS
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobEvent, JobFailure, JobStatus, SkipReason
-from shared.jobs.repository import JobRepository
 from shared.tenants.registry import Workspace
 
 DEMO_SOURCE = "demo"  # the seeded jobs' ``source``; their first history event's cause is DEMO_CAUSE
@@ -63,8 +63,7 @@ _CONVERSATION = (
     "Caller: Thursday at ten works great, thank you so much."
 )
 _AGENTS = ("Maria", "James", "Priya", "Tom")
-RECORDINGS_BASE_URL = "http://127.0.0.1:9/recordings"  # loopback, never fetched by the `source` provider
-WEBHOOK_SECRET_NAME = "demo"  # noqa: S105 - a parameter name below the stage's webhook secrets, not a secret
+RECORDINGS_BASE_URL = "http://127.0.0.1:9/recordings"  # never fetched: the jobs carry their transcription
 
 
 @dataclass
@@ -87,43 +86,38 @@ class DemoTenant:
 
 @dataclass
 class DemoData:
-    """What was seeded: shown once at startup and written to ``.local/demo.json``."""
+    """What was seeded: the issued keys (shown only this once) and the tenants they belong to."""
 
     api_keys: list[IssuedKey] = field(default_factory=list)
     tenants: list[DemoTenant] = field(default_factory=list)
-    callrail_accounts: list[SampleAccount] = field(default_factory=list)
 
     def key_for(self, scope: str, scope_id: str | None = None) -> IssuedKey:
         return next(key for key in self.api_keys if key.scope == scope and scope_id in (None, key.scope_id))
 
     def as_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {"api_keys": [asdict(key) for key in self.api_keys]}
-        document["tenants"] = [asdict(tenant) for tenant in self.tenants]
-        if self.callrail_accounts:
-            document["callrail_sample_accounts"] = [asdict(account) for account in self.callrail_accounts]
-        return document
+        return {"api_keys": [asdict(key) for key in self.api_keys], "tenants": [asdict(t) for t in self.tenants]}
 
 
-def seed_demo(
-    table_name: str,
-    config_prefix: str,
-    seed: int = 7,
-    *,
-    webhook_url: str | None = None,
-    webhook_secret: str | None = None,
-    callrail: CallRailSampleServer | None = None,
-) -> DemoData:
-    """Create the demo tenants, keys, config and jobs; the same ``seed`` gives the same shape."""
+def add_demo_commands(demo: argparse.ArgumentParser) -> None:
+    command = demo.add_subparsers(dest="command", required=True).add_parser(
+        "seed", help="create demo tenants, keys, config and jobs of every status; prints the keys once, as JSON"
+    )
+    command.add_argument("--seed", type=int, default=7, help="the demo data's shape and tenant ids (default 7)")
+    command.set_defaults(handler=seed_command)
+
+
+def seed_command(args: argparse.Namespace, services: Services) -> int:
+    print(json.dumps(seed_demo(services, args.seed).as_json(), indent=2))
+    print("warning: the API keys are shown only this once and cannot be retrieved again.", file=sys.stderr)
+    return 0
+
+
+def seed_demo(services: Services, seed: int = 7) -> DemoData:
+    """Create the demo tenants, keys, config and jobs. The same ``seed`` gives the same tenant ids (a second run
+    with it is refused as the tenants exist); the keys are new on every run."""
     rng = random.Random(seed)  # noqa: S311 - the shape of demo data, not a secret
     now = datetime.now(UTC)
-    services = Services(AdminTarget(table_name=table_name, config_prefix=config_prefix))
-    jobs = JobRepository(table_name, aws.client("dynamodb"))
     demo = DemoData()
-    if webhook_url is not None and webhook_secret is not None:
-        parameter = f"{services.config.paths.webhook_secrets}/{WEBHOOK_SECRET_NAME}"
-        _put_secret(parameter, webhook_secret)
-        webhooks = {"urls": [webhook_url], "secret_parameter": parameter}
-        _configure(services, ConfigLevel.PLATFORM, None, "processing.webhooks", webhooks)
 
     def register(scope: ScopeKind, tenant_id: str, name: str, parent_id: str | None) -> int | None:
         """Record a created tenant, give it its own minimum duration if it has one, and issue its demo key."""
@@ -131,7 +125,7 @@ def seed_demo(
         demo.tenants.append(DemoTenant(scope.value, tenant_id, name, parent_id, minimum))
         if minimum is not None:
             filters = {"min_duration_seconds": minimum}
-            _configure(services, ConfigLevel(scope.value), tenant_id, "processing.filters", filters)
+            configure(services, ConfigLevel(scope.value), tenant_id, "processing.filters", filters)
         key, record = services.keys.create(scope, tenant_id, f"demo {scope} key ({name})", tenant_exists=True)
         demo.api_keys.append(IssuedKey(key, scope.value, tenant_id, record.key_id, record.name))
         return minimum
@@ -151,25 +145,11 @@ def seed_demo(
                 )
                 own = register(ScopeKind.WORKSPACE, workspace.workspace_id, workspace.name, organization_id)
                 for job in demo_jobs(workspace, own or inherited or _PLATFORM_MIN_DURATION, rng, now):
-                    jobs.create(job)
-                if callrail is not None:
-                    demo.callrail_accounts.append(_sample_account(services, callrail, workspace, seed))
+                    services.jobs.create(job)
     return demo
 
 
-def _sample_account(services: Services, server: CallRailSampleServer, workspace: Workspace, seed: int) -> SampleAccount:
-    """The workspace's SAMPLE account, its key a SecureString under the CallRail keys path (the only secrets the
-    poller may read), and the workspace's ``integrations.callrail`` pointing at it."""
-    folder = services.config.paths.callrail_keys
-    account = open_sample_account(server, workspace.workspace_id, workspace.name, folder, seed)
-    _put_secret(account.api_key_parameter, account.api_key)
-    _configure(services, ConfigLevel.WORKSPACE, workspace.workspace_id, "integrations.callrail", account.integration())
-    return account
-
-
-def _configure(
-    services: Services, level: ConfigLevel, tenant_id: str | None, path: str, values: dict[str, Any]
-) -> None:
+def configure(services: Services, level: ConfigLevel, tenant_id: str | None, path: str, values: dict[str, Any]) -> None:
     """Merge ``values`` into ``path`` (``section.key``) of a level's config, as an operator does (validated,
     versioned)."""
     section, key = path.split(".")
@@ -181,7 +161,7 @@ def _configure(
     services.config_service.change(level, tenant_id, edit, Author.operator(), customer=False)
 
 
-def _put_secret(name: str, value: str) -> None:
+def put_secret(name: str, value: str) -> None:
     """A SecureString parameter, stored as operators store secrets."""
     aws.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
