@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 
 from infra.local.runtime import DEFAULT_DEMO_FILE, DEFAULT_PORT, SCHEDULE_SCALE_VARIABLE, LocalRuntime, start
 from infra.local.synth import SynthError
@@ -38,13 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("infra.local").setLevel(logging.INFO)  # the worker's, the schedules' and the pipeline's lines
 
     stop_requested = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        print(f"\n{signal.Signals(signum).name} received, stopping...", flush=True)
-        stop_requested.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, _: stop_requested.set())
     started = time.monotonic()
     print("Starting the local runtime (synthesizing the CDK app)..." if args.template is None else "Starting...")
     try:
@@ -65,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while not stop_requested.wait(0.5):
             pass
+        print("\nStopping...", flush=True)
     finally:
         runtime.stop()
     print("Local runtime stopped.", flush=True)
@@ -87,19 +82,17 @@ def banner(runtime: LocalRuntime, seconds: float) -> str:
             for account in runtime.callrail_accounts
             if account.setting != "default"
         ]
-    if runtime.demo_file is not None:
-        lines.append(f"  Demo file    {runtime.demo_file}")
     names = {tenant.id: tenant.name for tenant in runtime.demo.tenants}
-    lines += ["", "API keys (shown once; also in the demo file):"]
+    lines += ["", f"API keys (shown once; also in {runtime.demo_file}):" if runtime.demo_file else "API keys:"]
     lines += [
         f"  {key.scope:<12} {key.scope_id:<16} {names.get(key.scope_id, ''):<34} {key.key}"
         for key in runtime.demo.api_keys
     ]
-    workspace_key = runtime.demo.key_for("workspace")
+    workspace_key = runtime.demo.key_for("workspace").key
     lines += [
         "",
         'Try it (README.md, "Quick start", walks through requeue, config and the pipeline):',
-        f'  curl "{runtime.api_url}/api/v1/jobs?status=skipped" -H "Authorization: Bearer {workspace_key.key}"',
+        f'  curl "{runtime.api_url}/api/v1/jobs?status=skipped" -H "Authorization: Bearer {workspace_key}"',
         "Ctrl-C stops; the next start begins from fresh demo data.",
     ]
     return "\n".join(lines)

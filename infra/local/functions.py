@@ -28,9 +28,6 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
-# And external endpoints, replaced only in the functions whose template sets them: the CallRail API is the
-# runtime's sample server on loopback (``infra.sample.callrail``, SAMPLE DATA), never api.callrail.com.
-LOCAL_REPLACEMENTS = ("CALLRAIL_API_URL",)
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -68,11 +65,9 @@ class FunctionHost:
         *,
         replacements: Mapping[str, str] | None = None,
     ) -> None:
-        """``environments``: each function's, resolved; ``replacements`` replace variables where the template sets
-        them (see :data:`LOCAL_REPLACEMENTS`)."""
+        """``environments``: each function's, resolved; ``replacements`` replace variables only where the template
+        sets them (the CallRail API URL: the runtime's sample server on loopback, never api.callrail.com)."""
         replacements = replacements or {}
-        if unknown := set(replacements) - set(LOCAL_REPLACEMENTS):
-            raise ValueError(f"the local runtime only replaces {', '.join(LOCAL_REPLACEMENTS)}, not {sorted(unknown)}")
         self._template = template
         overrides = {name: os.environ[name] for name in LOCAL_DEFAULTS if name in os.environ}
         self._environments: dict[str, dict[str, str]] = {}

@@ -1,10 +1,7 @@
-"""EventBridge schedules, run locally: each scheduled function is invoked in-process on its rate.
-
-moto stores scheduled rules but never fires them, so the local runtime keeps its own clock: one background
-thread that invokes every enabled schedule's target with a ``Scheduled Event`` (or the target's constant input),
-first one period after start (as a new rule does), then on every period. ``scale`` shortens (or stretches) the
-periods for a demo: ``LOCAL_SCHEDULE_SCALE=0.1`` runs a 5-minute schedule every 30 seconds. The stack schedules
-by rate only: a ``cron(...)`` expression is refused by name.
+"""EventBridge schedules, run locally (moto stores rules but never fires them): one thread invokes each target
+with a ``Scheduled Event`` one period after start (as a new rule does), then every period. ``scale`` shortens the
+periods for a demo (``LOCAL_SCHEDULE_SCALE=0.1``: a 5-minute schedule every 30 s). Rates only: the stack has no
+``cron(...)``, which is refused by name.
 """
 
 from __future__ import annotations
@@ -54,7 +51,7 @@ class ScheduledFunction:
 
 
 class Scheduler(BackgroundLoop):
-    """Runs every enabled schedule in one background thread; ``stop()`` ends it."""
+    """Runs every schedule in one background thread; ``stop()`` ends it."""
 
     def __init__(
         self,
@@ -65,20 +62,17 @@ class Scheduler(BackgroundLoop):
         clock: Callable[[], float] = time.monotonic,
         run_at_start: Collection[str] = (),
     ) -> None:
-        """``schedules`` pairs each schedule with its function's local name. The schedules of the functions in
-        ``run_at_start`` (logical ids) first run as soon as the thread starts, then on their period."""
+        """``schedules``: each with its function's local name; those of ``run_at_start`` (logical ids) run at once."""
         if scale <= 0:
             raise ScheduleError(f"schedule scale must be positive, not {scale}")
         self._invoke = invoke
         self.scale = scale
         self._clock = clock
-        now = clock()
         self.entries = []
         for schedule, function_name in schedules:
-            if schedule.enabled:
-                period = rate_seconds(schedule.expression) * scale
-                first = now if schedule.function_id in run_at_start else now + period
-                self.entries.append(ScheduledFunction(schedule, function_name, first, period))
+            period = rate_seconds(schedule.expression) * scale
+            first = clock() + (0 if schedule.function_id in run_at_start else period)
+            self.entries.append(ScheduledFunction(schedule, function_name, first, period))
         super().__init__("local-scheduler")
 
     @classmethod
@@ -117,10 +111,8 @@ class Scheduler(BackgroundLoop):
         return self._run_entry(next(entry for entry in self.entries if entry.schedule.function_id == function_id))
 
     def _run_entry(self, entry: ScheduledFunction) -> Any:
-        schedule = entry.schedule
-        event = json.loads(schedule.input) if isinstance(schedule.input, str) else _scheduled_event(schedule)
         try:
-            result = self._invoke(schedule.function_id, event)
+            result = self._invoke(entry.schedule.function_id, _scheduled_event(entry.schedule))
         except Exception as error:  # a failed run is logged; the schedule goes on
             logger.warning("schedule: %s failed (%s: %s)", entry.function_name, type(error).__name__, error)
             return None

@@ -67,20 +67,13 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True)
 class FunctionDef:
-    """A Lambda function and its handler (``package.module.function``); moto resolves its environment."""
+    """A Lambda function and its handler (``module.attribute``); moto resolves its environment."""
 
     logical_id: str
-    handler: str
+    module: str
+    attribute: str
     timeout_seconds: int = 3
     memory_mb: int = 128
-
-    @property
-    def module(self) -> str:
-        return self.handler.rpartition(".")[0]
-
-    @property
-    def attribute(self) -> str:
-        return self.handler.rpartition(".")[2]
 
 
 @dataclass(frozen=True)
@@ -119,8 +112,6 @@ class ScheduleDef:
     logical_id: str
     expression: str  # "rate(5 minutes)"
     function_id: str
-    input: Any = None  # the target's constant Input (a JSON string), if any
-    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -205,7 +196,8 @@ def _function(logical_id: str, props: Mapping[str, Any]) -> FunctionDef:
     handler = props.get("Handler")
     if not isinstance(handler, str) or "." not in handler:
         raise TemplateError(f"function {logical_id} has no Python handler (Handler={handler!r})")
-    return FunctionDef(logical_id, handler, int(props.get("Timeout", 3)), int(props.get("MemorySize", 128)))
+    module, _, attribute = handler.rpartition(".")
+    return FunctionDef(logical_id, module, attribute, int(props.get("Timeout", 3)), int(props.get("MemorySize", 128)))
 
 
 def _authorizer(logical_id: str, props: Mapping[str, Any], resources: Resources) -> AuthorizerDef:
@@ -246,10 +238,12 @@ def _schedules(resources: Resources) -> Iterator[ScheduleDef]:
         expression = props.get("ScheduleExpression")
         if not isinstance(expression, str):
             raise TemplateError(f"rule {logical_id}: only scheduled rules are served locally")
+        if props.get("State", "ENABLED") != "ENABLED":
+            raise TemplateError(f"rule {logical_id}: only enabled rules are served locally")
         for target in props.get("Targets") or []:
-            function_id = referenced_function(target.get("Arn"), resources, logical_id)
-            enabled = props.get("State", "ENABLED") == "ENABLED"
-            yield ScheduleDef(logical_id, expression, function_id, target.get("Input"), enabled)
+            if {"Input", "InputPath", "InputTransformer"} & set(target):
+                raise TemplateError(f"rule {logical_id}: a target's own input is not served locally")
+            yield ScheduleDef(logical_id, expression, referenced_function(target.get("Arn"), resources, logical_id))
 
 
 def referenced_function(value: Any, resources: Resources, user: str) -> str:

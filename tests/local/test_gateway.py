@@ -85,6 +85,27 @@ def _template(**extra: Any) -> dict[str, Any]:
             "HTTP_PROXY",
         ),
         ({"Rule": {"Type": "AWS::Events::Rule", "Properties": {"EventPattern": {}}}}, "only scheduled rules"),
+        (
+            {
+                "Rule": {
+                    "Type": "AWS::Events::Rule",
+                    "Properties": {"ScheduleExpression": "rate(1 hour)", "State": "DISABLED"},
+                }
+            },
+            "only enabled rules",
+        ),
+        (
+            {
+                "Rule": {
+                    "Type": "AWS::Events::Rule",
+                    "Properties": {
+                        "ScheduleExpression": "rate(1 hour)",
+                        "Targets": [{"Arn": {"Fn::GetAtt": ["Fn", "Arn"]}, "Input": "{}"}],
+                    },
+                }
+            },
+            "own input",
+        ),
         ({"Token": {"Type": "AWS::ApiGateway::Authorizer", "Properties": {"Type": "TOKEN"}}}, "only a REQUEST"),
         ({"Topic": {"Type": "AWS::SNS::Subscription", "Properties": {}}}, "does not serve AWS::SNS::Subscription"),
     ],

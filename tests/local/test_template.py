@@ -15,8 +15,11 @@ AUTHORIZER_HANDLER = "functions.authorizer.handler.lambda_handler"
 def test_api_function_and_authorizer_come_from_the_template(app_template: AppTemplate) -> None:
     authorizer = app_template.authorizer
 
-    assert app_template.functions[app_template.api_function_id].handler == API_HANDLER
-    assert app_template.functions[authorizer.function_id].handler == AUTHORIZER_HANDLER
+    api_function, authorizer_function = (
+        app_template.functions[i] for i in (app_template.api_function_id, authorizer.function_id)
+    )
+    assert f"{api_function.module}.{api_function.attribute}" == API_HANDLER
+    assert f"{authorizer_function.module}.{authorizer_function.attribute}" == AUTHORIZER_HANDLER
     assert authorizer.header == "Authorization"
 
 
