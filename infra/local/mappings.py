@@ -254,11 +254,3 @@ def lambda_sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, A
         "eventSourceARN": queue_arn,
         "awsRegion": REGION,
     }
-
-
-def queue_depth(sqs_client: Any, queue_url: str) -> int:
-    """Messages in a queue, visible or in flight (e.g. the poll dead-letter queue's)."""
-    attributes = sqs_client.get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])

@@ -79,6 +79,7 @@ class LocalRuntime:
 
     def summary(self) -> dict[str, Any]:
         """The content of ``.local/demo.json``: where everything is and the keys to call it with."""
+        accounts = [asdict(account) for account in self.callrail_accounts]
         return {
             "api_url": self.api_url,
             "docs_url": self.docs_url,
@@ -90,11 +91,7 @@ class LocalRuntime:
             "state_machine_arns": sorted(self.state_machine_arns.values()),
             **({"callrail_api_url": self.callrail.url} if self.callrail else {}),
             **self.demo.as_json(),
-            **(
-                {"callrail_sample_accounts": [asdict(a) for a in self.callrail_accounts]}
-                if self.callrail_accounts
-                else {}
-            ),
+            **({"callrail_sample_accounts": accounts} if accounts else {}),
         }
 
     def stop(self) -> None:

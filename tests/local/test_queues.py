@@ -11,12 +11,20 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local.mappings import MappingPoller, MappingState, queue_depth
+from infra.local.mappings import MappingPoller, MappingState
 from infra.local.moto_hooks import install as install_transaction_rollback
 from infra.local.template import EventSourceMappingDef
 from tests.local.conftest import moto_client
 
 MAX_RECEIVE_COUNT = 3
+
+
+def queue_depth(sqs_client: Any, queue_url: str) -> int:
+    """Messages in a queue, visible or in flight (e.g. the poll dead-letter queue's)."""
+    attributes = sqs_client.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def _queues(url: str, name: str) -> tuple[str, str, str]:
