@@ -63,7 +63,7 @@ _CONVERSATION = (
     "Caller: Thursday at ten works great, thank you so much."
 )
 _AGENTS = ("Maria", "James", "Priya", "Tom")
-RECORDINGS_BASE_URL = "http://127.0.0.1:9/recordings"  # never fetched: the jobs carry their transcription
+RECORDINGS_BASE_URL = "https://recordings.demo.invalid"  # no such host (RFC 2606): the jobs carry their transcript
 
 
 @dataclass
