@@ -142,7 +142,7 @@ def test_runtime_runs_every_mapping_schedule_and_state_machine_of_the_template(r
     template = runtime.template
     assert [state.mapping for state in runtime.streams.mappings] == list(template.event_source_mappings)
     assert [state.mapping for state in runtime.queues.mappings] == list(template.sqs_event_source_mappings)
-    assert [entry.schedule for entry in runtime.scheduler.entries] == [s for s in template.schedules if s.enabled]
+    assert [entry.schedule for entry in runtime.scheduler.entries] == list(template.schedules)
     assert len(runtime.state_machine_arns) == len(template.of_type("AWS::StepFunctions::StateMachine"))
     assert runtime.streams.alive
     assert runtime.scheduler.alive
