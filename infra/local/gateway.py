@@ -146,9 +146,7 @@ class Gateway:
 
 def proxy_event(request: Request, found: RouteMatch, request_id: str, raw: bytes, stage: str) -> dict[str, Any]:
     """The REST API (payload format 1.0) proxy event API Gateway sends to the integration function."""
-    multi_headers: dict[str, list[str]] = {}
-    for name, value in request.headers.items():
-        multi_headers.setdefault(name, []).append(value)
+    multi_headers = {name: request.headers.getlist(name) for name in request.headers.keys()}  # noqa: SIM118 - Headers iterate as pairs
     query = request.args.to_dict(flat=False)
     started = datetime.now(UTC)
     try:
