@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 
 # moto and boto3 must see these before any client exists.
@@ -17,11 +18,13 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from shared import schema
 from shared.access import Caller, ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.aws import client as aws_client
@@ -33,16 +36,20 @@ from tests.support.moto_server import SerialMotoServer
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A fresh moto account with the table and the cursor secret; handler settings point at them."""
+    """A fresh moto account with the table and the cursor secret; handler settings point at them.
+
+    The shared clients (``shared.aws.client``) are kept from test to test: moto answers every client of the process
+    and empties its backends at each ``mock_aws`` start, so only a change of endpoint needs new clients, and every
+    fixture that points the process at a server forgets them on the way in and out. Creating a client costs
+    ~0.1 s (each loads the service's model afresh).
+    """
     with mock_aws():
-        reset_clients()
-        create_table(boto3.client("dynamodb"))
-        secret_arn = create_cursor_secret(boto3.client("secretsmanager"))
+        create_table(aws_client("dynamodb"))
+        secret_arn = create_cursor_secret(aws_client("secretsmanager"))
         monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
         monkeypatch.setenv("CURSOR_SECRET_ARN", secret_arn)
         monkeypatch.setenv("CONFIG_PREFIX", CONFIG_PREFIX)
         yield
-        reset_clients()
 
 
 @pytest.fixture
@@ -80,8 +87,12 @@ class Tenants:
         return self.workspaces[index]
 
 
-@pytest.fixture
-def tenants(aws: None) -> Tenants:
+# The tenants' stored items and keys, created through the registry once per test process and written again into each
+# test's fresh account: the same items for a fraction of the calls (the registry's own tests cover its writes).
+_TENANT_SNAPSHOT: list[tuple[list[dict[str, Any]], Tenants]] = []
+
+
+def _create_tenants() -> Tenants:
     registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
     keys = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb"))
     result = Tenants(partners=[], organizations=[], workspaces=[], keys={}, callers={})
@@ -104,6 +115,28 @@ def tenants(aws: None) -> Tenants:
                 result.workspaces.append(workspace)
                 issue(ScopeKind.WORKSPACE, workspace.workspace_id)
     return result
+
+
+def _item_key(item: dict[str, Any]) -> tuple[str, str]:
+    return item[schema.PARTITION_KEY]["S"], item[schema.SORT_KEY]["S"]
+
+
+@pytest.fixture
+def tenants(aws: None) -> Tenants:
+    """Two partners, each with two organizations of two workspaces, and a key per tenant, in the test's account."""
+    dynamodb = aws_client("dynamodb")
+    if not _TENANT_SNAPSHOT:
+        before = {_item_key(item) for item in dynamodb.scan(TableName=TABLE_NAME)["Items"]}
+        created = _create_tenants()
+        items = [item for item in dynamodb.scan(TableName=TABLE_NAME)["Items"] if _item_key(item) not in before]
+        _TENANT_SNAPSHOT.append((items, created))
+        return copy.deepcopy(created)
+    items, created = _TENANT_SNAPSHOT[0]
+    for start in range(0, len(items), 25):
+        dynamodb.batch_write_item(
+            RequestItems={TABLE_NAME: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+        )
+    return copy.deepcopy(created)
 
 
 @pytest.fixture(scope="session")
