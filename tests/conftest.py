@@ -30,7 +30,7 @@ from shared.auth.keys import ApiKeyRepository
 from shared.aws import client as aws_client
 from shared.aws import reset_clients
 from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
-from tests.support.aws import CONFIG_PREFIX, TABLE_NAME, create_cursor_secret, create_table
+from tests.support.aws import CONFIG_PREFIX, TABLE_NAME, create_cursor_secret, create_table, put_items
 from tests.support.moto_server import SerialMotoServer
 
 
@@ -132,10 +132,7 @@ def tenants(aws: None) -> Tenants:
         _TENANT_SNAPSHOT.append((items, created))
         return copy.deepcopy(created)
     items, created = _TENANT_SNAPSHOT[0]
-    for start in range(0, len(items), 25):
-        dynamodb.batch_write_item(
-            RequestItems={TABLE_NAME: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
-        )
+    put_items(dynamodb, items)
     return copy.deepcopy(created)
 
 

@@ -23,7 +23,7 @@ from shared.jobs.models import Job, JobStatus
 from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry, Workspace
 from tests.support.batches import stored_batch
-from tests.support.factories import make_job
+from tests.support.factories import make_job, store_jobs
 
 TRANSCRIPT = {"transcription": "Agent: Thanks for calling. Caller: I need a roof repair quote."}
 SETTLE_SECONDS = 90
@@ -55,11 +55,13 @@ def workspace(runtime: LocalRuntime, request: pytest.FixtureRequest) -> Workspac
 
 
 def store_skipped(runtime: LocalRuntime, workspace: Workspace, durations: list[int]) -> list[Job]:
-    repository = JobRepository(runtime.table_name, aws_client("dynamodb"))
-    return [
-        repository.create(make_job(workspace, duration=d, minutes_ago=i + 1, source_metadata=dict(TRANSCRIPT)))
-        for i, d in enumerate(durations)
-    ]
+    return store_jobs(
+        [
+            make_job(workspace, duration=d, minutes_ago=i + 1, source_metadata=dict(TRANSCRIPT))
+            for i, d in enumerate(durations)
+        ],
+        runtime.table_name,
+    )
 
 
 def key_of(runtime: LocalRuntime, workspace: Workspace) -> dict[str, str]:

@@ -40,3 +40,11 @@ def create_table(dynamodb: Any, table_name: str = TABLE_NAME) -> None:
 
 def create_cursor_secret(secretsmanager: Any, name: str = CURSOR_SECRET_NAME) -> str:
     return str(secretsmanager.create_secret(Name=name, SecretString="s" * 48)["ARN"])
+
+
+def put_items(dynamodb: Any, items: list[dict[str, Any]], table_name: str = TABLE_NAME) -> None:
+    """Write many items (wire form) in batches of 25: test data in a few calls instead of one call per item."""
+    for start in range(0, len(items), 25):
+        pending: dict[str, Any] = {table_name: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+        while pending:
+            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
