@@ -14,9 +14,8 @@ from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.aws import client as aws_client
 from shared.jobs.models import Job
-from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry, Workspace
-from tests.support.factories import make_job, store_jobs
+from tests.support.factories import make_job, store_jobs, stored_jobs
 
 
 @dataclass
@@ -45,10 +44,11 @@ class LocalTenant:
         self.jobs += added
         return added
 
-    def job(self, job_id: str) -> Job:
-        found = JobRepository(self.runtime.table_name, aws_client("dynamodb")).get(job_id)
-        assert found is not None
-        return found
+    def stored(self, jobs: list[Job]) -> list[Job]:
+        """The stored state of each of ``jobs``, in their order (read in batches)."""
+        found = stored_jobs(jobs, self.runtime.table_name)
+        assert len(found) == len(jobs)
+        return [found[job.job_id] for job in jobs]
 
 
 def new_tenant(runtime: LocalRuntime, name: str) -> LocalTenant:

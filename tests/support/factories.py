@@ -14,9 +14,9 @@ from shared.clock import format_timestamp, now_iso
 from shared.dynamo import to_item
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobStatus, SkipReason
-from shared.jobs.repository import JobRepository, job_item
+from shared.jobs.repository import JobRepository, job_from_item, job_item
 from shared.tenants.registry import TenantRegistry, Workspace
-from tests.support.aws import TABLE_NAME, put_items
+from tests.support.aws import TABLE_NAME, get_items, put_items
 
 
 def create_workspace(suffix: str, name: str) -> Workspace:
@@ -65,6 +65,13 @@ def store_jobs(jobs: list[Job], table_name: str = TABLE_NAME, *, source_calls: b
     items = [job_item(job) for job in jobs] + ([source_call_item(job) for job in jobs] if source_calls else [])
     put_items(aws_client("dynamodb"), items, table_name)
     return jobs
+
+
+def stored_jobs(jobs: list[Job], table_name: str = TABLE_NAME) -> dict[str, Job]:
+    """The stored state of ``jobs`` by id, read in batches (the ones not found are left out)."""
+    keys = [to_item(schema.job_key(job.job_id)) for job in jobs]
+    found = (job_from_item(item) for item in get_items(aws_client("dynamodb"), keys, table_name))
+    return {job.job_id: job for job in found}
 
 
 def source_call_item(job: Job) -> dict[str, Any]:
