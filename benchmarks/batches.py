@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ HIGH_RATE = 10_000
 DEFAULT_RATE = 50
 BATCH_TIMEOUT_SECONDS = 1800
 _WRITE_CHUNK = 25  # BatchWriteItem's limit
+_BATCH_HEADER = "X-Bench-Batch"  # marks the AWS requests the batch's own code makes
 
 
 def _tenants(runtime: LocalRuntime, partner: str, workspaces: list[str]) -> list[Workspace]:
@@ -148,7 +149,16 @@ def _batch_requests() -> Iterator[Counter[str]]:
         patched.append((owner, name, original))
         setattr(owner, name, inside)
 
+    def tag(request: Any, **_: Any) -> None:
+        if getattr(marked, "on", False):
+            request.headers[_BATCH_HEADER] = "1"
+
+    tagged: set[int] = set()
+
     def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if id(client) not in tagged:
+            tagged.add(id(client))
+            client.meta.events.register("before-send", tag)
         if getattr(marked, "on", False):
             calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
         return make_api_call(client, operation, params)
@@ -168,6 +178,52 @@ def _batch_requests() -> Iterator[Counter[str]]:
         BaseClient._make_api_call = make_api_call
         for owner, name, original in patched:
             setattr(owner, name, original)
+
+
+@contextmanager
+def _backend_time() -> Iterator[dict[str, list[float]]]:
+    """How long moto's server is busy, per operation: ``{"batch " or "": op -> [requests, seconds]}`` where
+    ``"batch "`` marks the requests the batch's own code made (see :func:`_batch_requests`). moto serves one request
+    at a time, so this is time nothing else could use it."""
+    from infra.local.backend import _LAMBDA_INVOKE_PATH, SerializedApp
+
+    busy: dict[str, list[float]] = {}
+    original: Callable[..., Iterable[bytes]] = SerializedApp.__call__
+
+    def timed(app: SerializedApp, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if _LAMBDA_INVOKE_PATH.match(environ.get("PATH_INFO", "")):
+            return original(app, environ, start_response)  # not serialized: its handler's requests are counted
+        with app._lock:  # as SerializedApp does, timing only the request's own turn
+            started = time.perf_counter()
+            body = list(app._app(environ, start_response))
+            seconds = time.perf_counter() - started
+        operation = str(environ.get("HTTP_X_AMZ_TARGET") or environ.get("REQUEST_METHOD", "")).rpartition(".")[2]
+        kind = "batch " if environ.get("HTTP_" + _BATCH_HEADER.upper().replace("-", "_")) else ""
+        entry = busy.setdefault(kind + operation, [0, 0.0])
+        entry[0] += 1
+        entry[1] += seconds
+        return body
+
+    SerializedApp.__call__ = timed  # type: ignore[method-assign,assignment]
+    try:
+        yield busy
+    finally:
+        SerializedApp.__call__ = original  # type: ignore[method-assign]
+
+
+def _busy(busy: dict[str, list[float]], prefix: str = "") -> float:
+    return sum(seconds for name, (_, seconds) in busy.items() if name.startswith(prefix))
+
+
+def _settle(busy: dict[str, list[float]], window: float = 2.0, limit: float = 600.0) -> None:
+    """Wait (at most ``limit`` seconds) until moto was busy less than a tenth of a ``window``: the pollers and the
+    worker have caught up with what came before."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = _busy(busy)
+        time.sleep(window)
+        if _busy(busy) - before < window / 10:
+            return
 
 
 def _timed(action: Callable[[], Any]) -> tuple[Any, float]:
@@ -198,35 +254,58 @@ def _figures(runtime: LocalRuntime) -> dict[str, Any]:
     for workspace, count in ((loop_ws, JOBS), (batch_ws, JOBS), (rate_ws, RATE_JOBS), (low_ws, LOW_RATE * 30)):
         _seed_skipped(runtime, workspace, count)
 
-    with httpx.Client(base_url=runtime.api_url, timeout=30) as api:
-        (looped, http_requests), loop_seconds = _timed(lambda: _client_loop(api, key, loop_ws.workspace_id))
-
-    with _batch_requests() as calls:
-        # as the client loop: every skipped job, not only those that pass the filters
-        fast, batch_seconds = _timed(
-            lambda: _wait_finished(runtime, _create_batch(runtime, key, batch_ws, only_passing=False))
-        )
+    with _backend_time() as busy:
+        _settle(busy)  # the stream poller reads the seeded jobs' records first
+        with httpx.Client(base_url=runtime.api_url, timeout=30) as api:
+            (looped, http_requests), loop_seconds = _timed(lambda: _client_loop(api, key, loop_ws.workspace_id))
+        loop_busy = dict(busy)
+        _settle(busy)  # and the worker has re-skipped the loop's jobs
+        busy.clear()
+        with _batch_requests() as calls:
+            # as the client loop: every skipped job, not only those that pass the filters
+            fast, batch_seconds = _timed(
+                lambda: _wait_finished(runtime, _create_batch(runtime, key, batch_ws, only_passing=False))
+            )
+        batch_busy = dict(busy)
+        _settle(busy)
     requests = sum(calls.values())
 
     default_rate = _rate(runtime, rate_ws, DEFAULT_RATE)
     low_rate = _rate(runtime, low_ws, LOW_RATE)
+    own = _busy(batch_busy, "batch ")
     return {
         "jobs": JOBS,
-        "client_loop": {"requeued": looped, "seconds": round(loop_seconds, 1), "http_requests": http_requests},
+        "client_loop": {
+            "requeued": looped,
+            "seconds": round(loop_seconds, 1),
+            "http_requests": http_requests,
+            "backend_busy_seconds": round(_busy(loop_busy), 1),
+        },
         "batch": {
             "requeued": fast.counts.requeued,
             "seconds": round(batch_seconds, 1),
             "status": fast.status.value,
             "http_requests": 1,
+            "backend_busy_seconds": round(_busy(batch_busy), 1),
+            "backend_seconds_of_its_own_requests": round(own, 1),
         },
         "batch_speedup": round(loop_seconds / batch_seconds, 1),
+        # Even if nothing but the batch's own requests (each requeue the same conditional write as the PATCH) used
+        # the backend, the batch could not finish before moto had served them: this bounds the speedup here.
+        "batch_speedup_bound_on_this_backend": round(loop_seconds / own, 1) if own else None,
+        "backend_busy_by_operation": {
+            arm: {name: [int(count), round(seconds, 2)] for name, (count, seconds) in sorted(figures.items())}
+            for arm, figures in (("client_loop", loop_busy), ("batch", batch_busy))
+        },
         "batch_aws_requests": dict(sorted(calls.items())),
         "batch_aws_requests_per_requeued_job": round(requests / max(fast.counts.requeued, 1), 3),
         "rate_at_default_setting": default_rate,
         "rate_at_low_setting": low_rate,
-        "note": "local runtime on moto: each requeue's conditional UpdateItem costs moto 30-50 ms of CPU in both "
-        "ways and moto serves one request at a time, so the write dominates the comparison and caps the rate "
-        "any setting can reach locally; the low setting shows the throttle where the backend keeps up",
+        "note": "local runtime on moto, which serves one request at a time: every requeue is the same conditional "
+        "UpdateItem either way, and the worker re-checks each requeued job beside it, so moto's time for those writes "
+        "sets both times and caps the rate any setting can reach locally; backend_busy_by_operation is "
+        "[requests, seconds] per operation ('batch ': the batch's own); the low setting shows the throttle where the "
+        "backend keeps up",
     }
 
 

@@ -54,8 +54,9 @@ class TableRepository:
         self._table = table_name
         self._db = dynamodb
 
-    def _conditional_update(self, key: dict[str, str], **request: Any) -> dict[str, Any]:
-        """One conditional ``UpdateItem`` of the item at ``key``, returning the item as written (wire form).
+    def _conditional_update(self, key: dict[str, str], returns: str = "ALL_NEW", **request: Any) -> dict[str, Any]:
+        """One conditional ``UpdateItem`` of the item at ``key``, returning the item as written (wire form; with
+        ``returns="NONE"``, nothing: an empty dict).
 
         When the condition fails, raises :class:`ConditionFailed` with the item as it was, which DynamoDB returns
         with the failure, so no read is needed to tell why.
@@ -64,7 +65,7 @@ class TableRepository:
             response = self._db.update_item(
                 TableName=self._table,
                 Key=to_item(key),
-                ReturnValues="ALL_NEW",
+                ReturnValues=returns,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **request,
             )
@@ -72,7 +73,7 @@ class TableRepository:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             raise ConditionFailed(error.response.get("Item")) from None
-        return response["Attributes"]  # type: ignore[no-any-return]
+        return response.get("Attributes", {})  # type: ignore[no-any-return]
 
 
 class ConditionFailed(Exception):

@@ -34,6 +34,9 @@ HOST = "127.0.0.1"
 _LAMBDA_INVOKE_PATH = re.compile(r"^/[0-9-]+/functions/[^/]+/invocations/?$")
 _QUEUE_NUMBERS = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# Held while moto serves a request, and by whatever reads moto's backends directly (they are module globals: one
+# moto per process).
+BACKEND_LOCK = threading.Lock()
 
 
 def aws_environment(endpoint_url: str) -> dict[str, str]:
@@ -77,7 +80,7 @@ class SerializedApp:
 
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self._lock = BACKEND_LOCK
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "POST" and _LAMBDA_INVOKE_PATH.match(environ.get("PATH_INFO", "")):

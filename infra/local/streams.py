@@ -1,11 +1,11 @@
 """DynamoDB stream -> Lambda event source mappings, polled locally the way the Lambda service polls them.
 
-One background thread reads each mapping's table stream from moto (``GetRecords`` every half second), drops the
-records the mapping's filter criteria reject (moto's EventBridge pattern matcher: the same syntax) and hands the
-rest to the function in batches of the mapping's batch size. A failed batch (a raised exception, or
-``batchItemFailures`` with ``ReportBatchItemFailures``) is tried again from its first failed record, a few times,
-then logged and given up: locally there is no bisecting and no on-failure queue (the deployed mapping has both;
-the reconciler picks up what it missed).
+One background thread reads each table stream from moto (``GetRecords`` every half second, once for all the
+mappings on it), drops for each mapping the records its filter criteria reject (moto's EventBridge pattern
+matcher: the same syntax) and hands the rest to the function in batches of the mapping's batch size. A failed
+batch (a raised exception, or ``batchItemFailures`` with ``ReportBatchItemFailures``) is tried again from its first
+failed record, a few times, then logged and given up: locally there is no bisecting and no on-failure queue (the
+deployed mapping has both; the reconciler picks up what it missed).
 
 moto 5.2.5's own stream -> Lambda wiring is not used: it invokes the function inside the ``PutItem`` request (a
 handler calling back into the serialized server would wait for itself), ignores filter criteria and batch item
@@ -14,9 +14,10 @@ failures, and empties the shard's records after each invocation.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from moto.events.models import EventPattern
 
 from infra.local.loop import BackgroundLoop, Invoke
+from infra.local.moto_hooks import stream_records
 from infra.local.template import REGION, EventSourceMappingDef
 
 if TYPE_CHECKING:
@@ -49,7 +51,6 @@ class MappingState:
 
     mapping: EventSourceMappingDef
     stream_arn: str
-    iterator: str | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
     given_up: int = 0
@@ -57,9 +58,20 @@ class MappingState:
     def __post_init__(self) -> None:
         self.patterns = tuple(EventPattern.load(raw) for raw in self.mapping.filter_patterns)
 
+    def accept(self, record: Mapping[str, Any]) -> None:
+        """Keep ``record`` for the function if the mapping's filter criteria let it through."""
+        if not self.patterns or any(pattern.matches_event(record) for pattern in self.patterns):  # type: ignore[arg-type]
+            self.pending.append(copy.deepcopy(dict(record)))  # each function gets records of its own
+
 
 class StreamPoller(BackgroundLoop):
-    """Polls every mapping's stream in one background thread; ``stop()`` ends it."""
+    """Polls every mapping's stream in one background thread; ``stop()`` ends it.
+
+    Each stream is read once per poll and its records go to every mapping on it (each with its own filter,
+    pending records and retries), as if each mapping read the stream itself: moto answers ``GetRecords`` one
+    request at a time and spends most of it serializing the records, so reading a stream once per mapping would
+    hold the whole backend that many times as long.
+    """
 
     def __init__(
         self,
@@ -69,9 +81,12 @@ class StreamPoller(BackgroundLoop):
         *,
         starting_position: str | None = None,
         poll_seconds: float = 0.5,
+        read: Callable[[str, int], Mapping[str, Any]] = stream_records,
     ) -> None:
-        """``starting_position`` overrides the mappings' own."""
+        """``starting_position`` overrides the mappings' own; ``read(iterator, limit)`` answers ``GetRecords``."""
         self.mappings = mappings
+        self._get_records = read
+        self._iterators: dict[str, str | None] = {}  # stream ARN -> its next shard iterator
         self._invoke = invoke
         self._streams = streams_client
         self._starting_position = starting_position
@@ -92,44 +107,57 @@ class StreamPoller(BackgroundLoop):
 
     def start(self) -> None:
         for state in self.mappings:
-            state.iterator = self._first_iterator(state)
+            if state.stream_arn not in self._iterators:
+                self._iterators[state.stream_arn] = self._first_iterator(state)
         super().start()
 
     def _first_iterator(self, state: MappingState) -> str | None:
         shards = self._streams.describe_stream(StreamArn=state.stream_arn)["StreamDescription"]["Shards"]
         if not shards:
             return None
-        position = self._starting_position or state.mapping.starting_position
+        positions = {self._starting_position or m.mapping.starting_position for m in self._on(state.stream_arn)}
         return str(
             self._streams.get_shard_iterator(
                 StreamArn=state.stream_arn,
                 ShardId=str(shards[-1]["ShardId"]),
-                ShardIteratorType="LATEST" if position == "LATEST" else "TRIM_HORIZON",
+                ShardIteratorType="LATEST" if positions == {"LATEST"} else "TRIM_HORIZON",
             )["ShardIterator"]
         )
 
+    def _on(self, stream_arn: str) -> list[MappingState]:
+        return [state for state in self.mappings if state.stream_arn == stream_arn]
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            for state in self.mappings:
-                try:
-                    self.poll_once(state)
-                except Exception:
-                    logger.exception("stream poller: %s failed", state.mapping.logical_id)
+            try:
+                self.poll_once()
+            except Exception:
+                logger.exception("stream poller failed")
             self._stop.wait(self._poll_seconds)
 
-    def poll_once(self, state: MappingState) -> None:
-        """Read what the stream has, then process the pending records batch by batch (one pass)."""
-        state.iterator = state.iterator or self._first_iterator(state)
-        if state.iterator is None:
+    def poll_once(self) -> None:
+        """Read what each stream has, then process every mapping's pending records batch by batch (one pass)."""
+        for stream_arn in dict.fromkeys(state.stream_arn for state in self.mappings):
+            try:
+                self._read(stream_arn)
+            except Exception:
+                logger.exception("stream poller: reading %s failed", stream_arn)
+        for state in self.mappings:
+            while state.pending and not self._stop.is_set() and self._process_batch(state):
+                pass  # a failed batch waits for the next poll, like Lambda's retry delay
+
+    def _read(self, stream_arn: str) -> None:
+        on_stream = self._on(stream_arn)
+        iterator = self._iterators.get(stream_arn) or self._first_iterator(on_stream[0])
+        self._iterators[stream_arn] = iterator
+        if iterator is None:
             return
-        response = self._streams.get_records(ShardIterator=state.iterator, Limit=1000)
-        state.iterator = response.get("NextShardIterator") or state.iterator
+        response = self._get_records(iterator, 1000)
+        self._iterators[stream_arn] = response.get("NextShardIterator") or iterator
         for raw in response.get("Records", []):
-            record = lambda_record(raw, state.stream_arn)
-            if not state.patterns or any(pattern.matches_event(record) for pattern in state.patterns):  # type: ignore[arg-type]
-                state.pending.append(record)
-        while state.pending and not self._stop.is_set() and self._process_batch(state):
-            pass  # a failed batch waits for the next poll, like Lambda's retry delay
+            record = lambda_record(raw, stream_arn)
+            for state in on_stream:
+                state.accept(record)
 
     def _process_batch(self, state: MappingState) -> bool:
         """Invoke the function with the next batch; True when the poller may carry on at once."""

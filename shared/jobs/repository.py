@@ -120,8 +120,8 @@ class JobRepository(TableRepository):
         request["UpdateExpression"] = request["UpdateExpression"].replace(
             " REMOVE", ", #metadata.#batch = :batch REMOVE", 1
         )
-        try:
-            self._update_job(job_id, **request)
+        try:  # the job as written is not needed: a long history is trimmed by the job's next transition
+            self._conditional_update(schema.job_key(job_id), returns="NONE", **request)
         except ConditionFailed as refused:
             return _batch_refusal(refused.old, requeue)
         return BatchRequeueOutcome.REQUEUED

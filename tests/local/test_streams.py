@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from infra.local.moto_hooks import stream_records
 from infra.local.streams import MappingState, StreamPoller
 from infra.local.template import EventSourceMappingDef
 from tests.local.conftest import moto_client
@@ -64,7 +66,7 @@ def _poller(url: str, stream_arn: str, invoke: Any, *, batch_size: int = 25) -> 
 def _drain(poller: StreamPoller, rounds: int = 10) -> None:
     """Poll synchronously (no thread): each round reads the stream and processes what is pending."""
     for _ in range(rounds):
-        poller.poll_once(poller.mappings[0])
+        poller.poll_once()
 
 
 def test_filter_passes_new_queued_jobs_and_requeues_only(moto_url: str, table: tuple[str, str]) -> None:
@@ -142,6 +144,47 @@ def test_raised_error_retries_the_whole_batch(moto_url: str, table: tuple[str, s
 
     assert attempts == [1, 1, 1]
     assert poller.mappings[0].given_up == 0
+
+
+def test_mappings_on_one_stream_share_each_read_and_keep_their_own_filters_and_failures(
+    moto_url: str, table: tuple[str, str]
+) -> None:
+    # Given a job and a non-job item, and two mappings on the same stream: the worker's filter, and one that takes
+    # every record and keeps failing
+    name, stream_arn = table
+    _put(moto_url, name, "a", "queued")
+    _put(moto_url, name, "k", "active", entity="api_key")
+    everything = EventSourceMappingDef("All", "AllFn", "Table", batch_size=10, starting_position="TRIM_HORIZON")
+    worker = _poller(moto_url, stream_arn, None).mappings[0]
+    seen: dict[str, list[tuple[str, str]]] = {"WorkerFn": [], "AllFn": []}
+
+    def invoke(function_id: str, event: dict[str, Any]) -> None:
+        images = [record["dynamodb"]["NewImage"] for record in event["Records"]]
+        seen[function_id].extend((image["pk"]["S"], image["status"]["S"]) for image in images)
+        if function_id == "AllFn":
+            images[0]["status"]["S"] = "changed by AllFn"
+            raise RuntimeError("AllFn fails")
+
+    reads: list[str] = []
+
+    def read(iterator: str, limit: int) -> Mapping[str, Any]:
+        reads.append("read")
+        return stream_records(iterator, limit)
+
+    streams = moto_client("dynamodbstreams", moto_url)
+    poller = StreamPoller([MappingState(everything, stream_arn), worker], invoke, streams, read=read)
+
+    # When the poller polls three times
+    for _ in range(3):
+        poller.poll_once()
+
+    # Then the stream was read once per poll, the worker got its job once, unchanged by the other function, and the
+    # failing mapping was retried on its own, then gave up
+    assert reads == ["read"] * 3
+    assert seen["WorkerFn"] == [("a", "queued")]
+    assert [pk for pk, _ in seen["AllFn"]] == ["a", "k"] * 3
+    assert poller.mappings[0].given_up == 2
+    assert worker.pending == []
 
 
 def test_thread_stops_cleanly(moto_url: str, table: tuple[str, str]) -> None:
