@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import os
 
 # moto and boto3 must see these before any client exists.
@@ -137,14 +138,32 @@ def tenants(aws: None) -> Tenants:
 
 
 @pytest.fixture(scope="session")
-def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The CDK app synthesized once per test process (asset bundling skipped), for the infra tier's assertions
-    and the local runtime's template alike; the folder of its cloud assembly."""
+def synthesized_app(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The CDK app synthesized once per test session (asset bundling skipped), for the infra tier's assertions
+    and the local runtime's template alike; the folder of its cloud assembly.
+
+    Under pytest-xdist the workers share one synth (~10 s of CPU each) in the session's temporary folder: the first
+    to need it synthesizes while holding a lock, the others wait for it and read the same files.
+    """
+    if worker_id == "master":  # one process: its own temporary folder
+        return _synthesize(tmp_path_factory.mktemp("cdk.out"))
+    session_folder = tmp_path_factory.getbasetemp().parent  # this session's, shared by its workers
+    outdir = session_folder / "cdk.out"
+    with (session_folder / "cdk.out.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (outdir / "manifest.json").exists():
+                _synthesize(outdir)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return outdir
+
+
+def _synthesize(outdir: Path) -> Path:
     # Set before the jsii runtime starts (on the first aws_cdk import): it prints a banner per Node process.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_RELEASE", "1")
     from infra.app import SKIP_BUNDLING, build_app  # the CDK loads only in processes that synthesize
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
     build_app(SKIP_BUNDLING, outdir=str(outdir)).synth()
     return outdir
