@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import fcntl
 import os
 
 # moto and boto3 must see these before any client exists.
@@ -17,32 +19,38 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from shared import schema
 from shared.access import Caller, ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.aws import client as aws_client
 from shared.aws import reset_clients
 from shared.tenants.registry import Organization, Partner, TenantRegistry, Workspace
-from tests.support.aws import CONFIG_PREFIX, TABLE_NAME, create_cursor_secret, create_table
+from tests.support.aws import CONFIG_PREFIX, TABLE_NAME, create_cursor_secret, create_table, put_items
 from tests.support.moto_server import SerialMotoServer
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A fresh moto account with the table and the cursor secret; handler settings point at them."""
+    """A fresh moto account with the table and the cursor secret; handler settings point at them.
+
+    The shared clients (``shared.aws.client``) are kept from test to test: moto answers every client of the process
+    and empties its backends at each ``mock_aws`` start, so only a change of endpoint needs new clients, and every
+    fixture that points the process at a server forgets them on the way in and out. Creating a client costs
+    ~0.1 s (each loads the service's model afresh).
+    """
     with mock_aws():
-        reset_clients()
-        create_table(boto3.client("dynamodb"))
-        secret_arn = create_cursor_secret(boto3.client("secretsmanager"))
+        create_table(aws_client("dynamodb"))
+        secret_arn = create_cursor_secret(aws_client("secretsmanager"))
         monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
         monkeypatch.setenv("CURSOR_SECRET_ARN", secret_arn)
         monkeypatch.setenv("CONFIG_PREFIX", CONFIG_PREFIX)
         yield
-        reset_clients()
 
 
 @pytest.fixture
@@ -80,8 +88,12 @@ class Tenants:
         return self.workspaces[index]
 
 
-@pytest.fixture
-def tenants(aws: None) -> Tenants:
+# The tenants' stored items and keys, created through the registry once per test process and written again into each
+# test's fresh account: the same items for a fraction of the calls (the registry's own tests cover its writes).
+_TENANT_SNAPSHOT: list[tuple[list[dict[str, Any]], Tenants]] = []
+
+
+def _create_tenants() -> Tenants:
     registry = TenantRegistry(TABLE_NAME, aws_client("dynamodb"))
     keys = ApiKeyRepository(TABLE_NAME, aws_client("dynamodb"))
     result = Tenants(partners=[], organizations=[], workspaces=[], keys={}, callers={})
@@ -106,15 +118,52 @@ def tenants(aws: None) -> Tenants:
     return result
 
 
+def _item_key(item: dict[str, Any]) -> tuple[str, str]:
+    return item[schema.PARTITION_KEY]["S"], item[schema.SORT_KEY]["S"]
+
+
+@pytest.fixture
+def tenants(aws: None) -> Tenants:
+    """Two partners, each with two organizations of two workspaces, and a key per tenant, in the test's account."""
+    dynamodb = aws_client("dynamodb")
+    if not _TENANT_SNAPSHOT:
+        before = {_item_key(item) for item in dynamodb.scan(TableName=TABLE_NAME)["Items"]}
+        created = _create_tenants()
+        items = [item for item in dynamodb.scan(TableName=TABLE_NAME)["Items"] if _item_key(item) not in before]
+        _TENANT_SNAPSHOT.append((items, created))
+        return copy.deepcopy(created)
+    items, created = _TENANT_SNAPSHOT[0]
+    put_items(dynamodb, items)
+    return copy.deepcopy(created)
+
+
 @pytest.fixture(scope="session")
-def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The CDK app synthesized once per test process (asset bundling skipped), for the infra tier's assertions
-    and the local runtime's template alike; the folder of its cloud assembly."""
+def synthesized_app(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The CDK app synthesized once per test session (asset bundling skipped), for the infra tier's assertions
+    and the local runtime's template alike; the folder of its cloud assembly.
+
+    Under pytest-xdist the workers share one synth (~10 s of CPU each) in the session's temporary folder: the first
+    to need it synthesizes while holding a lock, the others wait for it and read the same files.
+    """
+    if worker_id == "master":  # one process: its own temporary folder
+        return _synthesize(tmp_path_factory.mktemp("cdk.out"))
+    session_folder = tmp_path_factory.getbasetemp().parent  # this session's, shared by its workers
+    outdir = session_folder / "cdk.out"
+    with (session_folder / "cdk.out.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (outdir / "manifest.json").exists():
+                _synthesize(outdir)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return outdir
+
+
+def _synthesize(outdir: Path) -> Path:
     # Set before the jsii runtime starts (on the first aws_cdk import): it prints a banner per Node process.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_RELEASE", "1")
     from infra.app import SKIP_BUNDLING, build_app  # the CDK loads only in processes that synthesize
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
     build_app(SKIP_BUNDLING, outdir=str(outdir)).synth()
     return outdir

@@ -75,7 +75,12 @@ def test_the_state_machine_loops_pages_and_waits_then_finishes_and_announces(syn
     assert "TransientStageError" in states["Announce"]["Retry"][0]["ErrorEquals"]
     assert states["Announce"]["Catch"][0]["Next"] == "DeadLetterAnnouncement"
     assert states["DeadLetterAnnouncement"]["Resource"].endswith(":states:::sqs:sendMessage")
-    assert states["Ended?"]["Choices"][0]["Next"] == "BatchFailed"
+    # a batch that ended failed (FinishFailed's event) fails its execution: what the failed-executions alarm counts
+    assert states["FinishFailed"]["ResultPath"] == "$.event"
+    assert states["Ended?"]["Choices"] == [
+        {"Variable": "$.event.status", "StringEquals": "failed", "Next": "BatchFailed"}
+    ]
+    assert states["BatchFailed"]["Type"] == "Fail"
 
 
 def test_each_batch_function_may_touch_only_its_own_items(synthesized: Synthesized) -> None:

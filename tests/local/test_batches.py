@@ -1,6 +1,8 @@
-"""Requeue batches on the local runtime, from the synthesized template: created and cancelled through the API, the
-starter on the stream, the batch state machine executed by moto with the batch functions in-process, the worker and
-the pipeline after each requeue."""
+"""Requeue batches on the local runtime, from the synthesized template: created through the API, the starter on the
+stream, the batch state machine executed by moto with the batch functions in-process, the worker and the pipeline
+after each requeue. (A cancel part-way on the runtime: tests/sdk/test_cli_requeue_local.py; a page that keeps
+failing: the runner's and the state machine's tests in tests/integration/batches and tests/infra/test_batches.py,
+as the local run would wait out the deployed retries, 2 + 4 + 8 + 16 s.)"""
 
 from __future__ import annotations
 
@@ -20,10 +22,9 @@ from shared.batches.models import BatchStatus, RequeueBatch
 from shared.config.hierarchy import ConfigLevel, ConfigStore, set_path
 from shared.dynamo import to_item
 from shared.jobs.models import Job, JobStatus
-from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry, Workspace
 from tests.support.batches import stored_batch
-from tests.support.factories import make_job
+from tests.support.factories import make_job, store_jobs, stored_jobs
 
 TRANSCRIPT = {"transcription": "Agent: Thanks for calling. Caller: I need a roof repair quote."}
 SETTLE_SECONDS = 90
@@ -55,11 +56,13 @@ def workspace(runtime: LocalRuntime, request: pytest.FixtureRequest) -> Workspac
 
 
 def store_skipped(runtime: LocalRuntime, workspace: Workspace, durations: list[int]) -> list[Job]:
-    repository = JobRepository(runtime.table_name, aws_client("dynamodb"))
-    return [
-        repository.create(make_job(workspace, duration=d, minutes_ago=i + 1, source_metadata=dict(TRANSCRIPT)))
-        for i, d in enumerate(durations)
-    ]
+    return store_jobs(
+        [
+            make_job(workspace, duration=d, minutes_ago=i + 1, source_metadata=dict(TRANSCRIPT))
+            for i, d in enumerate(durations)
+        ],
+        runtime.table_name,
+    )
 
 
 def key_of(runtime: LocalRuntime, workspace: Workspace) -> dict[str, str]:
@@ -87,8 +90,7 @@ def finished(runtime: LocalRuntime, batch: RequeueBatch) -> RequeueBatch:
 
 
 def jobs_now(runtime: LocalRuntime, jobs: list[Job]) -> dict[str, Job]:
-    repository = JobRepository(runtime.table_name, aws_client("dynamodb"))
-    return {job.job_id: found for job in jobs if (found := repository.get(job.job_id)) is not None}
+    return stored_jobs(jobs, runtime.table_name)
 
 
 def test_after_the_filter_is_lowered_a_dry_run_and_the_batch_requeue_exactly_the_passing_jobs_that_complete(
@@ -142,61 +144,3 @@ def test_after_the_filter_is_lowered_a_dry_run_and_the_batch_requeue_exactly_the
         TableName=runtime.table_name, Key=to_item(schema.requeue_lock_key(workspace.workspace_id))
     )
     assert "Item" not in lock
-
-
-def test_a_cancel_part_way_leaves_counts_that_agree_with_the_jobs(runtime: LocalRuntime, workspace: Workspace) -> None:
-    # Given 250 skipped jobs that fail the filter, requeued anyway (only_passing false): the worker skips them again
-    jobs = store_skipped(runtime, workspace, [5] * 250)
-    batch = batch_of(runtime, workspace, only_passing=False)
-
-    # When a cancel is recorded once the first page is counted (the throttle spaces pages 2 s apart)
-    wait_for(lambda: stored_batch(batch.batch_id, runtime.table_name).counts.requeued > 0)
-    with httpx.Client(base_url=runtime.api_url, timeout=30) as api:
-        cancelled = api.post(f"/api/v1/requeue-batches/{batch.batch_id}/cancel", headers=key_of(runtime, workspace))
-    assert cancelled.status_code == 202, cancelled.text
-    ended = finished(runtime, batch)
-
-    # Then it ends cancelled before the last page, and its counts are the jobs it requeued
-    assert ended.status is BatchStatus.CANCELLED
-    now = jobs_now(runtime, jobs)
-    requeued = [job for job in now.values() if job.source_metadata.get("last_requeued_batch") == batch.batch_id]
-    assert len(now) == 250
-    assert sorted({job.requeue_count for job in requeued}) == [1], [
-        (job.job_id, job.requeue_count, job.status, job.source_metadata) for job in requeued if job.requeue_count != 1
-    ]
-    assert ended.counts.requeued == len(requeued) < 250
-    assert ended.counts.matched == ended.counts.requeued
-
-
-def test_a_page_that_keeps_failing_ends_the_batch_failed_and_frees_its_workspace(
-    runtime: LocalRuntime, workspace: Workspace
-) -> None:
-    # Given a workspace whose config document is malformed (written around the admin command's checks)
-    store_skipped(runtime, workspace, [40])
-    store = ConfigStore(runtime.config_prefix, aws_client("ssm"))
-    store.put_document(
-        ConfigLevel.WORKSPACE, workspace.workspace_id, {"processing": {"filters": {"min_duration_seconds": -1}}}
-    )
-    batch = batch_of(runtime, workspace)
-
-    # When its pages fail on every retry (2 + 4 + 8 s of backoff)
-    ended = finished(runtime, batch)
-
-    # Then FinishFailed ended it failed and released its lock, and the execution failed (the alarm's metric)
-    assert ended.status is BatchStatus.FAILED
-    lock = aws_client("dynamodb").get_item(
-        TableName=runtime.table_name, Key=to_item(schema.requeue_lock_key(workspace.workspace_id))
-    )
-    assert "Item" not in lock
-    arn = next(arn for arn in runtime.state_machine_arns.values() if "RequeueBatches" in arn)
-    execution = wait_for(
-        lambda: next(
-            (
-                e
-                for e in aws_client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
-                if e["name"] == batch.batch_id and e["status"] != "RUNNING"
-            ),
-            None,
-        )
-    )
-    assert execution["status"] == "FAILED"

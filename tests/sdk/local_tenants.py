@@ -10,15 +10,12 @@ import uuid
 from dataclasses import dataclass, field
 
 from infra.local.runtime import LocalRuntime
-from shared import schema
 from shared.access import ScopeKind
 from shared.auth.keys import ApiKeyRepository
 from shared.aws import client as aws_client
-from shared.dynamo import to_item
 from shared.jobs.models import Job
-from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry, Workspace
-from tests.support.factories import make_job
+from tests.support.factories import make_job, store_jobs, stored_jobs
 
 
 @dataclass
@@ -37,27 +34,21 @@ class LocalTenant:
     def add_skipped(self, count: int, duration: int) -> list[Job]:
         """``count`` skipped jobs of ``duration`` seconds (``duration_below_minimum``), each from its own CallRail
         call, with the call's dedupe item as ingestion writes it (what the lookup by source id reads)."""
-        dynamodb = aws_client("dynamodb")
-        repository = JobRepository(self.runtime.table_name, dynamodb)
-        added = []
-        for minutes in range(count):
-            job = make_job(self.workspace, duration=duration, minutes_ago=minutes + 1)
-            job = repository.create(job.model_copy(update={"source_id": f"CAL{uuid.uuid4().hex[:16]}"}))
-            dedupe = {
-                **schema.source_call_key(job.source, job.source_id or ""),
-                "entity": schema.Entity.SOURCE_CALL,
-                "job_id": job.job_id,
-                "created_at": job.created_at,
-            }
-            dynamodb.put_item(TableName=self.runtime.table_name, Item=to_item(dedupe))
-            added.append(job)
+        added = [
+            make_job(self.workspace, duration=duration, minutes_ago=minutes + 1).model_copy(
+                update={"source_id": f"CAL{uuid.uuid4().hex[:16]}"}
+            )
+            for minutes in range(count)
+        ]
+        store_jobs(added, self.runtime.table_name, source_calls=True)
         self.jobs += added
         return added
 
-    def job(self, job_id: str) -> Job:
-        found = JobRepository(self.runtime.table_name, aws_client("dynamodb")).get(job_id)
-        assert found is not None
-        return found
+    def stored(self, jobs: list[Job]) -> list[Job]:
+        """The stored state of each of ``jobs``, in their order (read in batches)."""
+        found = stored_jobs(jobs, self.runtime.table_name)
+        assert len(found) == len(jobs)
+        return [found[job.job_id] for job in jobs]
 
 
 def new_tenant(runtime: LocalRuntime, name: str) -> LocalTenant:

@@ -156,7 +156,7 @@ def test_wait_follows_batches_to_their_end_and_lists_them_page_by_page(client: G
     )
     assert reads[-1] == final
     assert [read.counts.matched for read in reads] == sorted(read.counts.matched for read in reads)
-    assert all(tenant.job(job.job_id).source_metadata["requeue_count"] == 1 for job in passing)
+    assert all(job.source_metadata["requeue_count"] == 1 for job in tenant.stored(passing))
     with pytest.raises(sdk_errors.BatchFinished):
         client.requeue_batches.cancel(final)
     pages = list(client.requeue_batches.list(limit=1).pages())

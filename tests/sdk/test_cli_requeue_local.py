@@ -83,7 +83,7 @@ def test_the_progress_bar_is_driven_to_the_end(runtime: LocalRuntime, tenant: Lo
     assert "requeued 40" in bar
     batch = _batch_in(result, tenant)
     assert (batch.status, batch.counts.matched, batch.counts.requeued) == ("completed", 40, 40)
-    assert all(tenant.job(job.job_id).source_metadata["requeue_count"] == 1 for job in jobs)
+    assert all(job.source_metadata["requeue_count"] == 1 for job in tenant.stored(jobs))
 
 
 def test_ctrl_c_cancels_a_running_batch(runtime: LocalRuntime, tenant: LocalTenant) -> None:
@@ -107,8 +107,11 @@ def test_ctrl_c_cancels_a_running_batch(runtime: LocalRuntime, tenant: LocalTena
     assert re.search(r"Cancel batch rb_\w+\? .*\[y/N\]: y", result.stderr)
     final = _batch_in(result, tenant)
     assert final.status == BatchStatus.CANCELLED
-    requeued = [job for job in jobs if tenant.job(job.job_id).source_metadata.get("requeue_count", 0) > 0]
+    requeued = [job for job in tenant.stored(jobs) if job.source_metadata.get("requeue_count", 0) > 0]
     assert final.counts.requeued == len(requeued) < len(jobs)
+    assert final.counts.matched == final.counts.requeued
+    assert {job.requeue_count for job in requeued} == {1}
+    assert {job.source_metadata["last_requeued_batch"] for job in requeued} == {final.batch_id}
 
 
 def _readme_batch_example() -> str:

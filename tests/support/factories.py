@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared import schema
 from shared.access import ScopeKind
@@ -13,9 +14,9 @@ from shared.clock import format_timestamp, now_iso
 from shared.dynamo import to_item
 from shared.jobs.ids import new_job_id
 from shared.jobs.models import Job, JobStatus, SkipReason
-from shared.jobs.repository import JobRepository
+from shared.jobs.repository import JobRepository, job_from_item, job_item
 from shared.tenants.registry import TenantRegistry, Workspace
-from tests.support.aws import TABLE_NAME
+from tests.support.aws import TABLE_NAME, get_items, put_items
 
 
 def create_workspace(suffix: str, name: str) -> Workspace:
@@ -56,7 +57,24 @@ def store_job(workspace: Workspace, **fields: object) -> Job:
     return JobRepository(TABLE_NAME, aws_client("dynamodb")).create(make_job(workspace, **fields))  # type: ignore[arg-type]
 
 
-def store_source_call(job: Job) -> None:
+def store_jobs(jobs: list[Job], table_name: str = TABLE_NAME, *, source_calls: bool = False) -> list[Job]:
+    """Many new jobs in stored form, written in batches (as ``JobRepository.create`` stores each, less its check
+    that the id is free: the ids of one process never repeat, see ``shared.jobs.ids``); with ``source_calls``, each
+    with its call's dedupe item too (``store_source_call``)."""
+    assert len({job.job_id for job in jobs}) == len(jobs)
+    items = [job_item(job) for job in jobs] + ([source_call_item(job) for job in jobs] if source_calls else [])
+    put_items(aws_client("dynamodb"), items, table_name)
+    return jobs
+
+
+def stored_jobs(jobs: list[Job], table_name: str = TABLE_NAME) -> dict[str, Job]:
+    """The stored state of ``jobs`` by id, read in batches (the ones not found are left out)."""
+    keys = [to_item(schema.job_key(job.job_id)) for job in jobs]
+    found = (job_from_item(item) for item in get_items(aws_client("dynamodb"), keys, table_name))
+    return {job.job_id: job for job in found}
+
+
+def source_call_item(job: Job) -> dict[str, Any]:
     """The dedupe item ingestion writes beside a job made from a call (what ``GET /jobs/lookup`` reads)."""
     item = {
         **schema.source_call_key(job.source, job.source_id or ""),
@@ -64,7 +82,11 @@ def store_source_call(job: Job) -> None:
         "job_id": job.job_id,
         "created_at": job.created_at,
     }
-    aws_client("dynamodb").put_item(TableName=TABLE_NAME, Item=to_item(item))
+    return to_item(item)
+
+
+def store_source_call(job: Job) -> None:
+    aws_client("dynamodb").put_item(TableName=TABLE_NAME, Item=source_call_item(job))
 
 
 def store_batch(*workspaces: Workspace, dry_run: bool = False) -> RequeueBatch:

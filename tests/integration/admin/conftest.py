@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from infra.admin.cli import main
 from shared.aws import client as aws_client
-from shared.aws import reset_clients
 from shared.config.hierarchy import ConfigStore
 from tests.support.aws import TABLE_NAME, create_table
 
@@ -33,12 +31,11 @@ Admin = Callable[..., Run]
 
 @pytest.fixture
 def account() -> Iterator[None]:
-    """A moto account holding only the table (the admin command needs nothing else)."""
+    """A moto account holding only the table (the admin command needs nothing else); the shared clients are kept,
+    as in ``tests/conftest.py``'s ``aws``."""
     with mock_aws():
-        reset_clients()
-        create_table(boto3.client("dynamodb"))
+        create_table(aws_client("dynamodb"))
         yield
-        reset_clients()
 
 
 @pytest.fixture

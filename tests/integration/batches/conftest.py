@@ -9,7 +9,7 @@ from shared.config.hierarchy import ConfigLevel, ConfigStore, set_path
 from shared.jobs.models import Job, JobStatus
 from shared.tenants.registry import Workspace
 from tests.support.aws import CONFIG_PREFIX
-from tests.support.factories import store_job
+from tests.support.factories import make_job, store_jobs
 
 
 def set_config(level: ConfigLevel, tenant_id: str | None, path: str, value: object) -> None:
@@ -20,7 +20,7 @@ def set_config(level: ConfigLevel, tenant_id: str | None, path: str, value: obje
 
 def skipped_jobs(workspace: Workspace, durations: list[int], **fields: object) -> list[Job]:
     """One ``duration_below_minimum`` skipped job per duration, each created a minute before the previous one."""
-    return [store_job(workspace, duration=d, minutes_ago=i + 1, **fields) for i, d in enumerate(durations)]
+    return store_jobs([make_job(workspace, duration=d, minutes_ago=i + 1, **fields) for i, d in enumerate(durations)])  # type: ignore[arg-type]
 
 
 @pytest.fixture

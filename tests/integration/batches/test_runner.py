@@ -10,21 +10,23 @@ from shared import schema
 from shared.aws import client as aws_client
 from shared.batches.models import BatchCounts, BatchStatus
 from shared.batches.runs import BatchRuns
+from shared.config.hierarchy import ConfigLevel, ConfigStore
 from shared.dynamo import to_item
+from shared.errors import ConfigError
 from shared.jobs.models import Job, JobStatus
 from shared.jobs.repository import BatchRequeue, BatchRequeueOutcome, JobRepository
 from tests.conftest import Tenants
 from tests.integration.batches.conftest import skipped_jobs
-from tests.support.aws import TABLE_NAME
+from tests.support.aws import CONFIG_PREFIX, TABLE_NAME
 from tests.support.batches import batch_runner, finish, run_page, run_to_end, store_batch, stored_batch
+from tests.support.factories import stored_jobs
 
 PASSING = [45, 20, 11, 10]  # at or above the lowered minimum of 10 s
 FAILING = [9, 3, 0]
 
 
 def jobs_of(jobs: list[Job]) -> dict[str, Job]:
-    repository = JobRepository(TABLE_NAME, aws_client("dynamodb"))
-    return {job.job_id: found for job in jobs if (found := repository.get(job.job_id)) is not None}
+    return stored_jobs(jobs)
 
 
 def requeued_by(batch_id: str, jobs: list[Job]) -> set[str]:
@@ -239,3 +241,30 @@ def test_several_workspaces_are_walked_in_turn(tenants: Tenants) -> None:
     assert stored_batch(batch.batch_id).progress.pages == 3
     assert len(requeued_by(batch.batch_id, jobs)) == 150
     assert stored_batch(batch.batch_id).counts.requeued == 150
+
+
+def test_a_page_over_a_malformed_config_fails_and_finish_failed_frees_the_workspace(tenants: Tenants) -> None:
+    # Given a skipped job in a workspace whose config document is malformed (written around the admin's checks)
+    workspace = tenants.workspace(0)
+    jobs = skipped_jobs(workspace, [40])
+    ConfigStore(CONFIG_PREFIX, aws_client("ssm")).put_document(
+        ConfigLevel.WORKSPACE, workspace.workspace_id, {"processing": {"filters": {"min_duration_seconds": -1}}}
+    )
+    batch = store_batch(workspace.partner_id, [workspace.workspace_id])
+
+    # When its page runs, then again as the state machine's retries do
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="min_duration_seconds"):
+            run_page(batch_runner(), batch)
+
+    # Then nothing was requeued or counted; and the FinishFailed task (the state machine's catch, see
+    # tests/infra/test_batches.py) ends the batch failed, releases its lock and announces a failed batch
+    assert all(job.status is JobStatus.SKIPPED for job in jobs_of(jobs).values())
+    assert stored_batch(batch.batch_id).counts == BatchCounts()
+    event = finish(batch, BatchStatus.FAILED)
+    assert event["status"] == "failed"
+    assert stored_batch(batch.batch_id).status is BatchStatus.FAILED
+    lock = aws_client("dynamodb").get_item(
+        TableName=TABLE_NAME, Key=to_item(schema.requeue_lock_key(workspace.workspace_id))
+    )
+    assert "Item" not in lock

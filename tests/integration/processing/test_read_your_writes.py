@@ -19,7 +19,7 @@ from tests.conftest import Tenants
 from tests.integration.api.conftest import ApiCall
 from tests.integration.processing.conftest import Deliver, executions, record_for
 from tests.support.aws import TABLE_NAME
-from tests.support.factories import store_job
+from tests.support.factories import make_job, store_job, store_jobs
 
 ROUNDS = 200
 DURATION = 20  # seconds: passes a minimum of 10, fails one of 30
@@ -88,7 +88,7 @@ def test_a_requeue_right_after_a_change_is_checked_against_it_200_times_out_of_2
     workspace = tenants.workspace(0)
     jobs = JobRepository(TABLE_NAME, aws_client("dynamodb"))
     deliver([record_for(store_job(workspace, status=JobStatus.QUEUED, duration=DURATION))])
-    skipped = [store_job(workspace, duration=DURATION) for _ in range(ROUNDS)]
+    skipped = store_jobs([make_job(workspace, duration=DURATION) for _ in range(ROUNDS)])
     reads = _ssm_reads()
     heads = _head_reads()
     outcomes = []
@@ -144,7 +144,7 @@ def test_one_read_serves_a_batch_of_jobs_requeued_after_a_change(
     workspace = tenants.workspace(0)
     deliver([record_for(store_job(workspace, status=JobStatus.QUEUED, duration=5))])
     _set_minimum(api, tenants, 10)
-    jobs = [store_job(workspace, duration=DURATION) for _ in range(50)]
+    jobs = store_jobs([make_job(workspace, duration=DURATION) for _ in range(50)])
     for job in jobs:
         api("PATCH", f"/api/v1/jobs/{job.job_id}/status", tenants.callers["ws_000"], {"status": "queued"})
     requeued = [JobRepository(TABLE_NAME, aws_client("dynamodb")).get(job.job_id) for job in jobs]
