@@ -1,22 +1,17 @@
-"""Lambda event source mappings, polled locally the way the Lambda service polls them: one poller core with two
-small sources, the table's stream and SQS queues.
+"""Lambda event source mappings, polled as the Lambda service polls them: one poller core, two sources.
 
-**Stream.** Each table stream is read once per poll for all its mappings (``GetRecords`` every half second, from
-moto's backend in-process: :func:`~infra.local.moto_hooks.stream_records`). Each mapping drops the records its
-filter criteria reject (moto's EventBridge pattern matcher: the same syntax) and hands the rest to its function in
-order, in batches of its batch size. A failed batch is tried again from its first failed record, a few times,
-then logged and given up: locally there is no bisecting and no on-failure queue (the deployed mapping has both;
-the reconciler picks up what it missed). moto's own stream -> Lambda wiring is not used: it invokes the function
-inside the ``PutItem`` request (a handler calling back into the serialized server would wait for itself), ignores
-filter criteria and batch item failures, and empties the shard after each invocation.
+**Stream.** Each table stream is read once per poll for all its mappings, from moto's backend in-process
+(:func:`~infra.local.moto_hooks.stream_records`). Each mapping keeps what its filter criteria pass (moto's
+EventBridge pattern matcher: the same syntax) and invokes in order, in batches. A failed batch is retried from its
+first failed record a few times, then logged and given up (no bisecting or on-failure queue locally; the
+reconciler picks up what it missed). moto's own stream -> Lambda wiring is not used: it invokes inside ``PutItem``
+(a handler calling back into the serialized server would wait for itself) and ignores filters and item failures.
 
-**Queue.** Each poll receives at most a batch (ten at most) per mapping. A successful invocation deletes its
-messages; the failed ones stay and are received again after ``retry_seconds`` (instead of the queue's visibility
-timeout, 30 minutes for the poll queue), until moto's redrive policy moves them to the dead-letter queue.
-Short polls, not long ones: a long poll would hold the serialized moto server for its duration.
+**Queue.** Short polls (a long one would hold the serialized moto server), at most a batch per mapping. Failed
+messages come back after ``retry_seconds`` instead of the visibility timeout, until moto's redrive policy moves them.
 
-For both, as in Lambda, a raised exception fails the whole batch, and so does a ``batchItemFailures`` answer
-naming an item outside the batch; ``batchItemFailures`` counts only with ``ReportBatchItemFailures``.
+As in Lambda, an exception fails the whole batch, and so does a ``batchItemFailures`` answer naming an item outside
+it; ``batchItemFailures`` counts only with ``ReportBatchItemFailures``.
 """
 
 from __future__ import annotations
@@ -46,7 +41,7 @@ MAX_ATTEMPTS = 3  # a failed stream record is tried this many times locally, the
 
 @dataclass
 class MappingState:
-    """One mapping, its source (a stream ARN, or a queue's ARN and URL) and what its poller did so far."""
+    """One mapping, its source (a stream ARN, or a queue's ARN and URL) and what its poller did."""
 
     mapping: EventSourceMappingDef
     source_arn: str
@@ -62,7 +57,6 @@ class MappingState:
         self.patterns = tuple(EventPattern.load(raw) for raw in self.mapping.filter_patterns)
 
     def accept(self, record: Mapping[str, Any]) -> None:
-        """Keep a stream record for the function if the mapping's filter criteria let it through."""
         if not self.patterns or any(pattern.matches_event(record) for pattern in self.patterns):  # type: ignore[arg-type]
             self.pending.append(copy.deepcopy(dict(record)))  # each function gets records of its own
 
@@ -81,8 +75,7 @@ class MappingPoller(BackgroundLoop):
         retry_seconds: int = 2,
         read: Callable[[str, int], Mapping[str, Any]] = stream_records,
     ) -> None:
-        """``client``: DynamoDB Streams' for stream mappings, SQS's for queue mappings. ``starting_position``
-        overrides the stream mappings' own; ``read(iterator, limit)`` answers ``GetRecords``."""
+        """``client``: DynamoDB Streams' or SQS's; ``read(iterator, limit)`` answers ``GetRecords``."""
         self._get_records = read
         self.mappings = mappings
         self._invoke = invoke
@@ -97,7 +90,6 @@ class MappingPoller(BackgroundLoop):
     def for_template(
         cls, template: AppTemplate, resources: LocalResources, invoke: Invoke, *, queues: bool, **options: Any
     ) -> MappingPoller:
-        """A poller for the template's stream mappings, or (``queues``) its SQS mappings; not started."""
         from shared.aws import client
 
         if queues:
@@ -166,7 +158,7 @@ class MappingPoller(BackgroundLoop):
         )
 
     def _process_records(self, state: MappingState) -> bool:
-        """Invoke the function with the next stream batch; True when the poller may carry on at once."""
+        """Invoke the next stream batch; True when the poller may carry on at once."""
         batch = state.pending[: state.mapping.batch_size]
         state.attempts += 1
         failed_at = min(self._failed(state, batch, lambda record: record["dynamodb"]["SequenceNumber"]), default=None)
@@ -185,7 +177,7 @@ class MappingPoller(BackgroundLoop):
         return True
 
     def receive(self, state: MappingState) -> int:
-        """Receive one batch of a queue and hand it to the function; returns how many messages it held."""
+        """Receive one batch of a queue and invoke; returns how many messages it held."""
         messages = self._client.receive_message(
             QueueUrl=state.queue_url,
             MaxNumberOfMessages=max(1, min(10, state.mapping.batch_size)),
@@ -197,21 +189,19 @@ class MappingPoller(BackgroundLoop):
         records = [lambda_sqs_record(message, state.source_arn) for message in messages]
         failed = self._failed(state, records, lambda record: record["messageId"])
         if done := [record for index, record in enumerate(records) if index not in failed]:
-            entries = [
-                {"Id": str(index), "ReceiptHandle": record["receiptHandle"]} for index, record in enumerate(done)
-            ]
+            entries = [{"Id": str(i), "ReceiptHandle": record["receiptHandle"]} for i, record in enumerate(done)]
             self._client.delete_message_batch(QueueUrl=state.queue_url, Entries=entries)
         for index in failed:  # received again soon; the queue's own visibility timeout applies if this fails
-            handle = records[index]["receiptHandle"]
+            handle, seconds = records[index]["receiptHandle"], self._retry_seconds
             self._client.change_message_visibility(
-                QueueUrl=state.queue_url, ReceiptHandle=handle, VisibilityTimeout=self._retry_seconds
+                QueueUrl=state.queue_url, ReceiptHandle=handle, VisibilityTimeout=seconds
             )
         state.done += len(done)
         state.failed += len(failed)
         return len(messages)
 
     def _failed(self, state: MappingState, records: list[dict[str, Any]], item_id: Callable[[Any], str]) -> set[int]:
-        """Invoke the function with ``records``; the positions of those that failed."""
+        """Invoke with ``records``; the positions of those that failed."""
         state.invocations += 1
         everything = set(range(len(records)))
         try:

@@ -1,17 +1,15 @@
 """The one place the local runtime reaches into moto's private code: two methods of moto 5.2.5, replaced for the
-whole process by :func:`install` (idempotent), which refuses any other moto version by name, and one read of its
-streams backend (:func:`stream_records`).
+process by :func:`install` (idempotent; any other moto version is refused by name), and one read of its streams
+backend (:func:`stream_records`).
 
-1. ``LambdaFunction._invoke_lambda``, where moto runs a function's code in Docker, for ``Invoke`` requests and so
-   for Step Functions' Lambda tasks: the handler registered for that function name (:func:`registered`) runs
-   in-process instead. Its return value becomes the payload; an exception becomes a function error whose payload
-   carries ``errorType`` = the exception's class name, as the Lambda Python runtime reports it, so a state
-   machine's ``Retry``/``Catch`` behaves as deployed. Functions nobody registered keep moto's own behaviour.
-2. ``DynamoDBBackend.transact_write_items``: moto backs up every table a transaction writes to with
-   ``copy.deepcopy`` and on a failed condition puts the *copy* in the table's place, a new table with a new stream
-   shard that the stream poller never reads (and a copy of the whole table per transaction). The wrapper makes
-   moto's backup the live table itself, keeps a cheap backup (the item index, copies of the named items, the
-   stream's length) and on failure restores it into the live table, dropping the undone writes' stream records.
+1. ``LambdaFunction._invoke_lambda`` (moto runs the code in Docker; Step Functions' Lambda tasks go through it):
+   the handler registered for the function name (:func:`registered`) runs in-process instead. An exception becomes
+   a function error with ``errorType`` = its class name, as the Lambda Python runtime reports it, so a state
+   machine's ``Retry``/``Catch`` behaves as deployed. Unregistered functions keep moto's behaviour.
+2. ``DynamoDBBackend.transact_write_items``: moto backs up each table with ``copy.deepcopy`` and on a failed
+   condition puts the *copy* in its place, a new table with a stream shard the poller never reads. The wrapper
+   makes the live table moto's "backup", keeps a cheap one (item index, named items, stream length) and on failure
+   restores it in place, dropping the undone writes' stream records.
 """
 
 from __future__ import annotations
@@ -45,7 +43,6 @@ _ORIGINALS: dict[tuple[type, str], Any] = {}
 
 
 def install() -> None:
-    """Replace both moto methods (idempotent); a moto other than :data:`MOTO_VERSION` is refused by name."""
     _check_version()
     with _LOCK:
         for owner, name, replacement in _PATCHES:
@@ -64,12 +61,10 @@ def _check_version() -> None:
 
 
 def stream_records(iterator: str, limit: int) -> dict[str, Any]:
-    """``GetRecords`` (``Records``, ``NextShardIterator``) for a shard iterator of the moto in this process, read
-    from its streams backend under :data:`~infra.local.backend.BACKEND_LOCK`, as a request would be served.
+    """``GetRecords`` from this process's moto streams backend, under :data:`~infra.local.backend.BACKEND_LOCK`.
 
-    Over HTTP, moto spends 1 to 5 ms serializing each record (both images, item by item), one request at a time:
-    the stream poller's reads alone held the backend for about half of a requeue batch's run. The records come
-    back as moto keeps them (``ApproximateCreationDateTime`` a ``datetime``); the caller copies them.
+    Over HTTP moto spends 1 to 5 ms serializing each record, one request at a time: the poller's reads alone held
+    the backend for about half of a requeue batch's run. Records come back as moto keeps them; the caller copies.
     """
     from moto.dynamodbstreams.models import dynamodbstreams_backends
 
@@ -82,7 +77,6 @@ def stream_records(iterator: str, limit: int) -> dict[str, Any]:
 
 
 def uninstall() -> None:
-    """Give moto its own methods back."""
     with _LOCK:
         for (owner, name), original in _ORIGINALS.items():
             setattr(owner, name, original)
@@ -104,7 +98,7 @@ def registered(invokes: Mapping[str, Invoke]) -> Iterator[None]:
 
 
 def invocation_result(invoke: Invoke, event: Any) -> tuple[str, bool, str]:
-    """``(payload, errored, logs)`` the way ``_invoke_lambda`` returns them, from an in-process call."""
+    """``(payload, errored, logs)`` as ``_invoke_lambda`` returns them."""
     try:
         result = invoke(event)
     except Exception as error:  # every handler exception is a function error, as in Lambda

@@ -1,10 +1,6 @@
-"""Read what the local runtime needs out of the synthesized CloudFormation template, so it serves the deployed
-wiring and keeps no list of its own (the routes come from the OpenAPI document: :mod:`infra.local.routing`).
-
-Every resource type of the template is either served (:data:`SERVED`: run, polled, scheduled or created in moto
-by :mod:`infra.local.backend`) or deployment detail that has no local meaning (:data:`NOT_SERVED`); any other
-type, and any feature of a served resource the stack does not use, is a :class:`TemplateError` naming it.
-"""
+"""What the local runtime serves, read from the synthesized template, so it keeps no list of its own. Every
+resource type is :data:`SERVED` or :data:`NOT_SERVED`; any other type, or a feature of a served resource the stack
+does not use, is a :class:`TemplateError` naming it."""
 
 from __future__ import annotations
 
@@ -23,21 +19,12 @@ LAMBDA_FUNCTION = "AWS::Lambda::Function"
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 MAPPING = "AWS::Lambda::EventSourceMapping"
 BACKEND_TYPES = (  # created in moto (:func:`infra.local.backend.create_resources`)
-    "AWS::DynamoDB::GlobalTable",
-    "AWS::SecretsManager::Secret",
-    "AWS::Events::EventBus",
-    "AWS::S3::Bucket",
-    "AWS::SQS::Queue",
-    LAMBDA_FUNCTION,
-    STATE_MACHINE,
+    *("AWS::DynamoDB::GlobalTable", "AWS::SecretsManager::Secret", "AWS::Events::EventBus", "AWS::S3::Bucket"),
+    *("AWS::SQS::Queue", LAMBDA_FUNCTION, STATE_MACHINE),
 )
 SERVED = frozenset(
-    {
-        *BACKEND_TYPES,
-        MAPPING,  # infra.local.mappings
-        "AWS::Events::Rule",  # infra.local.schedules
-        *("AWS::ApiGateway::" + kind for kind in ("Authorizer", "Method", "GatewayResponse", "Stage")),
-    }
+    {*BACKEND_TYPES, MAPPING, "AWS::Events::Rule"}
+    | {"AWS::ApiGateway::" + kind for kind in ("Authorizer", "Method", "GatewayResponse", "Stage")}
 )
 # Observability, permissions, encryption, layers and the API's deployment plumbing: nothing to run locally. A
 # function's asynchronous retries (EventInvokeConfig) are not served either: the scheduler logs a failed run.
@@ -47,13 +34,8 @@ NOT_SERVED = frozenset(
         *("AWS::CloudWatch::" + kind for kind in ("Alarm", "Dashboard")),
         *("AWS::IAM::" + kind for kind in ("Policy", "Role")),
         *("AWS::Lambda::" + kind for kind in ("EventInvokeConfig", "LayerVersion", "Permission")),
-        "AWS::KMS::Key",
-        "AWS::Logs::LogGroup",
-        "AWS::S3::BucketPolicy",
-        "AWS::SNS::Topic",
-        "AWS::SNS::TopicPolicy",
-        "AWS::SQS::QueuePolicy",
-        "Custom::S3AutoDeleteObjects",
+        *("AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::S3::BucketPolicy", "AWS::SNS::Topic"),
+        *("AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy", "Custom::S3AutoDeleteObjects"),
     }
 )
 _SOURCES = {"AWS::DynamoDB::GlobalTable": 100, "AWS::SQS::Queue": 10}  # event source type -> its default batch size
@@ -67,8 +49,6 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True)
 class FunctionDef:
-    """A Lambda function and its handler (``module.attribute``); moto resolves its environment."""
-
     logical_id: str
     module: str
     attribute: str
@@ -78,8 +58,6 @@ class FunctionDef:
 
 @dataclass(frozen=True)
 class AuthorizerDef:
-    """The API's REQUEST authorizer: its function and the header it reads the key from."""
-
     logical_id: str
     function_id: str
     header: str
@@ -94,8 +72,6 @@ class GatewayResponseDef:
 
 @dataclass(frozen=True)
 class EventSourceMappingDef:
-    """An event source mapping from the table's stream or an SQS queue (``source_id``) to a function."""
-
     logical_id: str
     function_id: str
     source_id: str
@@ -107,8 +83,6 @@ class EventSourceMappingDef:
 
 @dataclass(frozen=True)
 class ScheduleDef:
-    """An EventBridge rule on a schedule that targets a function of the stack."""
-
     logical_id: str
     expression: str  # "rate(5 minutes)"
     function_id: str
@@ -116,8 +90,6 @@ class ScheduleDef:
 
 @dataclass(frozen=True)
 class AppTemplate:
-    """The parts of one stack's template that the local runtime serves."""
-
     stack_name: str
     resources: Resources
     functions: Mapping[str, FunctionDef]
@@ -130,7 +102,6 @@ class AppTemplate:
     schedules: tuple[ScheduleDef, ...] = ()
 
     def of_type(self, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
-        """The logical ids and properties of the template's resources of type ``kind``."""
         return list(_of_type(self.resources, kind))
 
     @classmethod
@@ -177,7 +148,7 @@ def _one(resources: Resources, kind: str, build: Any) -> list[Any]:
 
 
 def _api_function(resources: Resources) -> str:
-    """The one function every proxied API method invokes (the ``ANY`` mocks answer 405 and are not read)."""
+    """The one function every proxied API method invokes (the ``ANY`` mocks answer 405)."""
     targets = set()
     for logical_id, props in _of_type(resources, "AWS::ApiGateway::Method"):
         integration = props.get("Integration") or {}
@@ -247,7 +218,7 @@ def _schedules(resources: Resources) -> Iterator[ScheduleDef]:
 
 
 def referenced_function(value: Any, resources: Resources, user: str) -> str:
-    """The logical id of the Lambda function ``value`` refers to (``user``: the resource that refers to it)."""
+    """The logical id of the Lambda function ``value`` (in resource ``user``) refers to."""
     for target in _refs(value):
         if resources.get(target, {}).get("Type") == LAMBDA_FUNCTION:
             return target
