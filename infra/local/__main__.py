@@ -1,6 +1,4 @@
-"""``python -m infra.local`` (``make run``): serve the API on 127.0.0.1 with fresh demo data until Ctrl-C, with the
-stream worker, the scheduled functions, the CallRail poller over a sample server (SAMPLE data), the pipeline and
-a webhook receiver running."""
+"""``python -m infra.local`` (``make run``): the local runtime on 127.0.0.1 over fresh demo data until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -24,12 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="API port (PORT)")
     parser.add_argument("--template", type=Path, help="serve this synthesized template instead of synthesizing")
     parser.add_argument("--demo-file", type=Path, default=DEFAULT_DEMO_FILE, help="where to write the demo keys")
-    parser.add_argument(
-        "--schedule-scale",
-        type=float,
-        default=float(os.environ.get(SCHEDULE_SCALE_VARIABLE) or 1),
-        help=f"multiply every schedule's period: 0.1 runs a 5-minute schedule every 30 s ({SCHEDULE_SCALE_VARIABLE})",
-    )
+    scale = float(os.environ.get(SCHEDULE_SCALE_VARIABLE) or 1)
+    help_scale = f"multiply every schedule's period: 0.1 runs a 5-minute one every 30 s ({SCHEDULE_SCALE_VARIABLE})"
+    parser.add_argument("--schedule-scale", type=float, default=scale, help=help_scale)
     parser.add_argument("--stage", default=os.environ.get("STAGE", DEFAULT_STAGE), help="the stage to serve (STAGE)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -67,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def banner(runtime: LocalRuntime, seconds: float) -> str:
-    """Where everything is and the keys to call it with; the README's "Quick start" has the walk-through."""
+    """Where everything is and the keys to call it with."""
     lines = [
         f"Gensail local runtime ready in {seconds:.1f}s",
         f"  API          {runtime.api_url}   (Swagger UI {runtime.docs_url})",

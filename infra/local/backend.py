@@ -1,13 +1,10 @@
-"""The embedded AWS: a moto server on 127.0.0.1 holding the stack's table, secrets, buckets, buses, queues,
-functions and state machines, created from the synthesized template by moto's own CloudFormation.
+"""The embedded AWS: a moto server on 127.0.0.1 holding the stack's resources, created from the synthesized
+template by moto's own CloudFormation.
 
-It is a server, not ``mock_aws``, for two reasons: other processes (the operator CLI) reach the same data
-through its URL, and the server serializes requests (one AWS request at a time) the way DynamoDB applies
-conditional writes, where in-process moto lets racing conditional updates both win.
-
-One kind of request is not serialized: a Lambda ``Invoke`` (Step Functions calls its tasks' functions through the
-server). Its handler runs in-process (:mod:`infra.local.moto_hooks`) and calls back into the server for the table,
-the bucket and so on; serializing it with those calls would deadlock the server on itself.
+A server, not ``mock_aws``: other processes (the operator CLI) reach the same data through its URL, and it serves
+one request at a time, so racing conditional writes do not both win as they can in in-process moto. Lambda
+``Invoke`` is the exception: its handler runs in-process (:mod:`infra.local.moto_hooks`) and calls back into the
+server, which would otherwise wait for itself.
 """
 
 from __future__ import annotations
@@ -30,19 +27,17 @@ from shared.aws import client
 
 HOST = "127.0.0.1"
 _LAMBDA_INVOKE_PATH = re.compile(r"^/[0-9-]+/functions/[^/]+/invocations/?$")
-# The properties of buckets and queues that matter locally (names, timings, the dead-letter queue); the rest is
-# deployment detail (tags, encryption, lifecycle, access logs).
+# The properties of buckets and queues that matter locally; the rest (tags, encryption, lifecycle) is deployment detail.
 _NAMES_AND_TIMINGS = frozenset(
     {"BucketName", "QueueName", "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "RedrivePolicy"}
 )
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-# Held while moto serves a request, and by whatever reads moto's backends directly (they are module globals: one
-# moto per process).
+# Held while moto serves a request and by whatever reads its backends directly (module globals: one moto per process).
 BACKEND_LOCK = threading.Lock()
 
 
 def aws_environment(endpoint_url: str) -> dict[str, str]:
-    """What every boto3 client in this process (and the operator CLI, given the same values) needs to reach moto."""
+    """What a boto3 client (here, or the operator CLI's) needs to reach moto."""
     return {
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ACCESS_KEY_ID": "local",
@@ -56,28 +51,27 @@ def aws_environment(endpoint_url: str) -> dict[str, str]:
 
 
 class _QuietMotoRequestHandler(MotoRequestHandler):
-    """moto's handler without an access-log line per AWS call (the API server logs the requests that matter)."""
+    """moto's handler without an access-log line per AWS call."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
 
 
 class SerializedApp:
-    """A WSGI app that handles one request at a time, except Lambda invocations (see the module's docstring)."""
+    """A WSGI app that handles one request at a time, except Lambda invocations."""
 
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
-        self._lock = BACKEND_LOCK
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "POST" and _LAMBDA_INVOKE_PATH.match(environ.get("PATH_INFO", "")):
             return list(self._app(environ, start_response))
-        with self._lock:
+        with BACKEND_LOCK:
             return list(self._app(environ, start_response))  # the whole body is produced under the lock
 
 
 class MotoServer:
-    """moto's server app in a background thread, one request at a time (but for Lambda invocations)."""
+    """moto's server app, serialized, in a background thread."""
 
     def __init__(self, port: int = 0) -> None:
         app = SerializedApp(DomainDispatcherApplication(create_backend_app))
@@ -90,8 +84,7 @@ class MotoServer:
         return f"http://{HOST}:{self._server.server_port}"
 
     def start(self) -> None:
-        """Serve, from empty backends (moto keeps them in module globals: a second runtime in one process would
-        find the first one's data)."""
+        """Serve, from empty backends (a runtime before this one in the process left its data there)."""
         self._thread.start()
         moto_api(self.url, "reset")
 
@@ -111,7 +104,7 @@ def moto_api(url: str, path: str, document: Any = None) -> None:
 
 @dataclass(frozen=True)
 class LocalResources:
-    """The local names of the stack's resources, by logical id, and each function's environment as moto resolved it."""
+    """The stack's resources by logical id, and each function's environment as moto resolved it."""
 
     physical_ids: Mapping[str, str]  # what ``Ref`` gives: a name, a URL or an ARN
     table_name: str
@@ -126,14 +119,11 @@ class LocalResources:
 
 
 def create_resources(template: AppTemplate) -> LocalResources:
-    """Create the template's resources in moto (its endpoint in the environment) with moto's own CloudFormation,
-    which resolves every ``Ref``, ``Fn::GetAtt``, ``Fn::Join`` and ``Fn::Sub`` of the stack.
+    """Create the template's resources with moto's CloudFormation, which resolves the stack's intrinsics.
 
-    Two kinds go around it, handed to the stack as parameters of their logical ids: secrets (moto 5.2.5's
-    CloudFormation has no ``AWS::SecretsManager::Secret``) and event buses (its ``Ref`` of one is not the name).
-    Every function is registered in moto's Lambda with a stub package (:mod:`infra.local.moto_hooks` runs the
-    real handler in-process). moto creates state machines where Step Functions with execution does not see them,
-    so each is created again, with the definition moto resolved, once executions are switched on.
+    Secrets (moto 5.2.5's CloudFormation has none) and event buses (its ``Ref`` of one is not the name) go around
+    it, as stack parameters named by logical id. Functions get a stub package (their handlers run in-process).
+    State machines are created again once executions are on: moto's executing Step Functions does not see them.
     """
     role = client("iam").create_role(RoleName="gensail-local-runtime", AssumeRolePolicyDocument=_TRUST)["Role"]["Arn"]
     parameters: dict[str, str] = {}
@@ -196,7 +186,7 @@ def create_resources(template: AppTemplate) -> LocalResources:
 
 
 def _for_moto(logical_id: str, kind: str, props: Mapping[str, Any], role: str) -> dict[str, Any]:
-    """A resource as moto's CloudFormation takes it: what the local runtime uses of it, the rest left out."""
+    """A resource as moto's CloudFormation takes it, with only what the local runtime uses."""
     if kind == "AWS::DynamoDB::GlobalTable":  # one region locally: a table, on demand
         if "LocalSecondaryIndexes" in props:
             raise TemplateError(f"table {logical_id}: local secondary indexes are not served locally")
@@ -228,7 +218,6 @@ def _for_moto(logical_id: str, kind: str, props: Mapping[str, Any], role: str) -
 
 
 def _run_state_machines(arns: Iterable[str]) -> None:
-    """Switch on moto's Step Functions executions and create the state machines there again (the same ARNs)."""
     definitions = [client("stepfunctions").describe_state_machine(stateMachineArn=arn) for arn in arns]
     _execute_state_machines(True)
     for machine in definitions:

@@ -192,9 +192,9 @@ class MappingPoller(BackgroundLoop):
             entries = [{"Id": str(i), "ReceiptHandle": record["receiptHandle"]} for i, record in enumerate(done)]
             self._client.delete_message_batch(QueueUrl=state.queue_url, Entries=entries)
         for index in failed:  # received again soon; the queue's own visibility timeout applies if this fails
-            handle, seconds = records[index]["receiptHandle"], self._retry_seconds
+            handle = records[index]["receiptHandle"]
             self._client.change_message_visibility(
-                QueueUrl=state.queue_url, ReceiptHandle=handle, VisibilityTimeout=seconds
+                QueueUrl=state.queue_url, ReceiptHandle=handle, VisibilityTimeout=self._retry_seconds
             )
         state.done += len(done)
         state.failed += len(failed)

@@ -1,6 +1,5 @@
-"""Start and stop the whole local runtime: moto, the stack's resources, demo data, the API server, the stream
-workers, the queue consumers, the schedules, the pipeline (moto's Step Functions over in-process handlers), a
-webhook receiver and a CallRail-compatible sample server (SAMPLE DATA) that the poller ingests from."""
+"""Start and stop the whole local runtime: moto with the stack's resources, demo data, the API, the mapping
+pollers, the schedules, a webhook receiver and a CallRail-compatible sample server (SAMPLE DATA)."""
 
 from __future__ import annotations
 
@@ -46,8 +45,7 @@ logger = logging.getLogger("infra.local")
 DEFAULT_PORT = 8000
 DEFAULT_DEMO_FILE = Path(".local/demo.json")
 SCHEDULE_SCALE_VARIABLE = "LOCAL_SCHEDULE_SCALE"
-# One new call per SAMPLE account every 20 s, at most 2,000 in all (about an hour and a half with the eight demo
-# accounts), so the poller finds new calls on every schedule.
+# A new call per SAMPLE account every 20 s, at most 2,000 (1.5 h for 8 accounts): each poll finds new calls.
 CALLRAIL_ARRIVAL_SECONDS = 20.0
 CALLRAIL_MAX_ARRIVALS = 2000
 _STOP_THREADS_SECONDS = 15
@@ -56,8 +54,7 @@ DEMO_SEED = 7
 
 
 class LocalRuntime:
-    """A running local runtime; ``stop()`` undoes everything ``start()`` did, in reverse, and waits for its
-    threads."""
+    """A running local runtime; ``stop()`` undoes what ``start()`` did, in reverse, and waits for its threads."""
 
     def __init__(self, template: AppTemplate, demo_file: Path | None, baseline: set[threading.Thread]) -> None:
         self.template = template
@@ -70,7 +67,6 @@ class LocalRuntime:
         self.demo = DemoData()
         self.callrail_accounts: list[SampleAccount] = []
         self.api_url = self.docs_url = self.aws_endpoint_url = self.table_name = self.config_prefix = ""
-        # Set by start(), part by part.
         self.webhooks: WebhookReceiver
         self.streams: MappingPoller
         self.queues: MappingPoller
@@ -78,7 +74,7 @@ class LocalRuntime:
         self._functions: FunctionHost
 
     def summary(self) -> dict[str, Any]:
-        """The content of ``.local/demo.json``: where everything is and the keys to call it with."""
+        """The content of ``.local/demo.json``."""
         accounts = [asdict(account) for account in self.callrail_accounts]
         return {
             "api_url": self.api_url,
@@ -95,10 +91,9 @@ class LocalRuntime:
         }
 
     def stop(self) -> None:
-        """Stop the workers, abort running executions, shut the servers down and wait for every thread."""
         self._undo.close()
         deadline = time.monotonic() + _STOP_THREADS_SECONDS
-        # Enumerate again after each round: a request already in flight may start a thread of its own.
+        # Enumerate again after each round: a request in flight may start a thread of its own.
         while (remaining := deadline - time.monotonic()) > 0 and (pending := self.leftover_threads()):
             for thread in pending:
                 thread.join(min(0.5, remaining))
@@ -138,13 +133,11 @@ def start(
     callrail_sample: bool = True,
     callrail_arrival_seconds: float | None = CALLRAIL_ARRIVAL_SECONDS,
 ) -> LocalRuntime:
-    """Serve the synthesized app on ``127.0.0.1:port`` (0 picks a free port) over fresh demo data.
+    """Serve the stage's synthesized app on ``127.0.0.1:port`` (0: a free port) over fresh demo data.
 
-    ``stage`` is the deployment stage whose stack is synthesized and served (its names and SSM paths).
     ``schedule_scale`` multiplies every schedule's period (default ``$LOCAL_SCHEDULE_SCALE`` or 1). With
-    ``callrail_sample`` a CallRail-compatible sample server on loopback serves every demo workspace a SAMPLE
-    account (new calls every ``callrail_arrival_seconds``; None: none), the functions that call CallRail call it
-    instead, and the poll dispatcher runs at once, then on its schedule.
+    ``callrail_sample``, every demo workspace gets a SAMPLE account on a local CallRail sample server (a new call
+    every ``callrail_arrival_seconds``; None: none), which the functions call instead of CallRail.
     """
     baseline = set(threading.enumerate())
     if template_path is None:
@@ -177,7 +170,6 @@ def start(
         replacements = {"CALLRAIL_API_URL": runtime.callrail.url} if runtime.callrail else None
         runtime._functions = functions = FunctionHost(template, resources.environments, replacements=replacements)
         undo.callback(functions.close)
-        # Lambda invocations through moto (Step Functions' tasks) run the handlers in-process.
         invokes = {name: functools.partial(functions.invoke, id_) for id_, name in runtime.function_names.items()}
         undo.enter_context(registered(invokes))
         # The poller's keep-alive connection to the sample server closes with its warm instance.
@@ -206,8 +198,7 @@ def start(
 
 
 def _seed(runtime: LocalRuntime, services: Services) -> None:
-    """The admin command's demo data, then what only this runtime has: signed webhooks to its receiver and a
-    SAMPLE account on its CallRail sample server for every demo workspace."""
+    """The admin command's demo data, webhooks to the receiver and a SAMPLE CallRail account per workspace."""
     runtime.demo = seed_demo(services, DEMO_SEED)
     parameter = f"{services.config.paths.webhook_secrets}/{WEBHOOK_SECRET_NAME}"
     put_secret(parameter, runtime.webhooks.secret)
