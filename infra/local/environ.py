@@ -1,10 +1,5 @@
-"""Per-thread environment variables, so that functions running at once each see their own environment.
-
-Lambda gives every function its own process; the local runtime runs them as threads of one. The variables all
-functions share are in the process environment; those a function has of its own (its service name, its
-settings) are laid over it for the thread that runs the function, through :func:`overlay`. ``os.environ``
-is replaced by a mapping that reads the calling thread's overlay first, while it is installed.
-"""
+"""Per-thread environment variables: Lambda gives each function a process, the local runtime a thread, so
+``os.environ`` becomes a mapping that reads the calling thread's :func:`overlay` first."""
 
 from __future__ import annotations
 
@@ -25,8 +20,7 @@ class ThreadEnviron(MutableMapping[str, str]):
         self._local = threading.local()
 
     def _overlay(self) -> Mapping[str, str]:
-        overlay: Mapping[str, str] = getattr(self._local, "overlay", {})
-        return overlay
+        return getattr(self._local, "overlay", {})
 
     def __getitem__(self, name: str) -> str:
         overlay = self._overlay()

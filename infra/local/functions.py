@@ -20,9 +20,8 @@ from aws_lambda_powertools.utilities.parameters import clear_caches as clear_par
 from infra.local.environ import overlay
 from infra.local.template import ACCOUNT_ID, REGION, AppTemplate, FunctionDef
 
-# Each function's environment is the template's with two local changes. Observability is quiet by default (a
-# request would print several JSON lines), and the operator's own environment wins: ``POWERTOOLS_LOG_LEVEL=INFO
-# make run`` shows the functions' logs.
+# Quiet observability locally (a request would print several JSON lines), unless the operator's environment says
+# otherwise: ``POWERTOOLS_LOG_LEVEL=INFO make run`` shows the functions' logs.
 LOCAL_DEFAULTS = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_DISABLED": "true",
@@ -50,12 +49,9 @@ class LambdaContext:
 
 
 class FunctionHost:
-    """Imports each function by its ``Handler`` and invokes it with that function's environment.
-
-    Variables every function agrees on are set once for the process; those whose values differ between functions
-    (e.g. ``POWERTOOLS_SERVICE_NAME``) are laid over them for the running thread only (:mod:`infra.local.environ`).
-    Invocations of one function are serialized, like one warm Lambda instance per function; different functions
-    run at once, so a poll or a pipeline stage never holds up an API request.
+    """Imports each function by its ``Handler`` and invokes it with its own environment: variables all functions
+    share are set for the process, the rest laid over them for the running thread (:mod:`infra.local.environ`).
+    One warm instance per function: its invocations are serialized, different functions run at once.
     """
 
     def __init__(
@@ -65,8 +61,7 @@ class FunctionHost:
         *,
         replacements: Mapping[str, str] | None = None,
     ) -> None:
-        """``environments``: each function's, resolved; ``replacements`` replace variables only where the template
-        sets them (the CallRail API URL: the runtime's sample server on loopback, never api.callrail.com)."""
+        """``replacements`` replace variables where the template sets them (the CallRail API URL: the sample server)."""
         replacements = replacements or {}
         self._template = template
         overrides = {name: os.environ[name] for name in LOCAL_DEFAULTS if name in os.environ}
@@ -99,7 +94,6 @@ class FunctionHost:
         return self._environments[function_id]
 
     def module(self, function_id: str) -> ModuleType:
-        """The function's handler module, imported (cold start) on first use."""
         self.handler(function_id)
         return sys.modules[self._template.functions[function_id].module]
 
@@ -116,7 +110,6 @@ class FunctionHost:
             return self._handlers[function_id]
 
     def invoke(self, function_id: str, event: Any) -> Any:
-        """Call the function's handler with ``event``; its exceptions propagate like a failed invocation."""
         handler = self.handler(function_id)
         with self._instances[function_id], overlay(self._own[function_id]):
             try:
@@ -130,9 +123,8 @@ class FunctionHost:
         self._shared.stop()
 
     def release(self, function_ids: Collection[str]) -> None:
-        """End the warm instances of these functions and what their modules cache (``functools.cache``), so the
-        connections their clients keep open (e.g. the poller's to the CallRail sample server) close. Only for
-        functions nothing invokes any more: a later invocation would import them afresh."""
+        """End these functions' warm instances and their modules' caches, so their clients' connections close (only
+        for functions nothing invokes any more)."""
         with self._lock:
             for function_id in function_ids:
                 if self._handlers.pop(function_id, None) is not None:
@@ -141,8 +133,7 @@ class FunctionHost:
 
 
 def _clear_caches(module: ModuleType) -> None:
-    """Drop the ``functools.cache`` results a handler module reaches at module level: its own, and those it
-    imports from its package's siblings (``functions.stages.transcribe`` uses ``functions.stages.common.stages``)."""
+    """Drop the ``functools.cache`` results a handler module reaches at module level, its package's included."""
     package = module.__name__.split(".")[0] + "."
     for value in vars(module).values():
         if (

@@ -1,12 +1,6 @@
-"""A WSGI stand-in for API Gateway (REST): the OpenAPI document's routes, the template's authorizer and gateway
-responses.
-
-Per request: find the route (:mod:`infra.local.routing`; an unknown path is ``MISSING_AUTHENTICATION_TOKEN``, as
-API Gateway answers it, a known path with another method a 405 with ``Allow``), run the REQUEST authorizer for
-a route that is not public (no result cache: every request asks it), then invoke the API function with a REST
-proxy event and translate its result. Every error API Gateway would raise itself is rendered from the template's
-gateway responses, so local error bodies are the deployed ones.
-"""
+"""A WSGI stand-in for API Gateway (REST): the OpenAPI document's routes, then the template's REQUEST authorizer
+(uncached) and the API function with a proxy event. Errors API Gateway raises itself are rendered from the
+template's gateway responses, so local error bodies are the deployed ones."""
 
 from __future__ import annotations
 
@@ -47,16 +41,10 @@ _DEFAULTS: dict[str, tuple[int, str]] = {
 
 
 class GatewayError(Exception):
-    """API Gateway refuses the request itself with the gateway response of ``response_type``."""
-
-    def __init__(self, response_type: str) -> None:
-        super().__init__(response_type)
-        self.response_type = response_type
+    """API Gateway refuses the request itself with the gateway response named by the message."""
 
 
 class Gateway:
-    """The WSGI application serving the API: ``routes`` to the template's API function."""
-
     def __init__(self, template: AppTemplate, functions: FunctionHost, routes: Iterable[Route]) -> None:
         self._template = template
         self._functions = functions
@@ -70,7 +58,7 @@ class Gateway:
         try:
             response = self._handle(request, request_id)
         except GatewayError as error:
-            response = self.gateway_response(error.response_type)
+            response = self.gateway_response(str(error))
         except Exception:
             logger.exception("the local gateway failed on %s %s", request.method, request.path)
             response = self.gateway_response("DEFAULT_5XX")
@@ -85,7 +73,7 @@ class Gateway:
         except PayloadTooLarge:
             raise GatewayError("REQUEST_TOO_LARGE") from None
         found = match_route(self.routes, request.method.upper(), request.path)
-        if found is None:
+        if found is None:  # as API Gateway answers an unknown path
             raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
         if found.route is None:  # the path's ANY method in the stack: a 405 naming the path's methods
             detail = f"This path answers {', '.join(found.allowed)} only."
@@ -131,7 +119,7 @@ class Gateway:
         return {**context, "principalId": str(result["principalId"])}
 
     def gateway_response(self, response_type: str) -> Response:
-        """The template's gateway response for ``response_type`` (falling back to DEFAULT_4XX / DEFAULT_5XX)."""
+        """The template's gateway response for ``response_type``, or its DEFAULT_4XX / DEFAULT_5XX."""
         default_status, message = _DEFAULTS.get(response_type, _DEFAULTS["DEFAULT_5XX"])
         responses = self._template.gateway_responses
         definition = responses.get(response_type) or responses.get(
@@ -145,7 +133,7 @@ class Gateway:
 
 
 def proxy_event(request: Request, found: RouteMatch, request_id: str, raw: bytes, stage: str) -> dict[str, Any]:
-    """The REST API (payload format 1.0) proxy event API Gateway sends to the integration function."""
+    """The REST API (payload format 1.0) proxy event."""
     multi_headers = {name: request.headers.getlist(name) for name in request.headers.keys()}  # noqa: SIM118 - Headers iterate as pairs
     query = request.args.to_dict(flat=False)
     started = datetime.now(UTC)
@@ -186,7 +174,7 @@ def proxy_event(request: Request, found: RouteMatch, request_id: str, raw: bytes
 
 
 def proxy_response(result: Any) -> Response:
-    """The HTTP response for a proxy function's result; a malformed result is a 5xx as in API Gateway."""
+    """The HTTP response for a proxy function's result; a malformed one is a 5xx as in API Gateway."""
     if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
         logger.error("malformed Lambda proxy response: %r", result)
         raise GatewayError("DEFAULT_5XX")
@@ -209,7 +197,7 @@ def proxy_response(result: Any) -> Response:
 
 
 def _swagger_page(document: dict[str, Any]) -> Any:
-    """Swagger UI (Powertools' bundled assets, no CDN) over the API's own OpenAPI document, not a regenerated one."""
+    """Swagger UI (Powertools' bundled assets, no CDN) over the API's own OpenAPI document."""
     from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.event_handler.openapi import swagger_ui
 

@@ -1,9 +1,5 @@
-"""The API's routes, read from the one OpenAPI document, and how the local gateway picks one for a request.
-
-The stack builds its API Gateway methods from the same document (:mod:`infra.api`): every operation is a method
-proxied to the API function, behind the authorizer unless its effective ``security`` is empty, and a path answers
-the methods it has no operation for with 405 and ``Allow``.
-"""
+"""The API's routes, read from the OpenAPI document the stack builds its methods from (:mod:`infra.api`), and
+how the local gateway picks one for a request."""
 
 from __future__ import annotations
 

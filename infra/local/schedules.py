@@ -35,7 +35,6 @@ class ScheduleError(TemplateError):
 
 
 def rate_seconds(expression: str) -> int:
-    """The period of a ``rate(...)`` expression in seconds."""
     match = _RATE.match(expression.strip())
     if match is None:
         raise ScheduleError(f"only rate(...) schedules are served locally, not {expression!r}")
@@ -51,8 +50,6 @@ class ScheduledFunction:
 
 
 class Scheduler(BackgroundLoop):
-    """Runs every schedule in one background thread; ``stop()`` ends it."""
-
     def __init__(
         self,
         schedules: list[tuple[ScheduleDef, str]],
@@ -79,9 +76,8 @@ class Scheduler(BackgroundLoop):
     def for_template(
         cls, template: AppTemplate, resources: LocalResources, functions: FunctionHost, *, scale: float
     ) -> Scheduler:
-        """The template's schedules. Those that feed a queue some function consumes (the poll dispatcher) run at
-        start: a deployed stack polls on its next schedule, but locally a developer should see ingested jobs at once.
-        """
+        """The template's schedules; those feeding a consumed queue (the poll dispatcher) run at once, so a
+        developer sees ingested jobs without waiting for the first period."""
         consumed = {resources.physical_ids[mapping.source_id] for mapping in template.sqs_event_source_mappings}
         feeders = {
             schedule.function_id
@@ -92,7 +88,6 @@ class Scheduler(BackgroundLoop):
         return cls(schedules, functions.invoke, scale=scale, run_at_start=feeders)
 
     def describe(self) -> list[str]:
-        """One line per schedule, for the startup banner."""
         scaled = f" (x{self.scale:g})" if self.scale != 1 else ""
         return [f"{entry.function_name} every {entry.period_seconds:g} s{scaled}" for entry in self.entries]
 

@@ -1,8 +1,5 @@
-"""Synthesize the CDK app and hand back the stack's template.
-
-Synthesis runs in a child Python process: jsii keeps a Node.js process alive for as long as its host lives,
-and the runtime should neither carry it nor have it race the servers for Ctrl-C.
-"""
+"""Synthesize the CDK app in a child process (jsii keeps a Node.js process alive as long as its host, and it
+would race the servers for Ctrl-C) and hand back the stack's template."""
 
 from __future__ import annotations
 
@@ -13,9 +10,8 @@ from pathlib import Path
 from infra import REPO_ROOT
 from infra.naming import DEFAULT_STAGE, STAGE_CONTEXT_KEY, stack_name
 
-SYNTH_CONTEXT: dict[str, list[str]] = {
-    "aws:cdk:bundling-stacks": []
-}  # skip bundling the layer: nothing is deployed locally
+# Skip bundling the layer: nothing is deployed locally.
+SYNTH_CONTEXT: dict[str, list[str]] = {"aws:cdk:bundling-stacks": []}
 SYNTH_TIMEOUT_SECONDS = 180
 _MARKER = "local-synth-template="
 
