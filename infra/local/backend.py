@@ -150,9 +150,8 @@ def create_resources(template: AppTemplate) -> LocalResources:
         TemplateBody=json.dumps(stack),
         Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
     )
-    if (status := cloudformation.describe_stacks(StackName=template.stack_name)["Stacks"][0]["StackStatus"]) != (
-        "CREATE_COMPLETE"
-    ):
+    (created,) = cloudformation.describe_stacks(StackName=template.stack_name)["Stacks"]
+    if (status := created["StackStatus"]) != "CREATE_COMPLETE":
         raise TemplateError(f"moto's CloudFormation left the stack {status}")
     paginator = cloudformation.get_paginator("list_stack_resources")
     physical_ids = {

@@ -122,9 +122,8 @@ class Gateway:
         """The template's gateway response for ``response_type``, or its DEFAULT_4XX / DEFAULT_5XX."""
         default_status, message = _DEFAULTS.get(response_type, _DEFAULTS["DEFAULT_5XX"])
         responses = self._template.gateway_responses
-        definition = responses.get(response_type) or responses.get(
-            "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX"
-        )
+        fallback = "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX"
+        definition = responses.get(response_type) or responses.get(fallback)
         if definition is None:
             raise ValueError(f"the template has no gateway response for {response_type} nor a default one")
         status = definition.status_code or default_status

@@ -151,11 +151,8 @@ class MappingPoller(BackgroundLoop):
         positions = {self._starting_position or state.mapping.starting_position for state in on_stream}
         position = "LATEST" if positions == {"LATEST"} else "TRIM_HORIZON"
         shard = str(shards[-1]["ShardId"])
-        return str(
-            self._client.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType=position)[
-                "ShardIterator"
-            ]
-        )
+        found = self._client.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType=position)
+        return str(found["ShardIterator"])
 
     def _process_records(self, state: MappingState) -> bool:
         """Invoke the next stream batch; True when the poller may carry on at once."""

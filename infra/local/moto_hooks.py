@@ -118,8 +118,7 @@ def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, 
         invoke = _REGISTRY.get(self.function_name)
         original = _ORIGINALS[(LambdaFunction, "_invoke_lambda")]
     if invoke is None:
-        result: tuple[str, bool, str] = original(self, event)
-        return result
+        return original(self, event)  # type: ignore[no-any-return]
     payload, errored, logs = invocation_result(invoke, {} if event is None else event)
     if errored:
         logger.info("%s failed: %s", self.function_name, json.loads(payload)["errorType"])
