@@ -15,10 +15,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from infra.local.functions import FunctionHost
-from infra.local.limits import MAX_PAYLOAD_BYTES, PayloadTooLarge, read_body
+from infra.local.limits import MAX_PAYLOAD_BYTES
 from infra.local.routing import Route, RouteMatch, match_route
 from infra.local.template import ACCOUNT_ID, REGION, AppTemplate
 from shared.problems import PROBLEM_CONTENT_TYPE, problem
@@ -40,6 +41,10 @@ _DEFAULTS: dict[str, tuple[int, str]] = {
 }
 
 
+class _ApiRequest(Request):
+    max_content_length = MAX_PAYLOAD_BYTES + 1  # werkzeug reads a chunked body up to it: one byte over is too large
+
+
 class GatewayError(Exception):
     """API Gateway refuses the request itself with the gateway response named by the message."""
 
@@ -51,10 +56,7 @@ class Gateway:
         self.routes = tuple(routes)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        return self.handle(Request(environ))(environ, start_response)
-
-    def handle(self, request: Request) -> Response:
-        request_id = str(uuid.uuid4())
+        request, request_id = _ApiRequest(environ), str(uuid.uuid4())
         try:
             response = self._handle(request, request_id)
         except GatewayError as error:
@@ -63,15 +65,15 @@ class Gateway:
             logger.exception("the local gateway failed on %s %s", request.method, request.path)
             response = self.gateway_response("DEFAULT_5XX")
         response.headers["x-amzn-RequestId"] = request_id
-        return response
+        return response(environ, start_response)
 
     def _handle(self, request: Request, request_id: str) -> Response:
-        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
-            raise GatewayError("REQUEST_TOO_LARGE")
         try:
-            body = read_body(request.stream)  # a chunked body has no declared length: count it
-        except PayloadTooLarge:
+            body = request.get_data()
+        except RequestEntityTooLarge:  # a declared length over the limit
             raise GatewayError("REQUEST_TOO_LARGE") from None
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise GatewayError("REQUEST_TOO_LARGE")
         found = match_route(self.routes, request.method.upper(), request.path)
         if found is None:  # as API Gateway answers an unknown path
             raise GatewayError("MISSING_AUTHENTICATION_TOKEN")

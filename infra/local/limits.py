@@ -1,21 +1,18 @@
 """The local API server's request limits, answered as API Gateway answers them: with problem JSON.
 
-API Gateway refuses a payload over 10 MB whether or not the request declares its length, so a chunked body is
-counted as it is read. Requests the HTTP server itself refuses before the gateway sees them (a request line
-over 64 KB, too many or too long headers, bad syntax) get a problem body too, not the server's HTML page.
+Requests the HTTP server itself refuses before the gateway sees them (a request line over 64 KB, too many or too
+long headers, bad syntax) get a problem body too, not the server's HTML page.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import IO
 
 from werkzeug.serving import WSGIRequestHandler
 
 from shared.problems import PROBLEM_CONTENT_TYPE, problem
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
-_READ_SIZE = 64 * 1024
 
 # The HTTP server's own refusals, by status, as catalogue codes.
 _SERVER_REFUSALS = {
@@ -23,23 +20,6 @@ _SERVER_REFUSALS = {
     HTTPStatus.REQUEST_URI_TOO_LONG: "uri_too_long",
     HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "headers_too_large",
 }
-
-
-class PayloadTooLarge(Exception):
-    """The request body is over :data:`MAX_PAYLOAD_BYTES`."""
-
-
-def read_body(stream: IO[bytes], limit: int = MAX_PAYLOAD_BYTES) -> bytes:
-    """The whole body of ``stream`` (declared length or chunked), reading at most ``limit + 1`` bytes."""
-    parts: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = stream.read(min(_READ_SIZE, limit + 1 - size))
-        if not chunk:
-            return b"".join(parts)
-        parts.append(chunk)
-        size += len(chunk)
-    raise PayloadTooLarge(f"the body is over {limit} bytes")
 
 
 class ProblemRequestHandler(WSGIRequestHandler):
