@@ -14,11 +14,11 @@ import os
 import re
 import secrets
 import threading
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
@@ -96,10 +96,7 @@ class MotoServer:
 
 def moto_api(url: str, path: str, document: Any = None) -> None:
     """POST to moto's own API at ``url`` (``reset``, or ``config`` with a document)."""
-    data = json.dumps(document).encode() if document is not None else None
-    request = urllib.request.Request(f"{url}/moto-api/{path}", data=data, method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - http://127.0.0.1 only
-        pass
+    httpx.post(f"{url}/moto-api/{path}", json=document, timeout=10).raise_for_status()
 
 
 @dataclass(frozen=True)

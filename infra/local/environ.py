@@ -7,7 +7,6 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any
 
 _INSTALL_LOCK = threading.Lock()
 
@@ -66,8 +65,5 @@ def install() -> ThreadEnviron:
 @contextmanager
 def overlay(values: Mapping[str, str]) -> Iterator[None]:
     """Within the block, the calling thread sees ``values`` over the process environment."""
-    environ: Any = os.environ
-    if not isinstance(environ, ThreadEnviron):
-        environ = install()
-    with environ.overlay(values):
+    with install().overlay(values):
         yield

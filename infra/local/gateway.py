@@ -96,10 +96,8 @@ class Gateway:
         authorizer = self._template.authorizer
         if not request.headers.get(authorizer.header):  # refused before the function, as with caching on
             raise GatewayError("UNAUTHORIZED")
-        method_arn = (
-            f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{self._template.stage_name}/"
-            f"{request.method.upper()}/{request.path.lstrip('/')}"
-        )
+        resource = f"{self._template.stage_name}/{request.method.upper()}/{request.path.lstrip('/')}"
+        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{resource}"
         try:
             result = self._functions.invoke(
                 authorizer.function_id, {"type": "REQUEST", "methodArn": method_arn, **event}

@@ -115,12 +115,8 @@ class LocalRuntime:
 
     def leftover_threads(self) -> list[threading.Thread]:
         """Threads started since this runtime started that are still alive (none after ``stop()``)."""
-        current = threading.current_thread()
-        return [
-            thread
-            for thread in set(threading.enumerate()) - self._baseline
-            if thread.is_alive() and thread is not current
-        ]
+        started = set(threading.enumerate()) - self._baseline - {threading.current_thread()}
+        return [thread for thread in started if thread.is_alive()]
 
 
 def start(

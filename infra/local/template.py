@@ -117,18 +117,14 @@ class AppTemplate:
         (table_id,) = _one(resources, "AWS::DynamoDB::GlobalTable", lambda logical_id, _: logical_id)
         stages = [props.get("StageName") for _, props in _of_type(resources, "AWS::ApiGateway::Stage")]
         mappings = [_mapping(logical_id, props, resources) for logical_id, props in _of_type(resources, MAPPING)]
+        responses = _of_type(resources, "AWS::ApiGateway::GatewayResponse")
         return cls(
             stack_name=stack_name,
             resources=resources,
-            functions={
-                logical_id: _function(logical_id, props) for logical_id, props in _of_type(resources, LAMBDA_FUNCTION)
-            },
+            functions={logical_id: _function(logical_id, p) for logical_id, p in _of_type(resources, LAMBDA_FUNCTION)},
             api_function_id=_api_function(resources),
             authorizer=authorizer,
-            gateway_responses={
-                props["ResponseType"]: _gateway_response(props)
-                for _, props in _of_type(resources, "AWS::ApiGateway::GatewayResponse")
-            },
+            gateway_responses={props["ResponseType"]: _gateway_response(props) for _, props in responses},
             stage_name=next((name for name in stages if isinstance(name, str)), "local"),
             event_source_mappings=tuple(mapping for mapping in mappings if mapping.source_id == table_id),
             sqs_event_source_mappings=tuple(mapping for mapping in mappings if mapping.source_id != table_id),
