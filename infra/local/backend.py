@@ -62,11 +62,12 @@ class SerializedApp:
 
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
+        self._lock = BACKEND_LOCK
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "POST" and _LAMBDA_INVOKE_PATH.match(environ.get("PATH_INFO", "")):
             return list(self._app(environ, start_response))
-        with BACKEND_LOCK:
+        with self._lock:
             return list(self._app(environ, start_response))  # the whole body is produced under the lock
 
 

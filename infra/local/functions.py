@@ -70,9 +70,7 @@ class FunctionHost:
             environment = environments[logical_id]
             replaced = {name: value for name, value in replacements.items() if name in environment}
             self._environments[logical_id] = {**environment, **replaced, **LOCAL_DEFAULTS, **overrides}
-        self.replaced = frozenset(
-            logical_id for logical_id, environment in self._environments.items() if set(replacements) & set(environment)
-        )
+        self.replaced = frozenset(i for i in template.functions if set(replacements) & set(environments[i]))
         shared = {
             name: value
             for name, value in self._environments[next(iter(self._environments))].items()
