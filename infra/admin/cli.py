@@ -25,7 +25,14 @@ from infra.admin.common import UsageError, print_table
 from infra.admin.config_commands import add_config_commands
 from infra.admin.demo import add_demo_commands
 from infra.admin.services import AdminTarget, Services
-from infra.naming import DEFAULT_STACK_NAME, DEFAULT_STAGE, OUTPUT_CONFIG_PREFIX, OUTPUT_TABLE_NAME, stack_name
+from infra.naming import (
+    DEFAULT_STACK_NAME,
+    DEFAULT_STAGE,
+    OUTPUT_CONFIG_PREFIX,
+    OUTPUT_TABLE_NAME,
+    PRODUCTION_STAGE,
+    stack_name,
+)
 from shared import schema
 from shared.access import ScopeKind
 from shared.auth.keys import AUTHORIZER_CACHE_SECONDS
@@ -77,12 +84,13 @@ def resolve_target(args: argparse.Namespace) -> AdminTarget:
     if args.local:
         return local_target(Path(args.local_state))
     if args.stack is not None:
-        return stack_target(args.stack)
-    stage = args.stage or os.environ.get(STAGE_VARIABLE) or DEFAULT_STAGE
-    try:
-        return stack_target(stack_name(stage))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+        name = args.stack
+    else:
+        try:
+            name = stack_name(args.stage or os.environ.get(STAGE_VARIABLE) or DEFAULT_STAGE)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    return stack_target(name).model_copy(update={"production": name == stack_name(PRODUCTION_STAGE)})
 
 
 def local_target(state_file: Path) -> AdminTarget:

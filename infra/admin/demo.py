@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from infra.admin.common import UsageError
 from infra.admin.services import Services
 from shared import aws
 from shared.access import ScopeKind
@@ -107,6 +108,8 @@ def add_demo_commands(demo: argparse.ArgumentParser) -> None:
 
 
 def seed_command(args: argparse.Namespace, services: Services) -> int:
+    if services.target.production:
+        raise UsageError("demo seed writes demo tenants, keys and jobs: it refuses the production stage's stack.")
     print(json.dumps(seed_demo(services, args.seed).as_json(), indent=2))
     print("warning: the API keys are shown only this once and cannot be retrieved again.", file=sys.stderr)
     return 0

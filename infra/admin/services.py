@@ -24,6 +24,7 @@ class AdminTarget(BaseModel):
     config_prefix: str
     endpoint_url: str | None = None
     region: str | None = None
+    production: bool = False  # the production stage's stack
 
 
 class Services:

@@ -12,13 +12,16 @@ import boto3
 import pytest
 
 from infra.admin.demo import DEMO_CAUSE, DEMO_SOURCE
+from infra.naming import OUTPUT_CONFIG_PREFIX, OUTPUT_TABLE_NAME, PRODUCTION_STAGE, stack_name
 from shared.auth.keys import ApiKeyRepository
 from shared.aws import client as aws_client
 from shared.config.model import PLATFORM_DEFAULTS
 from shared.jobs.models import Job, JobStatus, SkipReason
 from shared.jobs.repository import JobRepository
+from shared.schema import Entity
+from shared.tenants.registry import TenantRegistry
 from tests.integration.admin.conftest import Admin
-from tests.support.aws import TABLE_NAME
+from tests.support.aws import CONFIG_PREFIX, TABLE_NAME
 
 PLATFORM_MINIMUM = PLATFORM_DEFAULTS["processing"]["filters"]["min_duration_seconds"]  # type: ignore[index]
 BELOW_MINIMUM = re.compile(r"^duration_below_minimum:(\d+)<(\d+)$")
@@ -91,3 +94,35 @@ def test_a_second_seed_with_the_same_shape_is_refused_and_another_seed_adds_a_ne
     assert other.code == 0, other.err
     ids = {tenant["id"] for tenant in seeded["tenants"]}
     assert not {tenant["id"] for tenant in json.loads(other.out)["tenants"]} & ids
+
+
+def test_seed_refuses_the_production_stage_stack(run: Admin, account: None) -> None:
+    # Given the production stage's stack, deployed and exporting its table and config prefix
+    outputs = {OUTPUT_TABLE_NAME: TABLE_NAME, OUTPUT_CONFIG_PREFIX: CONFIG_PREFIX}
+    boto3.client("cloudformation").create_stack(
+        StackName=stack_name(PRODUCTION_STAGE),
+        TemplateBody=json.dumps(
+            {
+                "Resources": {
+                    "Marker": {
+                        "Type": "AWS::SSM::Parameter",
+                        "Properties": {"Name": "/prod/marker", "Type": "String", "Value": "x"},
+                    }
+                },
+                "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+            }
+        ),
+    )
+
+    # When demo data is asked for there, by stage and by stack name
+    by_stage = run("--stage", PRODUCTION_STAGE, "demo", "seed")
+    by_stack = run("--stack", stack_name(PRODUCTION_STAGE), "demo", "seed")
+
+    # Then both are refused and nothing was written
+    for refused in (by_stage, by_stack):
+        assert refused.code == 2
+        assert (
+            refused.err
+            == "error: demo seed writes demo tenants, keys and jobs: it refuses the production stage's stack.\n"
+        )
+    assert list(TenantRegistry(TABLE_NAME, aws_client("dynamodb")).list(Entity.PARTNER)) == []
