@@ -15,7 +15,6 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -23,8 +22,7 @@ from constructs import Construct
 from infra.data import BATCH_GET_ITEM, DELETE_ITEM, GET_ITEM, QUERY, UPDATE_ITEM, Data
 from infra.functions import PythonFunctions
 from infra.parameters import config_prefix, grant_config_read, grant_secrets_read, stage_parameters
-from infra.pipeline import RETRY_BACKOFF_RATE, RETRY_ERRORS, RETRY_INTERVAL, RETRY_MAX_ATTEMPTS
-from infra.state_machines import logged_state_machine
+from infra.state_machines import RETRY_BACKOFF_RATE, RETRY_ERRORS, lambda_task, logged_state_machine
 from infra.worker import (
     ALARM_PERIOD,
     StreamWorker,
@@ -165,18 +163,23 @@ class RequeueBatches(Construct):
         self._add_alarms()
 
     def _state_machine(self) -> sfn.StateMachine:
-        finish_failed = self._task(
+        any_error = [sfn.Errors.ALL]  # every error is retried with backoff before it goes to FinishFailed
+        finish_failed = lambda_task(
+            self,
             "FinishFailed",
             self.finish,
-            {"batch_id": sfn.JsonPath.string_at("$.batch_id"), "outcome": BatchStatus.FAILED.value},
-            "$.event",
+            payload={"batch_id": sfn.JsonPath.string_at("$.batch_id"), "outcome": BatchStatus.FAILED.value},
+            result_path="$.event",
+            retry_errors=any_error,
         )
-        page = self._task("Page", self.page, None, "$", on_error=finish_failed)
-        finish = self._task(
+        page = lambda_task(self, "Page", self.page, result_path="$", retry_errors=any_error, on_error=finish_failed)
+        finish = lambda_task(
+            self,
             "Finish",
             self.finish,
-            {"batch_id": sfn.JsonPath.string_at("$.batch_id"), "outcome": sfn.JsonPath.string_at("$.outcome")},
-            "$.event",
+            payload={"batch_id": sfn.JsonPath.string_at("$.batch_id"), "outcome": sfn.JsonPath.string_at("$.outcome")},
+            result_path="$.event",
+            retry_errors=any_error,
             on_error=finish_failed,
         )
         announce = tasks.LambdaInvoke(
@@ -229,34 +232,6 @@ class RequeueBatches(Construct):
             functions_named="its three batch functions",
         )
         return machine
-
-    def _task(
-        self,
-        state_name: str,
-        function: lambda_.IFunction,
-        payload: dict[str, Any] | None,
-        result_path: str,
-        on_error: sfn.IChainable | None = None,
-    ) -> tasks.LambdaInvoke:
-        """A task retried with backoff on any error; what the retries do not cure goes to ``on_error``."""
-        task = tasks.LambdaInvoke(
-            self,
-            state_name,
-            lambda_function=function,
-            payload=sfn.TaskInput.from_object(payload) if payload is not None else None,
-            payload_response_only=True,
-            result_path=result_path,
-            retry_on_service_exceptions=False,
-        )
-        task.add_retry(
-            errors=[sfn.Errors.ALL],
-            interval=RETRY_INTERVAL,
-            backoff_rate=RETRY_BACKOFF_RATE,
-            max_attempts=RETRY_MAX_ATTEMPTS,
-        )
-        if on_error is not None:
-            task.add_catch(on_error, errors=[sfn.Errors.ALL], result_path="$.error")
-        return task
 
     def _add_alarms(self) -> None:
         self.dead_letter_alarm = dead_letter_alarm(

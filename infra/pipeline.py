@@ -12,27 +12,12 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.state_machines import logged_state_machine
-from shared.pipeline.errors import TransientStageError
+from infra.state_machines import ERROR_PATH, lambda_task, logged_state_machine
 
 EXECUTION_TIMEOUT = cdk.Duration.hours(2)  # above the stages' TRANSCRIPTION_DEADLINE, with room for the rest
 TRANSCRIPT_POLL_INTERVAL = cdk.Duration.seconds(10)
-
-# Lambda's own transient failures and the stages' "try again later" error.
-RETRY_ERRORS = (
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    TransientStageError.__name__,
-)
-RETRY_INTERVAL = cdk.Duration.seconds(2)
-RETRY_BACKOFF_RATE = 2
-RETRY_MAX_ATTEMPTS = 4
-ERROR_PATH = "$.error"
 
 
 @dataclass(frozen=True)
@@ -60,14 +45,19 @@ class Pipeline(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, stages: StageFunctions) -> None:
         super().__init__(scope, construct_id)
-        mark_failed = self._task("MarkFailed", stages.mark_failed, "$.failure").next(
+        # MarkFailed catches nothing: catching its own errors would loop; a failure there fails the execution.
+        mark_failed = lambda_task(self, "MarkFailed", stages.mark_failed, result_path="$.failure").next(
             # The execution fails with the stage's error, not MarkFailed's.
             sfn.Fail(self, "Failed", error_path=f"{ERROR_PATH}.Error", cause_path=f"{ERROR_PATH}.Cause")
         )
-        start = self._task("StartTranscription", stages.start_transcription, "$.transcription", mark_failed)
-        check = self._task("CheckTranscription", stages.check_transcription, "$.transcription", mark_failed)
-        analyze = self._task("Analyze", stages.analyze, "$.analysis", mark_failed)
-        publish = self._task("Publish", stages.publish, "$.publication", mark_failed)
+        start = lambda_task(
+            self, "StartTranscription", stages.start_transcription, result_path="$.transcription", on_error=mark_failed
+        )
+        check = lambda_task(
+            self, "CheckTranscription", stages.check_transcription, result_path="$.transcription", on_error=mark_failed
+        )
+        analyze = lambda_task(self, "Analyze", stages.analyze, result_path="$.analysis", on_error=mark_failed)
+        publish = lambda_task(self, "Publish", stages.publish, result_path="$.publication", on_error=mark_failed)
         wait = sfn.Wait(self, "WaitForTranscript", time=sfn.WaitTime.duration(TRANSCRIPT_POLL_INTERVAL))
         transcript_ready = (
             sfn.Choice(self, "TranscriptReady?")
@@ -87,30 +77,3 @@ class Pipeline(Construct):
             functions=stages.all(),
             functions_named="its five stage functions",
         )
-
-    def _task(
-        self,
-        state_name: str,
-        function: lambda_.IFunction,
-        result_path: str,
-        on_error: sfn.IChainable | None = None,
-    ) -> tasks.LambdaInvoke:
-        """A Task that stores ``function``'s return value at ``result_path``; errors go to ``on_error``."""
-        task = tasks.LambdaInvoke(
-            self,
-            state_name,
-            lambda_function=function,
-            payload_response_only=True,
-            result_path=result_path,
-            retry_on_service_exceptions=False,  # replaced by the contract's retry below
-        )
-        task.add_retry(
-            errors=list(RETRY_ERRORS),
-            interval=RETRY_INTERVAL,
-            backoff_rate=RETRY_BACKOFF_RATE,
-            max_attempts=RETRY_MAX_ATTEMPTS,
-        )
-        # MarkFailed catches nothing: catching its own errors would loop; a failure there fails the execution.
-        if on_error is not None:
-            task.add_catch(on_error, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
-        return task
