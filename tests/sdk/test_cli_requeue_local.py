@@ -4,10 +4,7 @@ end, and Ctrl-C cancelling a running batch with counts that agree with the jobs.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from gensail.cli.commands import cli
 
 from infra.local.runtime import LocalRuntime
 from tests.sdk.local_tenants import LocalTenant, new_tenant
+from tests.sdk.readme_examples import run_readme_example
 
 
 class Sleep:
@@ -114,12 +112,6 @@ def test_ctrl_c_cancels_a_running_batch(runtime: LocalRuntime, tenant: LocalTena
     assert {job.source_metadata["last_requeued_batch"] for job in requeued} == {final.batch_id}
 
 
-def _readme_batch_example() -> str:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
-    return next(block for block in blocks if "requeue_batches" in block)
-
-
 def test_readme_batch_example_requeues_every_skipped_job(
     runtime: LocalRuntime, tenant: LocalTenant, tmp_path: Path
 ) -> None:
@@ -128,17 +120,9 @@ def test_readme_batch_example_requeues_every_skipped_job(
     demo_file = tmp_path / "demo.json"
     key = {"key": tenant.keys["workspace"], "scope": "workspace", "scope_id": tenant.workspace_id}
     demo_file.write_text(json.dumps({"api_keys": [key]}))
-    script = _readme_batch_example().replace(".local/demo.json", str(demo_file))
 
     # When it runs in its own interpreter, pointed at this runtime
-    completed = subprocess.run(  # noqa: S603 - this interpreter running the README's example
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "GENSAIL_BASE_URL": runtime.api_url},
-    )
+    completed = run_readme_example("requeue_batches", runtime.api_url, demo_file)
 
     # Then the batch requeued all 12, the ones the filters will skip again included, as the spec's loop does
     assert completed.returncode == 0, completed.stderr

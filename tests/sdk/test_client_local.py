@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from shared.jobs.models import requeue_message
 from shared.jobs.repository import JobRepository
 from shared.tenants.registry import TenantRegistry
 from tests.sdk.conftest import Faults, Sleeps, demo_key, workspaces_of
+from tests.sdk.readme_examples import run_readme_example
 from tests.support.factories import make_job
 
 EXTRA_SKIPPED = 100
@@ -240,12 +238,6 @@ def test_validation_problem_carries_each_failed_check(client: Gensail) -> None:
     assert [issue.location for issue in raised.value.errors] == ["query.limit"]
 
 
-def _readme_client_example() -> str:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
-    return next(block for block in blocks if "from gensail import" in block)
-
-
 def test_readme_client_example_requeues_a_workspace_s_skipped_jobs(
     runtime: LocalRuntime, demo: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -254,17 +246,9 @@ def test_readme_client_example_requeues_a_workspace_s_skipped_jobs(
     demo_file = tmp_path / "demo.json"
     demo_file.write_text(json.dumps({**demo, "api_keys": [key]}))
     expected = len(_skipped_ids(runtime, key))
-    script = _readme_client_example().replace(".local/demo.json", str(demo_file))
 
     # When it runs in its own interpreter, pointed at this runtime
-    completed = subprocess.run(  # noqa: S603 - this interpreter running the README's example
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "GENSAIL_BASE_URL": runtime.api_url},
-    )
+    completed = run_readme_example("from gensail import", runtime.api_url, demo_file)
 
     # Then every skipped job of the workspace is requeued, each with the spec's message
     assert completed.returncode == 0, completed.stderr
