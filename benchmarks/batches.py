@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -186,18 +186,15 @@ def _backend_time() -> Iterator[dict[str, list[float]]]:
     """How long moto's server is busy, per operation: ``{"batch " or "": op -> [requests, seconds]}`` where
     ``"batch "`` marks the requests the batch's own code made (see :func:`_batch_requests`). moto serves one request
     at a time, so this is time nothing else could use it."""
-    from infra.local.backend import _LAMBDA_INVOKE_PATH, SerializedApp
+    from infra.local.backend import SerializedApp
 
     busy: dict[str, list[float]] = {}
-    original: Callable[..., Iterable[bytes]] = SerializedApp.__call__
+    serve = SerializedApp.serve
 
-    def timed(app: SerializedApp, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if _LAMBDA_INVOKE_PATH.match(environ.get("PATH_INFO", "")):
-            return original(app, environ, start_response)  # not serialized: its handler's requests are counted
-        with app._lock:  # as SerializedApp does, timing only the request's own turn
-            started = time.perf_counter()
-            body = list(app._app(environ, start_response))
-            seconds = time.perf_counter() - started
+    def timed(app: SerializedApp, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        started = time.perf_counter()
+        body = serve(app, environ, start_response)  # under moto's lock: only the request's own turn is timed
+        seconds = time.perf_counter() - started
         operation = str(environ.get("HTTP_X_AMZ_TARGET") or environ.get("REQUEST_METHOD", "")).rpartition(".")[2]
         kind = "batch " if environ.get("HTTP_" + _BATCH_HEADER.upper().replace("-", "_")) else ""
         entry = busy.setdefault(kind + operation, [0, 0.0])
@@ -205,11 +202,11 @@ def _backend_time() -> Iterator[dict[str, list[float]]]:
         entry[1] += seconds
         return body
 
-    SerializedApp.__call__ = timed  # type: ignore[method-assign,assignment]
+    SerializedApp.serve = timed  # type: ignore[method-assign,assignment]
     try:
         yield busy
     finally:
-        SerializedApp.__call__ = original  # type: ignore[method-assign]
+        SerializedApp.serve = serve  # type: ignore[method-assign]
 
 
 def _busy(busy: dict[str, list[float]], prefix: str = "") -> float:

@@ -62,13 +62,15 @@ class SerializedApp:
 
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
-        self._lock = BACKEND_LOCK
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "POST" and _LAMBDA_INVOKE_PATH.match(environ.get("PATH_INFO", "")):
             return list(self._app(environ, start_response))
-        with self._lock:
-            return list(self._app(environ, start_response))  # the whole body is produced under the lock
+        with BACKEND_LOCK:
+            return self.serve(environ, start_response)
+
+    def serve(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        return list(self._app(environ, start_response))  # the whole body, produced under the caller's lock
 
 
 class MotoServer:
